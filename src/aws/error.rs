@@ -1,0 +1,144 @@
+//! AWS errors sorted into the few kinds callers act on, so no caller matches error strings.
+
+use std::error::Error as StdError;
+
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_types::error::display::DisplayErrorContext;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// The thing asked about does not exist: create it, or treat it as already deleted.
+    NotFound,
+    /// A create found the thing already there: observe it instead.
+    AlreadyExists,
+    /// The service asked us to slow down.
+    Throttled,
+    /// Worth retrying: timeouts, connection failures, 5xx.
+    Retryable,
+    /// Bad credentials, access denied, invalid parameters, and everything else.
+    Fatal,
+}
+
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{operation}: {message}")]
+pub struct AwsError {
+    pub kind: ErrorKind,
+    /// `service:Operation`, e.g. `ecs:CreateService`.
+    pub operation: String,
+    /// The AWS error code, when the service sent one.
+    pub code: Option<String>,
+    pub message: String,
+    /// What the user can do about it.
+    pub hint: Option<String>,
+}
+
+impl AwsError {
+    /// A problem found before calling AWS (no region, say).
+    pub fn usage(message: &str, hint: &str) -> Self {
+        AwsError { kind: ErrorKind::Fatal, operation: "configuration".into(), code: None, message: message.into(), hint: Some(hint.into()) }
+    }
+
+    pub fn is(&self, kind: ErrorKind) -> bool {
+        self.kind == kind
+    }
+}
+
+/// `.aws("ecs:CreateService")` turns an SDK error into an [`AwsError`].
+pub trait AwsResultExt<T> {
+    fn aws(self, operation: &str) -> Result<T, AwsError>;
+}
+
+impl<T, E> AwsResultExt<T> for Result<T, SdkError<E, HttpResponse>>
+where
+    E: ProvideErrorMetadata + StdError + Send + Sync + 'static,
+{
+    fn aws(self, operation: &str) -> Result<T, AwsError> {
+        self.map_err(|e| classify(operation, &e))
+    }
+}
+
+fn classify<E>(operation: &str, err: &SdkError<E, HttpResponse>) -> AwsError
+where
+    E: ProvideErrorMetadata + StdError + Send + Sync + 'static,
+{
+    let (kind, code, message) = match err {
+        SdkError::ServiceError(se) => {
+            let code = se.err().code().map(str::to_string);
+            let message = se.err().message().unwrap_or("").to_string();
+            let status = se.raw().status().as_u16();
+            (kind_of(code.as_deref().unwrap_or(""), &message, status), code, message)
+        }
+        SdkError::TimeoutError(_) | SdkError::ResponseError(_) => {
+            (ErrorKind::Retryable, None, DisplayErrorContext(err).to_string())
+        }
+        SdkError::DispatchFailure(d) if d.is_timeout() || d.is_io() => {
+            (ErrorKind::Retryable, None, DisplayErrorContext(err).to_string())
+        }
+        _ => (ErrorKind::Fatal, None, DisplayErrorContext(err).to_string()),
+    };
+    let hint = hint_for(code.as_deref(), &message);
+    AwsError { kind, operation: operation.to_string(), code, message, hint }
+}
+
+/// The one place that knows AWS's error codes.
+fn kind_of(code: &str, message: &str, status: u16) -> ErrorKind {
+    const NOT_FOUND: &[&str] = &[
+        "NoSuchEntity", "ResourceNotFoundException", "ClusterNotFoundException", "ServiceNotFoundException",
+        "ServiceNotActiveException", "RepositoryNotFoundException", "ImageNotFoundException", "InvalidGroup.NotFound",
+        "InvalidInstanceID.NotFound", "InvalidLaunchTemplateName.NotFoundException", "InvalidLaunchTemplateId.NotFound",
+        "InvalidLaunchTemplateId.VersionNotFound", "LoadBalancerNotFound", "TargetGroupNotFound", "ListenerNotFound",
+        "InvalidPermission.NotFound", "InvalidKeyPair.NotFound", "InvalidSubnetID.NotFound", "InvalidVpcID.NotFound",
+        "InvalidAMIID.NotFound", "LogGroupNotFound",
+    ];
+    const EXISTS: &[&str] = &[
+        "EntityAlreadyExists", "InvalidGroup.Duplicate", "InvalidPermission.Duplicate", "AlreadyExists",
+        "AlreadyExistsFault", "ResourceAlreadyExistsException", "RepositoryAlreadyExistsException",
+        "DuplicateLoadBalancerName", "DuplicateTargetGroupName", "DuplicateListener",
+        "InvalidLaunchTemplateName.AlreadyExistsException",
+    ];
+    const THROTTLED: &[&str] = &[
+        "Throttling", "ThrottlingException", "ThrottledException", "RequestLimitExceeded", "TooManyRequestsException",
+        "RequestThrottled", "RequestThrottledException", "SlowDown", "Throttled", "LimitExceededException.Throttling",
+    ];
+    const RETRYABLE: &[&str] = &["ServiceUnavailable", "InternalFailure", "InternalError", "ServerException", "RequestTimeout"];
+    if NOT_FOUND.contains(&code) {
+        ErrorKind::NotFound
+    } else if EXISTS.contains(&code) {
+        ErrorKind::AlreadyExists
+    } else if THROTTLED.contains(&code) || status == 429 {
+        ErrorKind::Throttled
+    } else if RETRYABLE.contains(&code) || status >= 500 {
+        ErrorKind::Retryable
+    } else if code == "ValidationError" && message.contains("not found") {
+        // Auto Scaling reports a missing group this way.
+        ErrorKind::NotFound
+    } else if code == "ValidationError" && message.contains("already exists") {
+        ErrorKind::AlreadyExists
+    } else {
+        ErrorKind::Fatal
+    }
+}
+
+fn hint_for(code: Option<&str>, message: &str) -> Option<String> {
+    let hint = match code {
+        Some("ExpiredToken" | "ExpiredTokenException" | "RequestExpired") => {
+            "your credentials have expired: renew them (aws sso login, or new session keys) and retry"
+        }
+        Some("InvalidClientTokenId" | "UnrecognizedClientException" | "SignatureDoesNotMatch" | "AuthFailure" | "InvalidAccessKeyId") => {
+            "the credentials were refused: check AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or the --profile you chose"
+        }
+        Some("AccessDenied" | "AccessDeniedException" | "UnauthorizedOperation") => {
+            "these credentials may not perform this call: grant the permission to your IAM user or role"
+        }
+        _ if message.contains("no credentials") || message.contains("credentials provider") || message.contains("the credential provider was not enabled") => {
+            "no AWS credentials found: run `aws configure`, set AWS_PROFILE, or export AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
+        }
+        _ if message.contains("dns error") || message.contains("Connection refused") || message.contains("error trying to connect") => {
+            "the AWS endpoint is unreachable: check the network, the region name, and AWS_ENDPOINT_URL if set"
+        }
+        _ => return None,
+    };
+    Some(hint.to_string())
+}

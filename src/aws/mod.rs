@@ -1,0 +1,78 @@
+//! The AWS context: one `SdkConfig` from the standard chain (env, profiles, SSO, instance and
+//! container roles; `AWS_ENDPOINT_URL` honoured as by every SDK), and every client built from it.
+
+mod error;
+
+pub use error::{AwsError, AwsResultExt, ErrorKind};
+
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+
+/// What the command line and the spec say about where to connect.
+#[derive(Debug, Clone, Default)]
+pub struct Target {
+    pub profile: Option<String>,
+    /// `--region` wins over the spec's `stack.region`, which wins over the chain.
+    pub region: Option<String>,
+}
+
+/// All clients ecsdeploy uses, sharing one configuration (credentials, region, retries, endpoint).
+#[derive(Clone, Debug)]
+pub struct Aws {
+    pub config: SdkConfig,
+    pub ecs: aws_sdk_ecs::Client,
+    pub ecr: aws_sdk_ecr::Client,
+    pub ec2: aws_sdk_ec2::Client,
+    pub iam: aws_sdk_iam::Client,
+    pub autoscaling: aws_sdk_autoscaling::Client,
+    pub elbv2: aws_sdk_elasticloadbalancingv2::Client,
+    pub logs: aws_sdk_cloudwatchlogs::Client,
+    pub sts: aws_sdk_sts::Client,
+}
+
+impl Aws {
+    /// Load the configuration from the standard chain. Fails, without any AWS call, when no region
+    /// can be found.
+    pub async fn connect(target: &Target) -> Result<Aws, AwsError> {
+        let mut loader = aws_config::defaults(BehaviorVersion::latest());
+        if let Some(p) = &target.profile {
+            loader = loader.profile_name(p);
+        }
+        if let Some(r) = &target.region {
+            loader = loader.region(Region::new(r.clone()));
+        }
+        let config = loader.load().await;
+        if config.region().is_none() {
+            return Err(AwsError::usage(
+                "no AWS region is configured",
+                "set stack.region in the spec, pass --region, or export AWS_REGION=us-east-1",
+            ));
+        }
+        Ok(Aws::from_config(config))
+    }
+
+    /// Every client from one configuration; tests use this with their own `SdkConfig`.
+    pub fn from_config(config: SdkConfig) -> Aws {
+        Aws {
+            ecs: aws_sdk_ecs::Client::new(&config),
+            ecr: aws_sdk_ecr::Client::new(&config),
+            ec2: aws_sdk_ec2::Client::new(&config),
+            iam: aws_sdk_iam::Client::new(&config),
+            autoscaling: aws_sdk_autoscaling::Client::new(&config),
+            elbv2: aws_sdk_elasticloadbalancingv2::Client::new(&config),
+            logs: aws_sdk_cloudwatchlogs::Client::new(&config),
+            sts: aws_sdk_sts::Client::new(&config),
+            config,
+        }
+    }
+
+    pub fn region(&self) -> &str {
+        self.config.region().map(Region::as_ref).unwrap_or("")
+    }
+
+    /// The account the credentials belong to; the first call most commands make, so credential
+    /// problems surface here with a clear remedy.
+    pub async fn account_id(&self) -> Result<String, AwsError> {
+        let out = self.sts.get_caller_identity().send().await.aws("sts:GetCallerIdentity")?;
+        Ok(out.account.unwrap_or_default())
+    }
+}

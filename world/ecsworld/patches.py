@@ -1,0 +1,462 @@
+"""Where moto 5.2.5 differs from AWS in ways ecsdeploy depends on, and the fix.
+
+Each patch replaces one moto method in this process (class-level, so it
+survives /moto-api/reset). Request handlers run under the world lock (see
+server.py), so they may call the simulator directly. The simulator owns task
+placement and lifecycle; moto keeps the records (clusters, services, tasks,
+container instances, target groups) and serialises them, so attributes set
+here on moto's objects (snake_case) come out in API responses (camelCase).
+"""
+
+import copy
+import logging
+
+from moto.core.responses import ActionResult, EmptyResult
+from moto.core.utils import utcnow
+from moto.ecs.exceptions import (
+    ClusterNotFoundException,
+    ECSException,
+    EcsClientException,
+    InvalidParameterException,
+    ServiceNotFoundException,
+)
+from moto.ecs.models import EC2ContainerServiceBackend, Task
+from moto.ecs.responses import DESCRIBE_TASKS_TAGS, EC2ContainerServiceResponse
+from moto.ec2.models.instances import InstanceBackend
+from moto.elbv2.models import ELBv2Backend, FakeHealthStatus, FakeTargetGroup
+
+from . import simulator
+
+log = logging.getLogger("ecsworld.patches")
+
+DEFAULT_DEPLOYMENT_CONFIGURATION = {
+    "deploymentCircuitBreaker": {"enable": False, "rollback": False},
+    "maximumPercent": 200,
+    "minimumHealthyPercent": 100,
+}
+
+
+def _sim():
+    return simulator.SIM
+
+
+class ServiceNotActiveException(ECSException):
+    def __init__(self):
+        super().__init__("ServiceNotActiveException", "Service was not ACTIVE.")
+
+
+# --- tasks: the simulator owns the lifecycle ---------------------------------
+# moto's Task is a ManagedState that moves one status per DescribeTasks call;
+# freeze it: `status` is now a plain attribute the simulator sets.
+def _get_status(self):
+    return self._status
+
+
+def _set_status(self, value):
+    self._status = value
+
+
+Task.status = property(_get_status, _set_status)
+Task.advance = lambda self: None
+
+
+# --- clusters ------------------------------------------------------------------
+_orig_create_cluster = EC2ContainerServiceBackend.create_cluster
+
+
+def create_cluster(self, cluster_name, *args, **kwargs):
+    # AWS: CreateCluster on an existing ACTIVE cluster returns it unchanged.
+    # moto replaced it with a fresh, empty one.
+    existing = self.clusters.get(cluster_name)
+    if existing is not None and existing.status == "ACTIVE":
+        return existing
+    return _orig_create_cluster(self, cluster_name, *args, **kwargs)
+
+
+def delete_cluster(self, cluster_str):
+    # AWS refuses to delete a cluster that still has services, instances or tasks.
+    cluster = self._get_cluster(cluster_str)
+    if any(s.cluster_name == cluster.name and s.status in ("ACTIVE", "DRAINING") for s in self.services.values()):
+        raise ECSException("ClusterContainsServicesException", "The Cluster cannot be deleted while Services are active.")
+    if any(ci.status in ("ACTIVE", "DRAINING") for ci in self.container_instances.get(cluster.name, {}).values()):
+        raise ECSException(
+            "ClusterContainsContainerInstancesException",
+            "The Cluster cannot be deleted while Container Instances are active or draining.",
+        )
+    if any(t.last_status != "STOPPED" for t in self.tasks.get(cluster.name, {}).values()):
+        raise ECSException("ClusterContainsTasksException", "The Cluster cannot be deleted while Tasks are active.")
+    cluster.status = "INACTIVE"
+    return cluster
+
+
+EC2ContainerServiceBackend.create_cluster = create_cluster
+EC2ContainerServiceBackend.delete_cluster = delete_cluster
+
+
+# --- capacity providers ----------------------------------------------------------
+_orig_create_cp = EC2ContainerServiceBackend.create_capacity_provider
+
+
+def create_capacity_provider(self, name, asg_details, tags):
+    if name in self.capacity_providers:
+        raise EcsClientException(
+            "The specified capacity provider already exists. To change the configuration of an existing "
+            "capacity provider, update the capacity provider."
+        )
+    return _orig_create_cp(self, name, asg_details, tags)
+
+
+def describe_capacity_providers(self, names):
+    if not names:  # AWS: no names = all of them (moto crashed on None)
+        return list(self.capacity_providers.values()), []
+    return _orig_describe_cps(self, names)
+
+
+def delete_capacity_provider(self, name_or_arn):
+    provider = self._get_provider(name_or_arn)
+    if provider is None:
+        raise EcsClientException("The specified capacity provider does not exist. Specify a valid name or ARN and try again.")
+    for cluster in self.clusters.values():
+        if cluster.status == "ACTIVE" and provider.name in (cluster.capacity_providers or []):
+            raise EcsClientException("The specified capacity provider is in use and cannot be removed.")
+    self.capacity_providers.pop(provider.name)
+    provider.status = "INACTIVE"
+    return provider
+
+
+_orig_describe_cps = EC2ContainerServiceBackend.describe_capacity_providers
+EC2ContainerServiceBackend.create_capacity_provider = create_capacity_provider
+EC2ContainerServiceBackend.describe_capacity_providers = describe_capacity_providers
+EC2ContainerServiceBackend.delete_capacity_provider = delete_capacity_provider
+
+
+# --- services ------------------------------------------------------------------
+def _check_strategy(backend, cluster, strategy):
+    for item in strategy or []:
+        name = item.get("capacityProvider")
+        if name in ("FARGATE", "FARGATE_SPOT"):
+            continue
+        if name not in (cluster.capacity_providers or []):
+            raise InvalidParameterException(
+                "The specified capacity provider strategy cannot contain a capacity provider that is not "
+                "associated with the cluster. Associate the capacity provider with the cluster or specify a "
+                "valid capacity provider and try again."
+            )
+
+
+def _check_load_balancers(backend, load_balancers):
+    from moto.elbv2.models import elbv2_backends
+
+    elb = elbv2_backends[backend.account_id][backend.region_name]
+    for lb in load_balancers or []:
+        arn = lb.get("targetGroupArn")
+        if not arn:
+            continue
+        tg = elb.target_groups.get(arn)
+        if tg is None:
+            raise InvalidParameterException(f"Unable to find target group {arn}")
+        if not tg.load_balancer_arns:
+            raise InvalidParameterException(
+                f"The target group with targetGroupArn {arn} does not have an associated load balancer."
+            )
+
+
+def _merged_deployment_configuration(current, given):
+    merged = copy.deepcopy(current or DEFAULT_DEPLOYMENT_CONFIGURATION)
+    for key, value in (given or {}).items():
+        merged[key] = copy.deepcopy(value)
+    return merged
+
+
+_orig_create_service_response = EC2ContainerServiceResponse.create_service
+
+
+def create_service_response(self):
+    backend = self.ecs_backend
+    cluster = backend._get_cluster(self._get_param("cluster", "default"))
+    name = self._get_param("serviceName")
+    existing = backend.services.get(f"{cluster.name}:{name}")
+    if existing is not None and existing.status == "ACTIVE":
+        raise InvalidParameterException("Creation of service was not idempotent.")
+    if existing is not None and existing.status == "DRAINING":
+        raise InvalidParameterException("Unable to Start a service that is still Draining.")
+    launch_type = self._get_param("launchType")
+    strategy = self._get_param("capacityProviderStrategy")
+    if launch_type and strategy:
+        raise InvalidParameterException(
+            "Specifying both a launch type and capacity provider strategy is not supported. Remove one and try again."
+        )
+    if not launch_type and not strategy and cluster.default_capacity_provider_strategy:
+        strategy = copy.deepcopy(cluster.default_capacity_provider_strategy)
+    _check_strategy(backend, cluster, strategy)
+    _check_load_balancers(backend, self._get_param("loadBalancers"))
+
+    result = _orig_create_service_response(self)
+    service = result.result["service"]
+    # Fields moto's create_service drops.
+    service.capacity_provider_strategy = strategy or None
+    if strategy:
+        service.launch_type = None
+    service.health_check_grace_period_seconds = self._get_param("healthCheckGracePeriodSeconds")
+    service.deployment_configuration = _merged_deployment_configuration(None, self._get_param("deploymentConfiguration"))
+    service.placement_constraints = self._get_param("placementConstraints") or []
+    service.placement_strategy = self._get_param("placementStrategy") or []
+    service.enable_ecs_managed_tags = bool(self._get_param("enableECSManagedTags"))
+    service.enable_execute_command = bool(self._get_param("enableExecuteCommand"))
+    service.created_at = utcnow()
+    service.events = []
+    service.running_count = 0
+    service.pending_count = 0
+    _sim().init_service(backend, service)
+    return result
+
+
+def update_service_response(self):
+    """AWS UpdateService, written out (moto's copied every parameter onto the
+    service, set runningCount = desiredCount and never started a deployment)."""
+    backend = self.ecs_backend
+    cluster = backend._get_cluster(self._get_param("cluster", "default"))
+    service = backend._get_service(cluster.name, self._get_param("service").split("/")[-1])
+    if service.status != "ACTIVE":
+        raise ServiceNotActiveException()
+    new_deployment = bool(self._get_param("forceNewDeployment"))
+
+    desired = self._get_param("desiredCount")
+    if desired is not None:
+        service.desired_count = int(desired)
+    td_str = self._get_param("taskDefinition")
+    if td_str:
+        td = backend.describe_task_definition(td_str)
+        if td.arn != service.task_definition:
+            service.task_definition = td.arn
+            new_deployment = True
+    strategy = self._get_param("capacityProviderStrategy")
+    if strategy is not None:
+        _check_strategy(backend, cluster, strategy)
+        if strategy != (service.capacity_provider_strategy or []):
+            new_deployment = True
+        service.capacity_provider_strategy = strategy or None
+        if strategy:
+            service.launch_type = None
+    load_balancers = self._get_param("loadBalancers")
+    if load_balancers is not None:
+        _check_load_balancers(backend, load_balancers)
+        if load_balancers != service.load_balancers:
+            new_deployment = True
+        service.load_balancers = load_balancers
+    network = self._get_param("networkConfiguration")
+    if network is not None:
+        if network != service.network_configuration:
+            new_deployment = True
+        service.network_configuration = network
+    given_config = self._get_param("deploymentConfiguration")
+    if given_config is not None:
+        service.deployment_configuration = _merged_deployment_configuration(
+            getattr(service, "deployment_configuration", None), given_config
+        )
+    grace = self._get_param("healthCheckGracePeriodSeconds")
+    if grace is not None:
+        service.health_check_grace_period_seconds = grace
+    for param, attr in (
+        ("placementConstraints", "placement_constraints"),
+        ("placementStrategy", "placement_strategy"),
+        ("platformVersion", "platform_version"),
+        ("propagateTags", "propagate_tags"),
+        ("enableECSManagedTags", "enable_ecs_managed_tags"),
+        ("enableExecuteCommand", "enable_execute_command"),
+        ("serviceRegistries", "service_registries"),
+    ):
+        value = self._get_param(param)
+        if value is not None:
+            setattr(service, attr, value)
+    if new_deployment:
+        _sim().new_deployment(backend, service)
+    return ActionResult({"service": service})
+
+
+def delete_service_response(self):
+    backend = self.ecs_backend
+    cluster = backend._get_cluster(self._get_param("cluster", "default"))
+    service = backend._get_service(cluster.name, self._get_param("service").split("/")[-1])
+    if service.status != "ACTIVE":
+        raise ServiceNotActiveException()
+    if service.desired_count > 0 and not self._get_param("force", False):
+        raise InvalidParameterException("The service cannot be stopped while it is scaled above 0.")
+    # AWS: DRAINING while its tasks stop, then INACTIVE (the simulator does that).
+    service.desired_count = 0
+    service.status = "DRAINING"
+    return ActionResult({"service": service})
+
+
+def list_services_response(self):
+    result = _orig_list_services_response(self)
+    backend = self.ecs_backend
+    inactive = {s.arn for s in backend.services.values() if s.status == "INACTIVE"}
+    result.result["serviceArns"] = [a for a in result.result["serviceArns"] if a not in inactive]
+    return result
+
+
+_orig_list_services_response = EC2ContainerServiceResponse.list_services
+
+
+# --- tasks ------------------------------------------------------------------------
+def run_task_response(self):
+    backend = self.ecs_backend
+    cluster = backend._get_cluster(self._get_param("cluster", "default"))
+    if cluster.status != "ACTIVE":
+        raise ClusterNotFoundException()
+    td = backend.describe_task_definition(self._get_param("taskDefinition"))
+    launch_type = self._get_param("launchType")
+    strategy = self._get_param("capacityProviderStrategy")
+    if launch_type and launch_type not in ("EC2", "FARGATE", "EXTERNAL"):
+        raise InvalidParameterException("launch type should be one of [EC2,FARGATE,EXTERNAL]")
+    if launch_type and strategy:
+        raise InvalidParameterException("Specify either Launch Type or Capacity Provider Strategy, but not both.")
+    if not launch_type and not strategy:
+        strategy = cluster.default_capacity_provider_strategy
+    _check_strategy(backend, cluster, strategy)
+    count = self._get_int_param("count", 1)
+    tasks, failures = _sim().run_task(
+        backend,
+        cluster,
+        td,
+        count=count,
+        started_by=self._get_param("startedBy") or "",
+        group=self._get_param("group") or f"family:{td.family}",
+        launch_type=launch_type,
+        strategy=strategy,
+        overrides=self._get_param("overrides"),
+        tags=self._get_param("tags"),
+        network_configuration=self._get_param("networkConfiguration"),
+    )
+    return ActionResult({"tasks": tasks, "failures": failures})
+
+
+def _find_task(backend, cluster, ref):
+    for arn, task in backend.tasks.get(cluster.name, {}).items():
+        if ref == arn or arn.endswith("/" + ref):
+            return task
+    return None
+
+
+def describe_tasks_response(self):
+    backend = self.ecs_backend
+    cluster = backend._get_cluster(self._get_param("cluster", "default"))
+    refs = self._get_param("tasks", [])
+    if not refs:
+        raise InvalidParameterException("Tasks cannot be empty.")
+    if len(refs) > 100:
+        raise InvalidParameterException("Tasks cannot have more than 100 entries.")
+    tasks, failures = [], []
+    for ref in refs:
+        task = _find_task(backend, cluster, ref)
+        if task is not None:
+            tasks.append(task)
+        else:
+            arn = ref if ref.startswith("arn:") else f"arn:aws:ecs:{backend.region_name}:{backend.account_id}:task/{cluster.name}/{ref}"
+            failures.append({"arn": arn, "reason": "MISSING"})
+    if "TAGS" in self._get_param("include", []):
+        self._include_in_response(DESCRIBE_TASKS_TAGS)
+    else:
+        self._exclude_from_response(DESCRIBE_TASKS_TAGS)
+    return ActionResult({"tasks": tasks, "failures": failures})
+
+
+def list_tasks_response(self):
+    backend = self.ecs_backend
+    cluster = backend._get_cluster(self._get_param("cluster", "default"))
+    container_instance = self._get_param("containerInstance")
+    family = self._get_param("family")
+    started_by = self._get_param("startedBy")
+    service_name = self._get_param("serviceName")
+    # AWS: without desiredStatus only tasks whose desired status is RUNNING.
+    desired = self._get_param("desiredStatus") or "RUNNING"
+    launch_type = self._get_param("launchType")
+    arns = []
+    for arn, task in backend.tasks.get(cluster.name, {}).items():
+        if task.desired_status != desired:
+            continue
+        if container_instance and (task.container_instance_arn or "").split("/")[-1] != container_instance.split("/")[-1]:
+            continue
+        if family and task.task_definition_arn.split("/")[-1].rsplit(":", 1)[0] != family:
+            continue
+        if started_by and task.started_by != started_by:
+            continue
+        if service_name and task.group != f"service:{service_name.split('/')[-1]}":
+            continue
+        if launch_type and (task.launch_type or "EC2") != launch_type:
+            continue
+        arns.append(arn)
+    return ActionResult({"taskArns": arns})
+
+
+def stop_task_response(self):
+    backend = self.ecs_backend
+    cluster = backend._get_cluster(self._get_param("cluster", "default"))
+    task = _find_task(backend, cluster, self._get_param("task"))
+    if task is None:
+        raise InvalidParameterException("The referenced task was not found.")
+    _sim().request_stop(task, self._get_param("reason") or "Task stopped by user", "UserInitiated")
+    return ActionResult({"task": task})
+
+
+def start_task_response(self):
+    raise InvalidParameterException("StartTask is not supported by the local AWS world; use RunTask.")
+
+
+EC2ContainerServiceResponse.create_service = create_service_response
+EC2ContainerServiceResponse.update_service = update_service_response
+EC2ContainerServiceResponse.delete_service = delete_service_response
+EC2ContainerServiceResponse.list_services = list_services_response
+EC2ContainerServiceResponse.run_task = run_task_response
+EC2ContainerServiceResponse.describe_tasks = describe_tasks_response
+EC2ContainerServiceResponse.list_tasks = list_tasks_response
+EC2ContainerServiceResponse.stop_task = stop_task_response
+EC2ContainerServiceResponse.start_task = start_task_response
+
+
+# --- EC2: a loopback public IP from the moment an instance exists ----------------
+_orig_run_instances = InstanceBackend.run_instances
+
+
+def run_instances(self, *args, **kwargs):
+    reservation = _orig_run_instances(self, *args, **kwargs)
+    for instance in reservation.instances:
+        _sim().assign_instance_ip(instance)
+    return reservation
+
+
+InstanceBackend.run_instances = run_instances
+
+
+# --- ELBv2: reachable DNS names and real health checks -------------------------------
+_orig_create_lb = ELBv2Backend.create_load_balancer
+
+
+def create_load_balancer(self, *args, **kwargs):
+    lb = _orig_create_lb(self, *args, **kwargs)
+    # The DNS name users curl: an address of this world's loopback /24.
+    lb.dns_name = _sim().assign_lb_ip(lb.arn)
+    return lb
+
+
+_orig_health_for = FakeTargetGroup.health_for
+
+
+def health_for(self, target, ec2_backend):
+    status = _orig_health_for(self, target, ec2_backend)
+    if status.status != "healthy":
+        return status
+    if not self.load_balancer_arns:
+        return FakeHealthStatus(
+            status.instance_id, status.port, self.health_check_port, "unused", "Target.NotInUse",
+            "Target group is not configured to receive traffic from the load balancer",
+        )
+    state, reason, description = _sim().target_health(self.arn, status.instance_id, status.port)
+    return FakeHealthStatus(status.instance_id, status.port, self.health_check_port, state, reason, description)
+
+
+ELBv2Backend.create_load_balancer = create_load_balancer
+FakeTargetGroup.health_for = health_for
+
+APPLIED = True

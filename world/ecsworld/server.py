@@ -1,0 +1,179 @@
+"""The world's one HTTP port: moto's AWS endpoints plus the /_sim control API.
+
+Every AWS request is recorded (service, action, time) and then handed to
+moto's own dispatcher, exactly as moto's ThreadedMotoServer builds it, while
+holding the world lock so that the simulator never sees half-applied state.
+"""
+
+import io
+import json
+import logging
+import threading
+import time
+from urllib.parse import parse_qs
+
+from werkzeug.serving import make_server
+
+from moto.moto_api._internal.models import moto_api_backend
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+
+from . import simulator
+from .simulator import LOCK
+
+log = logging.getLogger("ecsworld.server")
+
+# Services the world is for; their moto apps are built right after start-up
+# so that the first real request does not pay for it.
+WARM_SERVICES = ("ecs", "ec2", "autoscaling", "elbv2", "logs", "ecr", "iam", "sts")
+
+
+class RequestLog:
+    def __init__(self):
+        self._lock = threading.Lock()
+        self.reset()
+
+    def reset(self):
+        with self._lock:
+            self._entries = []
+            self._epoch = time.monotonic()
+
+    def add(self, service, action):
+        with self._lock:
+            self._entries.append({"service": service, "action": action, "ts": round(time.monotonic() - self._epoch, 4)})
+
+    def entries(self):
+        with self._lock:
+            return list(self._entries)
+
+
+def _identify(environ, body):
+    """(service, action) of an AWS request: the SigV4 credential scope names
+    the service; X-Amz-Target (JSON protocols) or Action= (query protocols)
+    names the action."""
+    service = "unknown"
+    auth = environ.get("HTTP_AUTHORIZATION", "")
+    try:
+        service = auth.split("Credential=", 1)[1].split(",", 1)[0].split("/")[3]
+    except IndexError:
+        pass
+    target = environ.get("HTTP_X_AMZ_TARGET")
+    if target:
+        return service, target.rsplit(".", 1)[-1]
+    action = parse_qs(environ.get("QUERY_STRING", "")).get("Action")
+    if not action and body and environ.get("CONTENT_TYPE", "").startswith("application/x-www-form-urlencoded"):
+        action = parse_qs(body.decode("utf-8", "replace")).get("Action")
+    return service, (action[0] if action else f"{environ.get('REQUEST_METHOD')} {environ.get('PATH_INFO')}")
+
+
+class WorldApp:
+    def __init__(self, sim):
+        self.sim = sim
+        self.moto = DomainDispatcherApplication(create_backend_app)
+        self.requests = RequestLog()
+
+    def warm_up(self):
+        for name in WARM_SERVICES:
+            with self.moto.lock:
+                if name not in self.moto.app_instances:
+                    self.moto.app_instances[name] = self.moto.create_app(name)
+
+    def __call__(self, environ, start_response):
+        path = environ.get("PATH_INFO", "")
+        if path.startswith("/_sim/") or path == "/_sim":
+            return self.control(environ, start_response)
+        body = _read_body(environ)
+        environ["wsgi.input"] = io.BytesIO(body)
+        environ["CONTENT_LENGTH"] = str(len(body))
+        if not path.startswith("/moto-api"):
+            self.requests.add(*_identify(environ, body))
+        with LOCK:
+            # Consume moto's response inside the lock: it is built from live objects.
+            return [b"".join(self.moto(environ, start_response))]
+
+    # ------------------------------------------------------------ control API
+    def control(self, environ, start_response):
+        method = environ.get("REQUEST_METHOD")
+        path = environ.get("PATH_INFO", "").rstrip("/")
+        try:
+            if path == "/_sim/reset" and method == "POST":
+                return _json(start_response, 200, self.reset())
+            if path == "/_sim/stage" and method == "POST":
+                spec = json.loads(_read_body(environ) or b"{}")
+                if not isinstance(spec, dict) or not isinstance(spec.get("image"), str):
+                    return _json(start_response, 400, {"error": 'body must be a JSON object with "image": "<uri>"'})
+                unknown = set(spec) - {"image", "exit_code", "run_seconds", "docs_status", "logs"}
+                if unknown:
+                    return _json(start_response, 400, {"error": f"unknown fields: {sorted(unknown)}"})
+                with LOCK:
+                    staged = self.sim.stage(spec)
+                return _json(start_response, 200, {"status": "ok", "image": spec["image"], "stage": staged})
+            if path == "/_sim/requests" and method == "GET":
+                return _json(start_response, 200, self.requests.entries())
+            if path == "/_sim/state" and method == "GET":
+                with LOCK:
+                    return _json(start_response, 200, self.sim.snapshot())
+        except ValueError as err:
+            return _json(start_response, 400, {"error": f"invalid JSON: {err}"})
+        return _json(start_response, 404, {"error": f"no such control endpoint: {method} {path}",
+                                           "endpoints": ["POST /_sim/reset", "POST /_sim/stage",
+                                                         "GET /_sim/requests", "GET /_sim/state"]})
+
+    def reset(self):
+        started = time.monotonic()
+        with LOCK:
+            self.sim.reset()  # closes every app server and forwarder first
+            moto_api_backend.reset()  # what POST /moto-api/reset does
+            self.requests.reset()
+        log.info("world reset in %.3f s", time.monotonic() - started)
+        return {"status": "ok"}
+
+
+def _read_body(environ):
+    stream = environ.get("wsgi.input")
+    if stream is None:
+        return b""
+    length = environ.get("CONTENT_LENGTH")
+    if length:
+        return stream.read(int(length))
+    if environ.get("wsgi.input_terminated"):
+        return stream.read()
+    return b""
+
+
+def _json(start_response, status, payload):
+    data = json.dumps(payload, default=str).encode()
+    reason = {200: "OK", 400: "Bad Request", 404: "Not Found"}[status]
+    start_response(f"{status} {reason}", [("Content-Type", "application/json"), ("Content-Length", str(len(data)))])
+    return [data]
+
+
+class ApiServer:
+    """werkzeug's threaded server on 127.0.0.1:port, as ThreadedMotoServer."""
+
+    def __init__(self, app, port):
+        self.server = make_server("127.0.0.1", port, app, threaded=True, request_handler=MotoRequestHandler)
+        self.server.daemon_threads = True
+        self.port = self.server.server_port
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.1},
+                                       name="api-server", daemon=True)
+
+    def start(self):
+        self.thread.start()
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(timeout=5)
+
+
+def build(port):
+    sim = simulator.Simulator(simulator_subnet())
+    simulator.SIM = sim
+    app = WorldApp(sim)
+    return sim, app, ApiServer(app, port)
+
+
+def simulator_subnet():
+    from .network import Subnet
+
+    return Subnet()
