@@ -98,8 +98,10 @@ impl Diagnostic {
         self
     }
 
-    /// `deploy.toml:12:5: error: … / the line / ^^^ / hint: …`
-    pub fn render(&self, file: &str, source: &str) -> String {
+    /// `deploy.toml:12:5: error: … / the line / ^^^ / hint: …`. Secret values in the quoted
+    /// line are masked.
+    pub fn render(&self, src: &SourceFile) -> String {
+        let (file, source) = (src.name.as_str(), src.text.as_str());
         let label = match self.level {
             Level::Error => "error",
             Level::Warning => "warning",
@@ -109,13 +111,18 @@ impl Diagnostic {
             Some(span) => {
                 let (line, col) = line_col(source, span.start);
                 out.push_str(&format!("{file}:{line}:{col}: {label}: {}\n", self.message));
-                let text = source.lines().nth(line - 1).unwrap_or("");
+                let line_start = source[..span.start].rfind('\n').map_or(0, |i| i + 1);
+                let raw = source[line_start..].lines().next().unwrap_or("");
+                let start = (span.start - line_start).min(raw.len());
+                let end = span.end.saturating_sub(line_start).clamp(start, raw.len());
+                // Mask secrets, then measure the caret on the masked text so it still lines up.
+                let text = mask(raw, line_start, &src.secret_spans);
+                let pad = mask(&raw[..start], line_start, &src.secret_spans).chars().count();
+                let width = raw[start..end].chars().count().max(1);
                 let gutter = line.to_string().len();
-                // Underline the span, clipped to its first line.
-                let width = (span.end.min(span.start + text.len().saturating_sub(col - 1)) - span.start).max(1);
                 out.push_str(&format!("{:gutter$} |\n", ""));
                 out.push_str(&format!("{line} | {text}\n"));
-                out.push_str(&format!("{:gutter$} | {:col$}{}\n", "", "", "^".repeat(width), col = col - 1));
+                out.push_str(&format!("{:gutter$} | {:pad$}{}\n", "", "", "^".repeat(width)));
             }
             None => out.push_str(&format!("{file}: {label}: {}\n", self.message)),
         }
@@ -127,6 +134,26 @@ impl Diagnostic {
         }
         out
     }
+}
+
+/// The file as read, kept for rendering diagnostics.
+#[derive(Debug, Clone, Default)]
+pub struct SourceFile {
+    pub name: String,
+    pub text: String,
+    /// Byte ranges of values marked `secret = true`, never shown.
+    pub secret_spans: Vec<Range<usize>>,
+}
+
+fn mask(line: &str, offset: usize, secrets: &[Range<usize>]) -> String {
+    let mut out = line.to_string();
+    for s in secrets.iter().rev() {
+        let (a, b) = (s.start.max(offset) - offset, s.end.min(offset + line.len()).saturating_sub(offset));
+        if s.start < offset + line.len() && s.end > offset && a < b {
+            out.replace_range(a..b, "\"****\"");
+        }
+    }
+    out
 }
 
 /// 1-based line and column (in characters) of a byte offset.
@@ -179,8 +206,55 @@ impl<'a> SpanIndex<'a> {
         }
         span
     }
+
+    /// Spans of every `value` in a table that also says `secret = true`.
+    pub fn secret_spans(&self) -> Vec<Range<usize>> {
+        fn walk(v: &DeValue<'_>, out: &mut Vec<Range<usize>>) {
+            match v {
+                DeValue::Table(t) => {
+                    let secret = entry(t, "secret").is_some_and(|(_, v)| matches!(v.get_ref(), DeValue::Boolean(true)));
+                    if let (true, Some((_, value))) = (secret, entry(t, "value")) {
+                        out.push(value.span());
+                    }
+                    t.values().for_each(|v| walk(v.get_ref(), out));
+                }
+                DeValue::Array(a) => a.iter().for_each(|v| walk(v.get_ref(), out)),
+                _ => {}
+            }
+        }
+        let mut out = Vec::new();
+        self.root.get_ref().values().for_each(|v| walk(v.get_ref(), &mut out));
+        out.sort_by_key(|r| r.start);
+        out
+    }
 }
 
 fn entry<'t, 'a>(t: &'t DeTable<'a>, key: &str) -> Option<(&'t Spanned<toml::de::DeString<'a>>, &'t Spanned<DeValue<'a>>)> {
     t.iter().find(|(k, _)| k.get_ref().as_ref() == key)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_paths_round_trip() {
+        let p = KeyPath::parse("tasks.web.containers[1].port_mappings[0].host");
+        assert_eq!(p.to_string(), "tasks.web.containers[1].port_mappings[0].host");
+        assert_eq!(p.0.len(), 6);
+    }
+
+    #[test]
+    fn line_and_column_count_characters() {
+        assert_eq!(line_col("a\nbé = 1", 2), (2, 1));
+        assert_eq!(line_col("a\nbé = 1", 6), (2, 4));
+    }
+
+    #[test]
+    fn masking_hides_values_and_keeps_the_rest() {
+        let line = r#"x = { value = "hunter2", secret = true }"#;
+        let start = line.find("\"hunter2\"").unwrap();
+        let masked = mask(line, 0, &[start..start + 9]);
+        assert_eq!(masked, r#"x = { value = "****", secret = true }"#);
+    }
 }

@@ -70,3 +70,33 @@ pub fn expand(s: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<String, D
     out.push_str(rest);
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::expand;
+
+    fn env(name: &str) -> Option<String> {
+        match name {
+            "TAG" => Some("v2".into()),
+            "EMPTY" => Some(String::new()),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn expands_set_default_and_escape() {
+        assert_eq!(expand("repo:${TAG}", &env).unwrap(), "repo:v2");
+        assert_eq!(expand("repo:${NOPE:-latest}", &env).unwrap(), "repo:latest");
+        assert_eq!(expand("${EMPTY:-x}", &env).unwrap(), "x");
+        assert_eq!(expand("cost $5 and $${TAG}", &env).unwrap(), "cost $5 and ${TAG}");
+    }
+
+    #[test]
+    fn unset_and_malformed_are_errors_with_hints() {
+        let e = expand("${NOPE}", &env).unwrap_err();
+        assert!(e.message.contains("`NOPE` is not set"));
+        assert!(e.hint.unwrap().contains("${NOPE:-value}"));
+        assert!(expand("${TAG", &env).unwrap_err().message.contains("unclosed"));
+        assert!(expand("${A-B}", &env).unwrap_err().message.contains("not a valid variable reference"));
+    }
+}

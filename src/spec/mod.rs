@@ -8,7 +8,7 @@ mod validate;
 
 use std::path::Path;
 
-pub use diag::{line_col, Diagnostic, KeyPath, Level, Seg};
+pub use diag::{line_col, Diagnostic, KeyPath, Level, Seg, SourceFile};
 pub use model::*;
 
 use diag::SpanIndex;
@@ -19,13 +19,6 @@ pub struct Loaded {
     pub spec: Spec,
     pub file: SourceFile,
     pub warnings: Vec<Diagnostic>,
-}
-
-/// The file as read, kept for rendering diagnostics.
-#[derive(Debug, Clone)]
-pub struct SourceFile {
-    pub name: String,
-    pub text: String,
 }
 
 /// The spec is unusable: every error found (and the warnings, for context).
@@ -41,13 +34,13 @@ impl SpecError {
     pub fn render(&self) -> String {
         let mut all: Vec<&Diagnostic> = self.errors.iter().chain(&self.warnings).collect();
         all.sort_by_key(|d| (d.level != Level::Error, d.span.as_ref().map(|s| s.start)));
-        all.iter().map(|d| d.render(&self.file.name, &self.file.text)).collect::<Vec<_>>().join("\n")
+        all.iter().map(|d| d.render(&self.file)).collect::<Vec<_>>().join("\n")
     }
 }
 
 impl Loaded {
     pub fn render_warnings(&self) -> String {
-        self.warnings.iter().map(|d| d.render(&self.file.name, &self.file.text)).collect::<Vec<_>>().join("\n")
+        self.warnings.iter().map(|d| d.render(&self.file)).collect::<Vec<_>>().join("\n")
     }
 }
 
@@ -58,7 +51,7 @@ pub fn load(path: &Path) -> Result<Loaded, SpecError> {
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
         Err(e) => {
-            let file = SourceFile { name: name.clone(), text: String::new() };
+            let file = SourceFile { name: name.clone(), ..SourceFile::default() };
             let d = Diagnostic::error(KeyPath::root(), format!("cannot read the spec: {e}"))
                 .hint("pass the spec with -f FILE, or run from the directory holding deploy.toml");
             return Err(SpecError { file, errors: vec![d], warnings: vec![] });
@@ -69,20 +62,20 @@ pub fn load(path: &Path) -> Result<Loaded, SpecError> {
 
 /// Parse and check spec text. `env` resolves `${VAR}`; tests pass their own.
 pub fn parse(name: &str, text: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Loaded, SpecError> {
-    let file = SourceFile { name: name.to_string(), text: text.to_string() };
-    let fail = |errors: Vec<Diagnostic>, warnings: Vec<Diagnostic>| SpecError { file: file.clone(), errors, warnings };
+    let mut file = SourceFile { name: name.to_string(), text: text.to_string(), secret_spans: vec![] };
 
-    // 1. Syntax, with spans kept for every later message.
-    let spanned = match toml::de::DeTable::parse(text) {
-        Ok(t) => t,
-        Err(e) => {
-            let d = Diagnostic::error(KeyPath::root(), format!("invalid TOML: {}", e.message()))
-                .hint("check quoting, brackets and `key = value` syntax on that line")
-                .at(e.span());
-            return Err(fail(vec![d], vec![]));
-        }
-    };
+    // 1. Syntax, with spans kept for every later message. Recoverable parsing still finds the
+    // secret values of a broken file, so even a syntax error never shows one.
+    let (spanned, syntax_errors) = toml::de::DeTable::parse_recoverable(text);
     let index = SpanIndex::new(spanned);
+    file.secret_spans = index.secret_spans();
+    let fail = |errors: Vec<Diagnostic>, warnings: Vec<Diagnostic>| SpecError { file: file.clone(), errors, warnings };
+    if let Some(e) = syntax_errors.first() {
+        let d = Diagnostic::error(KeyPath::root(), format!("invalid TOML: {}", e.message()))
+            .hint("check quoting, brackets and `key = value` syntax on that line")
+            .at(e.span());
+        return Err(fail(vec![d], vec![]));
+    }
     let locate = |mut d: Diagnostic| {
         if d.span.is_none() {
             d.span = index.find(&d.path, None);
@@ -154,7 +147,11 @@ fn type_error(path: KeyPath, message: &str, index: &SpanIndex) -> Diagnostic {
     } else {
         "see examples/ for the expected shape of this value".to_string()
     };
-    let message = message.replace("data did not match any variant of untagged enum", "value has the wrong shape for");
+    let message = if message.contains("did not match any variant") {
+        "this value has the wrong type".to_string()
+    } else {
+        message.trim_start_matches("invalid value: ").to_string()
+    };
     Diagnostic::error(path, format!("invalid value: {message}")).hint(hint).at(span)
 }
 

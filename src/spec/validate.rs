@@ -246,7 +246,8 @@ impl Checker {
                 let ok = from.starts_with("arn:aws:ssm:") || from.starts_with("arn:aws:secretsmanager:")
                     || (from.starts_with('/') && from.len() > 1);
                 if !ok {
-                    self.err(sp, format!("`{from}` is not a secret reference"),
+                    // Not echoed: a value here is likely the secret itself, put in the wrong place.
+                    self.err(sp, format!("the value of `{name}` is not a secret reference"),
                         "use an SSM parameter (/path or arn:aws:ssm:…) or a Secrets Manager ARN (arn:aws:secretsmanager:…); never the value itself");
                 }
                 if c.environment.contains_key(name) {

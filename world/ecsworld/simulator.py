@@ -43,7 +43,8 @@ TICK = 0.05
 AGENT_DELAY = 0.5  # instance running -> container instance registered
 PROVISIONING_S = 0.2
 PENDING_S = 0.3
-STOP_STEP_S = 0.12  # each of DEACTIVATING, STOPPING, DEPROVISIONING
+STOP_STEP_S = 0.12
+STABLE_S = 0.5  # running this long (and healthy) before a task counts as steady  # each of DEACTIVATING, STOPPING, DEPROVISIONING
 HEALTH_INTERVAL = 0.2
 HEALTHY_THRESHOLD = 2  # compressed: AWS default 5 checks 30 s apart
 UNHEALTHY_THRESHOLD = 2
@@ -963,8 +964,12 @@ class Simulator:
         self._event(service, msg, throttle=True)
 
     def _healthy(self, st):
-        """RUNNING, and healthy in every target group it is registered in."""
+        """RUNNING for STABLE_S, and healthy in every target group it is in."""
         if st.status != "RUNNING" or st.task.desired_status != "RUNNING":
+            return False
+        # A task that dies right after starting never counts (nor resets the
+        # circuit breaker): ECS, too, waits for tasks to stay up.
+        if time.monotonic() - (st.running_since or 0) < STABLE_S:
             return False
         return all(self.health.get((tg, tid, str(p)), {}).get("state") == "healthy" for tg, tid, p in st.targets)
 

@@ -1,0 +1,6 @@
+//! The one integration-test binary. Spec tests run the real binary and need no emulator; the
+//! others run against the local AWS world (moto + the ECS control-plane simulator).
+
+mod spec_corpus;
+mod support;
+mod world_behaviour;
