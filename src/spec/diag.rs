@@ -241,7 +241,7 @@ mod tests {
     fn key_paths_round_trip() {
         let p = KeyPath::parse("tasks.web.containers[1].port_mappings[0].host");
         assert_eq!(p.to_string(), "tasks.web.containers[1].port_mappings[0].host");
-        assert_eq!(p.0.len(), 6);
+        assert_eq!(p.0.len(), 7);
     }
 
     #[test]
