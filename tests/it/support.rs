@@ -1,0 +1,168 @@
+//! Test support: one local AWS world per test binary (moto + the ECS control-plane simulator, run
+//! by `scripts/world`), reset before each test that takes it, and a ready `Aws` context for it.
+//!
+//! Tests that share the world hold its lock for their whole run; under `cargo nextest` every test
+//! is its own process, so each gets its own world and they run in parallel.
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Mutex, MutexGuard, OnceLock};
+use std::time::{Duration, Instant};
+
+use aws_config::{BehaviorVersion, Region};
+use aws_sdk_ecs::config::Credentials;
+use ecsdeploy::aws::Aws;
+
+/// The running world process and its endpoint.
+pub struct World {
+    pub endpoint: String,
+    pub started_in: Duration,
+    _child: Child,
+}
+
+static WORLD: OnceLock<World> = OnceLock::new();
+static LOCK: Mutex<()> = Mutex::new(());
+
+/// A test's exclusive use of the world, reset to empty when taken.
+pub struct Session {
+    pub world: &'static World,
+    pub aws: Aws,
+    pub http: reqwest::Client,
+    _lock: MutexGuard<'static, ()>,
+}
+
+fn start() -> World {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let t0 = Instant::now();
+    // stdin stays open as long as this process lives: the world exits when we do, even on a crash.
+    let mut child = Command::new(root.join("scripts/world"))
+        .arg("--exit-on-stdin-eof")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(if std::env::var_os("ECSDEPLOY_WORLD_LOG").is_some() { Stdio::inherit() } else { Stdio::null() })
+        .spawn()
+        .expect("start scripts/world (run scripts/world-setup once if this fails)");
+    let stdout = child.stdout.take().unwrap();
+    let mut line = String::new();
+    BufReader::new(stdout).read_line(&mut line).expect("read the world's first line");
+    let endpoint = line.trim().strip_prefix("AWS_ENDPOINT_URL=").unwrap_or_else(|| panic!("world did not start: {line:?}")).to_string();
+    // Keep the pipe open for the life of this process; leak the handle deliberately.
+    std::mem::forget(child.stdin.take());
+    World { endpoint, started_in: t0.elapsed(), _child: child }
+}
+
+/// Take the world for this test: started on first use, reset to empty.
+pub async fn session() -> Session {
+    let lock = LOCK.lock().unwrap_or_else(|p| p.into_inner());
+    let world = WORLD.get_or_init(start);
+    let http = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().unwrap();
+    let reset = http.post(format!("{}/_sim/reset", world.endpoint)).send().await.expect("reset the world");
+    assert!(reset.status().is_success(), "reset failed: {}", reset.status());
+    Session { world, aws: aws_for(&world.endpoint).await, http, _lock: lock }
+}
+
+/// An `Aws` context pointing at the world, with the static credentials moto accepts.
+pub async fn aws_for(endpoint: &str) -> Aws {
+    let config = aws_config::defaults(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .endpoint_url(endpoint)
+        .credentials_provider(Credentials::new("testing", "testing", None, None, "local-world"))
+        .load()
+        .await;
+    Aws::from_config(config)
+}
+
+impl Session {
+    /// Stage how containers of `image` behave (exit code, /docs status, log lines).
+    pub async fn stage(&self, body: serde_json::Value) {
+        let r = self.http.post(format!("{}/_sim/stage", self.world.endpoint)).header("content-type", "application/json").body(body.to_string()).send().await.unwrap();
+        assert!(r.status().is_success(), "stage failed: {}", r.text().await.unwrap_or_default());
+    }
+
+    /// The AWS requests the world received since the reset: (service, action).
+    pub async fn requests(&self) -> Vec<(String, String)> {
+        let text = self.http.get(format!("{}/_sim/requests", self.world.endpoint)).send().await.unwrap().text().await.unwrap();
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|r| (r["service"].as_str().unwrap_or("").to_string(), r["action"].as_str().unwrap_or("").to_string()))
+            .collect()
+    }
+
+    /// Make `repo:tag` exist in ECR, as `docker push` would. Returns the image URI.
+    pub async fn push_image(&self, repo: &str, tag: &str) -> String {
+        let ecr = &self.aws.ecr;
+        let uri = match ecr.create_repository().repository_name(repo).send().await {
+            Ok(out) => out.repository.and_then(|r| r.repository_uri).unwrap(),
+            Err(_) => ecr.describe_repositories().repository_names(repo).send().await.unwrap().repositories.unwrap()[0].repository_uri.clone().unwrap(),
+        };
+        let manifest = serde_json::json!({
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+            "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "size": 7023,
+                       "digest": format!("sha256:{:064x}", tag.len() as u64 * 7919 + repo.len() as u64)},
+            "layers": []
+        });
+        ecr.put_image().repository_name(repo).image_tag(tag).image_manifest(manifest.to_string()).send().await.unwrap();
+        format!("{uri}:{tag}")
+    }
+
+    /// The tutorial's EC2 capacity built straight through the SDK: a cluster, a launch template
+    /// whose user data names it, and an autoscaling group of one t2.micro. Returns the
+    /// instance's public IP once its container instance has registered.
+    pub async fn tutorial_capacity(&self, cluster: &str) -> String {
+        let aws = &self.aws;
+        aws.ecs.create_cluster().cluster_name(cluster).send().await.unwrap();
+        let images = aws.ec2.describe_images()
+            .filters(aws_sdk_ec2::types::Filter::builder().name("name").values("amzn2-ami-ecs-hvm-*-x86_64-ebs").build())
+            .send().await.unwrap().images.unwrap_or_default();
+        let ami = images.first().and_then(|i| i.image_id.clone()).expect("an ECS-optimised AMI in the world");
+        let user_data = aws_smithy_types::base64::encode(format!("#!/bin/bash\necho ECS_CLUSTER={cluster} >> /etc/ecs/ecs.config\n"));
+        aws.ec2.create_launch_template()
+            .launch_template_name(format!("{cluster}-lt"))
+            .launch_template_data(aws_sdk_ec2::types::RequestLaunchTemplateData::builder()
+                .image_id(ami)
+                .instance_type(aws_sdk_ec2::types::InstanceType::T2Micro)
+                .user_data(user_data)
+                .build())
+            .send().await.unwrap();
+        let subnets = aws.ec2.describe_subnets()
+            .filters(aws_sdk_ec2::types::Filter::builder().name("default-for-az").values("true").build())
+            .send().await.unwrap().subnets.unwrap_or_default();
+        let zone_ids: Vec<String> = subnets.iter().filter_map(|s| s.subnet_id.clone()).collect();
+        aws.autoscaling.create_auto_scaling_group()
+            .auto_scaling_group_name(format!("{cluster}-asg"))
+            .launch_template(aws_sdk_autoscaling::types::LaunchTemplateSpecification::builder().launch_template_name(format!("{cluster}-lt")).version("$Latest").build())
+            .min_size(0).max_size(1).desired_capacity(1)
+            .vpc_zone_identifier(zone_ids.join(","))
+            .send().await.unwrap();
+        let instance = eventually("a container instance registers", Duration::from_secs(30), || async {
+            let arns = aws.ecs.list_container_instances().cluster(cluster).send().await.ok()?.container_instance_arns?;
+            let arn = arns.first()?.clone();
+            let ci = aws.ecs.describe_container_instances().cluster(cluster).container_instances(arn).send().await.ok()?;
+            ci.container_instances?.first()?.ec2_instance_id.clone()
+        }).await;
+        let reservations = aws.ec2.describe_instances().instance_ids(instance).send().await.unwrap().reservations.unwrap();
+        reservations[0].instances.as_ref().unwrap()[0].public_ip_address.clone().expect("a public IP")
+    }
+}
+
+/// Poll `probe` (tight at first, then backing off) until it yields a value or `limit` passes.
+pub async fn eventually<T, F, Fut>(what: &str, limit: Duration, mut probe: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + limit;
+    let mut pause = Duration::from_millis(50);
+    loop {
+        if let Some(v) = probe().await {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out after {limit:?} waiting until {what}");
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(Duration::from_millis(500));
+    }
+}
