@@ -161,8 +161,9 @@ def t_ready(world):
     check(world.start_seconds < 5.0, f"start took {world.start_seconds:.2f} s")
 
 
-@step("cluster + launch template + ASG -> container instance with a 127.x public IP")
-def t_cluster(world, c):
+def build_cluster(c):
+    """The tutorial's cluster: launch template with ECS_CLUSTER user data, an
+    ASG of one t2.micro, a capacity provider. Returns the container instance."""
     ec2, ecs, asg = c["ec2"], c["ecs"], c["autoscaling"]
     ecs.create_cluster(clusterName="demo")
     images = ec2.describe_images(Filters=[{"Name": "name", "Values": ["amzn2-ami-ecs-hvm-*-x86_64-ebs"]}])["Images"]
@@ -183,12 +184,22 @@ def t_cluster(world, c):
     ecs.put_cluster_capacity_providers(cluster="demo", capacityProviders=["demo-cp", "FARGATE"],
                                        defaultCapacityProviderStrategy=[])
     arns = wait_for("a container instance", lambda: ecs.list_container_instances(cluster="demo")["containerInstanceArns"], 5)
-    ci = ecs.describe_container_instances(cluster="demo", containerInstances=arns)["containerInstances"][0]
+    return ecs.describe_container_instances(cluster="demo", containerInstances=arns)["containerInstances"][0]
+
+
+def public_ip(c, ci):
+    inst = c["ec2"].describe_instances(InstanceIds=[ci["ec2InstanceId"]])["Reservations"][0]["Instances"][0]
+    return inst.get("PublicIpAddress", "")
+
+
+@step("cluster + launch template + ASG -> container instance with a 127.x public IP")
+def t_cluster(world, c):
+    ecs = c["ecs"]
+    ci = build_cluster(c)
     res = {r["name"]: r.get("integerValue") for r in ci["registeredResources"]}
     check(res["CPU"] == 1024 and res["MEMORY"] == 982, f"t2.micro resources, got {res}")
     check(ci.get("capacityProviderName") == "demo-cp", f"capacityProviderName {ci.get('capacityProviderName')}")
-    inst = ec2.describe_instances(InstanceIds=[ci["ec2InstanceId"]])["Reservations"][0]["Instances"][0]
-    ip = inst.get("PublicIpAddress", "")
+    ip = public_ip(c, ci)
     check(ip.startswith("127."), f"public IP {ip!r}")
     again = ecs.create_cluster(clusterName="demo")["cluster"]
     check(again["registeredContainerInstancesCount"] == 1, "duplicate CreateCluster wiped the cluster")
@@ -382,7 +393,6 @@ def t_breaker(world, c):
     check(any("deployment failed: tasks failed to start." in e["message"] for e in svc["events"]), "no failure event")
     svc = wait_for("rollback completed", lambda: completed(ecs, "cb", 1), 10)
     check(primary(svc)["taskDefinition"] == good, "not rolled back")
-    ecs.update_service(cluster="demo", service="cb", desiredCount=0)
 
 
 @step("request log records AWS calls in order")
@@ -408,18 +418,67 @@ def t_reset(world, c):
     check(c["iam"].get_policy(PolicyArn="arn:aws:iam::aws:policy/AmazonS3FullAccess")["Policy"], "managed policy")
 
 
-@step("SIGTERM -> exit 0, nothing left running")
+@step("ASG desired 0 -> instance terminated, container instance deregistered, task stopped")
+def t_asg_zero(world, c, ip):
+    ecs = c["ecs"]
+    arn = running_tasks(ecs, "cb")[0]["taskArn"]
+    c["autoscaling"].update_auto_scaling_group(AutoScalingGroupName="demo-asg", MinSize=0, DesiredCapacity=0)
+    wait_for("instance deregistered", lambda: not ecs.list_container_instances(cluster="demo")["containerInstanceArns"], 3)
+    task = wait_for("task stopped", lambda: stopped(ecs, arn), 3)
+    check(task["stoppedReason"].startswith("Host EC2 (instance i-") and task["stoppedReason"].endswith("terminated."),
+          task["stoppedReason"])
+    msg = wait_for("no-instance event", lambda: next((e["message"] for e in service(ecs, "cb")["events"]
+                                                     if "No Container Instances were found" in e["message"]), None), 3)
+    check(msg.startswith("(service cb) was unable to place a task"), msg)
+
+
+@step("after reset the world is reusable: same address, port 80 serves again")
+def t_after_reset(world, c, old_ip):
+    ecs = c["ecs"]
+    ip = public_ip(c, build_cluster(c))
+    check(ip == old_ip, f"address after reset {ip} (was {old_ip})")
+    register(ecs, "again", "public.ecr.aws/demo/web:1")
+    ecs.create_service(cluster="demo", serviceName="again", taskDefinition="again", desiredCount=1)
+    wait_for("service after reset", lambda: completed(ecs, "again", 1), 10)
+    wait_for("/docs after reset", lambda: http_get(f"http://{ip}:80/docs")[0] == 200, 3)
+
+
+def refuses(host, port):
+    import socket
+
+    with socket.socket() as sock:
+        sock.settimeout(1)
+        return sock.connect_ex((host, port)) != 0
+
+
+@step("SIGTERM -> exit 0, every server closed, nothing left running")
 def t_sigterm(world):
+    state = world.sim("GET", "/_sim/state")
+    servers = [(s["ip"], s["port"]) for s in state["servers"]]
+    check(servers, "expected a running app server before SIGTERM")
+    api = world.url.split("//")[1].split(":")
+    pid = world.proc.pid
+    children = [d for d in os.listdir("/proc") if d.isdigit() and _ppid(d) == pid]
+    check(not children, f"the world has child processes: {children}")
+    t0 = time.monotonic()
     world.proc.send_signal(signal.SIGTERM)
     try:
         code = world.proc.wait(timeout=5)
     except subprocess.TimeoutExpired:
         raise Failed("world still running 5 s after SIGTERM")
+    print(f"     stopped in {time.monotonic() - t0:.2f} s")
     check(code == 0, f"exit status {code}")
-    out = subprocess.run(["pgrep", "-f", "-P", str(world.proc.pid)], capture_output=True, text=True).stdout
-    check(not out.strip(), f"children left: {out}")
-    check(not Path(f"/proc/{world.proc.pid}").exists() or "Z" in Path(f"/proc/{world.proc.pid}/stat").read_text().split()[2],
-          "process still present")
+    check(not os.path.exists(f"/proc/{pid}"), "world process still present")
+    for host, port in servers + [(api[0], int(api[1]))]:
+        check(refuses(host, port), f"{host}:{port} still accepts connections")
+
+
+def _ppid(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return int(f.read().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return None
 
 
 def main():
@@ -440,9 +499,16 @@ def main():
         t_alb(world, clients)
         t_port(world, clients)
         t_breaker(world, clients)
+        t_asg_zero(world, clients, ip)
         t_requests(world, clients)
         t_reset(world, clients)
+        t_after_reset(world, clients, ip)
         t_sigterm(world)
+        errors = [l for l in Path(world.log.name).read_text(errors="replace").splitlines()
+                  if "Traceback" in l or " ERROR " in l]
+        check(not errors, f"the world logged errors: {errors[:3]}")
+        PASSED.append("world log has no errors")
+        print("ok   world log has no errors", flush=True)
     except Exception as err:  # report, with the world's own log
         failed = err
         if not isinstance(err, Failed):

@@ -77,12 +77,17 @@ def main(argv=None):
 
     sys.stdout.write(f"AWS_ENDPOINT_URL=http://127.0.0.1:{api.port}\n")
     sys.stdout.flush()
+    # That line is the whole stdout contract: moto print()s the odd warning,
+    # so from here on fd 1 is stderr too. The original pipe stays open (on a
+    # spare fd) until exit, so a reader sees EOF exactly when the world is gone.
+    _kept_stdout = os.dup(1)  # noqa: F841  (an int: the fd stays open until exit)
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
     logging.getLogger("ecsworld").info(
         "ready in %.2f s on 127.0.0.1:%d, loopback subnet %s.0/24", time.monotonic() - started, api.port,
         sim.subnet.prefix,
     )
-    warm = threading.Thread(target=app.warm_up, name="warm-up", daemon=True)
-    warm.start()
+    app.warm_in_background(app.warm_up)
 
     while not stop.wait(0.2):
         pass
@@ -91,7 +96,7 @@ def main(argv=None):
     api.stop()
     sim.stop()
     sim.subnet.close()
-    warm.join(timeout=10)
+    app.join_warmers(timeout=3)  # moto cannot be interrupted while it builds a backend
     if watcher is not None:
         watcher.join(timeout=1)
     logging.getLogger("ecsworld").info("stopped")

@@ -11,14 +11,13 @@ here on moto's objects (snake_case) come out in API responses (camelCase).
 import copy
 import logging
 
-from moto.core.responses import ActionResult, EmptyResult
+from moto.core.responses import ActionResult
 from moto.core.utils import utcnow
 from moto.ecs.exceptions import (
     ClusterNotFoundException,
     ECSException,
     EcsClientException,
     InvalidParameterException,
-    ServiceNotFoundException,
 )
 from moto.ecs.models import EC2ContainerServiceBackend, Task
 from moto.ecs.responses import DESCRIBE_TASKS_TAGS, EC2ContainerServiceResponse
@@ -204,6 +203,7 @@ def create_service_response(self):
     service.enable_ecs_managed_tags = bool(self._get_param("enableECSManagedTags"))
     service.enable_execute_command = bool(self._get_param("enableExecuteCommand"))
     service.created_at = utcnow()
+    service.network_configuration = service.network_configuration or None  # AWS omits it when unset
     service.events = []
     service.running_count = 0
     service.pending_count = 0

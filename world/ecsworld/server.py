@@ -14,7 +14,9 @@ from urllib.parse import parse_qs
 
 from werkzeug.serving import make_server
 
-from moto.moto_api._internal.models import moto_api_backend
+from moto.core import DEFAULT_ACCOUNT_ID
+from moto.core.base_backend import BackendDict, backend_lock
+from moto.core.model_instances import reset_model_data
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 
 from . import simulator
@@ -70,12 +72,27 @@ class WorldApp:
         self.sim = sim
         self.moto = DomainDispatcherApplication(create_backend_app)
         self.requests = RequestLog()
+        self.warmers = []  # background warm-up threads, joined at exit
 
     def warm_up(self):
+        """Build moto's per-service apps and the default account's backends in
+        the background (EC2's takes ~1 s), so that test requests rarely wait.
+        Runs without the world lock; moto's backend_lock orders it."""
         for name in WARM_SERVICES:
             with self.moto.lock:
                 if name not in self.moto.app_instances:
                     self.moto.app_instances[name] = self.moto.create_app(name)
+        _default_backends()
+
+    def warm_in_background(self, target):
+        thread = threading.Thread(target=target, name="warm-up", daemon=True)
+        self.warmers = [t for t in self.warmers if t.is_alive()] + [thread]
+        thread.start()
+
+    def join_warmers(self, timeout):
+        deadline = time.monotonic() + timeout
+        for thread in self.warmers:
+            thread.join(max(0.0, deadline - time.monotonic()))
 
     def __call__(self, environ, start_response):
         path = environ.get("PATH_INFO", "")
@@ -84,11 +101,16 @@ class WorldApp:
         body = _read_body(environ)
         environ["wsgi.input"] = io.BytesIO(body)
         environ["CONTENT_LENGTH"] = str(len(body))
+        service, action = _identify(environ, body)
         if not path.startswith("/moto-api"):
-            self.requests.add(*_identify(environ, body))
+            self.requests.add(service, action)
+        t0 = time.monotonic()
         with LOCK:
+            t1 = time.monotonic()
             # Consume moto's response inside the lock: it is built from live objects.
-            return [b"".join(self.moto(environ, start_response))]
+            out = [b"".join(self.moto(environ, start_response))]
+        log.debug("%s %s: waited %.3f s, took %.3f s", service, action, t1 - t0, time.monotonic() - t1)
+        return out
 
     # ------------------------------------------------------------ control API
     def control(self, environ, start_response):
@@ -122,10 +144,34 @@ class WorldApp:
         started = time.monotonic()
         with LOCK:
             self.sim.reset()  # closes every app server and forwarder first
-            moto_api_backend.reset()  # what POST /moto-api/reset does
+            _reset_moto()
             self.requests.reset()
+        self.warm_in_background(_default_backends)
         log.info("world reset in %.3f s", time.monotonic() - started)
         return {"status": "ok"}
+
+
+def _reset_moto():
+    """What POST /moto-api/reset does, minus its wasted work: moto re-creates
+    every backend (IAM loads ~1000 managed policies, EC2 its AMIs) and then
+    throws them all away. Dropping them is enough: they are re-created, empty,
+    on first use."""
+    with backend_lock:
+        for backend_dict in list(BackendDict._instances):
+            backend_dict.clear()
+        BackendDict._instances.clear()
+    reset_model_data()
+
+
+def _default_backends():
+    from moto.backends import get_backend
+
+    for service, region in (("ec2", "us-east-1"), ("iam", "aws"), ("ecs", "us-east-1"), ("elbv2", "us-east-1"),
+                            ("autoscaling", "us-east-1"), ("logs", "us-east-1"), ("ecr", "us-east-1")):
+        try:
+            get_backend(service)[DEFAULT_ACCOUNT_ID][region]
+        except Exception:  # warming is an optimisation only
+            log.debug("warming %s failed", service, exc_info=True)
 
 
 def _read_body(environ):

@@ -174,7 +174,6 @@ class SimService:
 class Simulator:
     def __init__(self, subnet):
         self.subnet = subnet
-        self.stages = {}
         self.reset_state()
         self._stop = threading.Event()
         self._thread = None
@@ -192,6 +191,7 @@ class Simulator:
         self.listener_targets = {}  # (ip, port) -> [(ip, port)] healthy targets
         self.health = {}  # (tg arn, target id, port) -> dict
         self.stages = {}
+        self._logged_errors = set()
 
     # ----------------------------------------------------------------- thread
     def start(self):
@@ -219,7 +219,7 @@ class Simulator:
                 log.exception("simulator tick failed")
 
     def reset(self):
-        """Forget everything (called under LOCK, after moto's own reset)."""
+        """Forget everything (called under LOCK, just before moto's own reset)."""
         self._close_servers()
         self.reset_state()
         self.subnet.reset()
@@ -353,7 +353,8 @@ class Simulator:
         if may_wait and any(self._fit(ci, reqs, include_releasing=False) is None for ci in candidates):
             return None, "wait"
         ci = candidates[0]
-        return None, (self._fit(ci, reqs), ci)
+        # Name what will still be missing once stopping tasks are gone.
+        return None, (self._fit(ci, reqs, include_releasing=False) or self._fit(ci, reqs), ci)
 
     def _create_task(self, backend, cluster, td, ci, *, started_by, group, launch_type, capacity_provider,
                      overrides, tags, network_configuration, service_key=None, deployment_id=None):
@@ -1208,11 +1209,22 @@ class Simulator:
             rem["PORTS"]["stringSetValue"] = list(RESERVED_PORTS) + [str(p) for p in sorted(ports)]
 
     # ------------------------------------------------------------------- tick
+    def _guarded(self, key, fn, *args):
+        """One broken task or service must not stop the world; log each
+        distinct failure once instead of 20 times a second."""
+        try:
+            fn(*args)
+        except Exception as err:
+            sig = (key, repr(err))
+            if sig not in self._logged_errors:
+                self._logged_errors.add(sig)
+                log.exception("simulating %s failed", key)
+
     def _tick_locked(self):
         now = time.monotonic()
-        self._agent(now)
+        self._guarded("agent", self._agent, now)
         for st in list(self.tasks.values()):
-            self._advance_task(st, now)
+            self._guarded(st.task.task_arn, self._advance_task, st, now)
         for account_id, region, ecs in _loaded(self.ecs_backends):
             for service in list(ecs.services.values()):
                 if service.status == "INACTIVE":
@@ -1220,10 +1232,10 @@ class Simulator:
                 if service.scheduling_strategy not in (None, "REPLICA"):
                     continue  # DAEMON services are not simulated
                 if (service.deployment_controller or {}).get("type", "ECS") != "ECS":
-                    continue
-                self._schedule_service(ecs, service, now)
-        self._refresh_counts()
-        self._sync_load_balancers()
+                    continue  # CODE_DEPLOY / EXTERNAL controllers are not simulated
+                self._guarded(service.arn, self._schedule_service, ecs, service, now)
+        self._guarded("counts", self._refresh_counts)
+        self._guarded("load balancers", self._sync_load_balancers)
 
     # ----------------------------------------------------------------- state
     def snapshot(self):
