@@ -2,11 +2,20 @@
 
 use std::path::PathBuf;
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 
 #[derive(Debug, Parser)]
 #[command(name = "ecsdeploy", version, about = "Declarative deployer for Amazon ECS: one TOML spec, a plan, a verified deploy")]
 pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct Global {
     /// The spec file.
     #[arg(short = 'f', long = "file", global = true, default_value = "deploy.toml", env = "ECSDEPLOY_FILE")]
     pub file: PathBuf,
@@ -19,8 +28,9 @@ pub struct Cli {
     #[arg(long, global = true)]
     pub region: Option<String>,
 
-    #[command(subcommand)]
-    pub command: Command,
+    /// No colour in output (also: NO_COLOR in the environment).
+    #[arg(long, global = true)]
+    pub no_color: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -28,4 +38,22 @@ pub enum Command {
     /// Check the spec: syntax, references, combinations ECS would refuse, free-tier guardrails.
     /// Makes no AWS call.
     Validate,
+    /// Show what apply would change, and why. Makes only read calls.
+    Plan {
+        /// Print the plan as JSON (stable shape, see the README).
+        #[arg(long)]
+        json: bool,
+        /// Exit 0 when there is nothing to change, 2 when there is (1 on error), for CI.
+        #[arg(long)]
+        detailed_exitcode: bool,
+    },
+    /// Make AWS match the spec, then re-plan to prove nothing is left to change.
+    Apply {
+        /// Do not ask for confirmation (required when not on a terminal).
+        #[arg(long)]
+        auto_approve: bool,
+        /// Allow what leaves the AWS free tier (bigger instances, Fargate, load balancers).
+        #[arg(long)]
+        allow_cost: bool,
+    },
 }

@@ -1,6 +1,7 @@
 //! The error every command returns, and the exit code each kind maps to.
 
 use crate::aws::AwsError;
+use crate::engine::PlanError;
 use crate::spec::SpecError;
 
 #[derive(Debug, thiserror::Error)]
@@ -8,20 +9,30 @@ pub enum Error {
     /// The spec is wrong: exit 2, no AWS call was made.
     #[error(transparent)]
     Spec(#[from] SpecError),
-    /// Bad flags or arguments: exit 2.
+    /// Bad flags or arguments, or a refusal the user can lift with a flag: exit 2.
     #[error("{message}")]
     Usage { message: String, hint: String },
     /// AWS said no, or could not be reached: exit 1.
     #[error(transparent)]
     Aws(#[from] AwsError),
+    /// Planning found something missing or inconsistent in the account: exit 1.
+    #[error(transparent)]
+    Plan(#[from] PlanError),
+    /// The work was done in part; the message says what failed: exit 1.
+    #[error("{message}")]
+    Failed { message: String, hint: Option<String> },
 }
 
 impl Error {
     pub fn exit_code(&self) -> u8 {
         match self {
             Error::Spec(_) | Error::Usage { .. } => 2,
-            Error::Aws(_) => 1,
+            Error::Aws(_) | Error::Plan(_) | Error::Failed { .. } => 1,
         }
+    }
+
+    pub fn usage(message: impl Into<String>, hint: impl Into<String>) -> Self {
+        Error::Usage { message: message.into(), hint: hint.into() }
     }
 }
 

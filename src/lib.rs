@@ -7,5 +7,8 @@ pub mod aws;
 pub mod cli;
 pub mod commands;
 pub mod error;
+pub mod engine;
 pub mod output;
+pub mod plan;
+pub mod resource;
 pub mod spec;

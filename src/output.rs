@@ -1,8 +1,102 @@
-//! The only module that prints. Results go to stdout, diagnostics and progress to stderr.
+//! The only module that prints. Results go to stdout; diagnostics, progress and prompts to stderr.
 
-use crate::error::Error;
+use std::io::{BufRead, IsTerminal, Write};
+
+use crate::cli::Global;
+use crate::engine::{Event, Report};
+use crate::error::{Error, Result};
+use crate::plan::{render_json, render_text, Plan, Style};
 use crate::spec::Loaded;
 
+pub struct Output {
+    style: Style,
+}
+
+fn colour_wanted(no_color: bool) -> bool {
+    !no_color && std::env::var_os("NO_COLOR").is_none() && std::io::stdout().is_terminal()
+}
+
+impl Output {
+    pub fn new(global: &Global) -> Self {
+        Output { style: Style { color: colour_wanted(global.no_color) } }
+    }
+
+    pub fn spec_warnings(&self, loaded: &Loaded) {
+        if !loaded.warnings.is_empty() {
+            eprintln!("{}", loaded.render_warnings());
+        }
+    }
+
+    pub fn validated(&self, loaded: &Loaded) {
+        let s = &loaded.spec;
+        println!(
+            "{} is valid: stack `{}`, cluster `{}`, {} role(s), {} task definition(s), {} service(s), {} job(s), {} ingress rule(s){}",
+            loaded.file.name,
+            s.stack.name,
+            s.cluster.name,
+            s.roles.len(),
+            s.tasks.len(),
+            s.services.len(),
+            s.jobs.len(),
+            s.ingress.len(),
+            match loaded.warnings.len() {
+                0 => String::new(),
+                n => format!(", {n} warning(s)"),
+            }
+        );
+    }
+
+    pub fn plan(&self, plan: &Plan) {
+        print!("{}", render_text(plan, self.style));
+    }
+
+    pub fn plan_json(&self, plan: &Plan) {
+        println!("{}", render_json(plan));
+    }
+
+    /// Ask on the terminal; refuse when there is none to ask on.
+    pub fn confirm(&self, question: &str) -> Result<bool> {
+        if !std::io::stdin().is_terminal() {
+            return Err(Error::usage("refusing to apply without confirmation: stdin is not a terminal", "pass --auto-approve (as CI jobs do)"));
+        }
+        eprint!("{question} [y/N] ");
+        std::io::stderr().flush().ok();
+        let mut answer = String::new();
+        std::io::stdin().lock().read_line(&mut answer).ok();
+        Ok(matches!(answer.trim(), "y" | "Y" | "yes"))
+    }
+
+    pub fn progress(&self, event: &Event) {
+        match event {
+            Event::Started(c) => eprintln!("  {} {}: {}…", c.action.symbol(), c.address, verb(c.action)),
+            Event::Done(c, took) => eprintln!("  {} {}: done in {:.1}s", c.action.symbol(), c.address, took.as_secs_f64()),
+            Event::Failed(c, f) => {
+                eprintln!("  ! {}: {}", c.address, f.message);
+                if let Some(h) = &f.hint {
+                    eprintln!("      hint: {h}");
+                }
+            }
+            Event::Skipped(c, cause) => eprintln!("  - {}: skipped because {cause} failed", c.address),
+        }
+    }
+
+    pub fn applied(&self, report: &Report, after: &Plan) {
+        println!("Applied {} change(s); stack `{}` now matches the spec.", report.applied.len(), after.stack);
+    }
+}
+
+fn verb(a: crate::plan::Action) -> &'static str {
+    use crate::plan::Action::*;
+    match a {
+        Create => "creating",
+        Update => "updating",
+        Replace => "replacing",
+        Delete => "deleting",
+        NoOp | Read => "reading",
+    }
+}
+
+/// The one place errors are shown: what failed, and what to do about it.
 pub fn error(e: &Error) {
     match e {
         Error::Spec(s) => eprintln!("{}", s.render()),
@@ -13,30 +107,17 @@ pub fn error(e: &Error) {
                 eprintln!("  = hint: {h}");
             }
         }
-    }
-}
-
-pub fn spec_warnings(loaded: &Loaded) {
-    if !loaded.warnings.is_empty() {
-        eprintln!("{}", loaded.render_warnings());
-    }
-}
-
-pub fn validated(loaded: &Loaded) {
-    let s = &loaded.spec;
-    println!(
-        "{} is valid: stack `{}`, cluster `{}`, {} role(s), {} task definition(s), {} service(s), {} job(s), {} ingress rule(s){}",
-        loaded.file.name,
-        s.stack.name,
-        s.cluster.name,
-        s.roles.len(),
-        s.tasks.len(),
-        s.services.len(),
-        s.jobs.len(),
-        s.ingress.len(),
-        match loaded.warnings.len() {
-            0 => String::new(),
-            n => format!(", {n} warning(s)"),
+        Error::Plan(p) => {
+            eprintln!("error: {p}");
+            if let Some(h) = &p.failure.hint {
+                eprintln!("  = hint: {h}");
+            }
         }
-    );
+        Error::Failed { message, hint } => {
+            eprintln!("error: {message}");
+            if let Some(h) = hint {
+                eprintln!("  = hint: {h}");
+            }
+        }
+    }
 }

@@ -43,6 +43,13 @@ impl AwsError {
     pub fn is(&self, kind: ErrorKind) -> bool {
         self.kind == kind
     }
+
+    /// A just-created role or instance profile that other services cannot see yet.
+    pub fn is_iam_propagation(&self) -> bool {
+        let m = self.message.to_ascii_lowercase();
+        matches!(self.code.as_deref(), Some("ValidationError" | "InvalidParameterValue" | "InvalidParameterException" | "InvalidParameterCombination"))
+            && (m.contains("instance profile") || m.contains("iaminstanceprofile") || m.contains("unable to assume") || m.contains("cannot be assumed"))
+    }
 }
 
 /// `.aws("ecs:CreateService")` turns an SDK error into an [`AwsError`].

@@ -76,3 +76,23 @@ impl Aws {
         Ok(out.account.unwrap_or_default())
     }
 }
+
+/// Retry an operation while IAM is still propagating a just-created role or instance profile
+/// (AWS documents this delay; it lasts seconds). Bounded: about a minute in all.
+pub async fn retry_propagation<T, F, Fut>(mut op: F) -> Result<T, AwsError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, AwsError>>,
+{
+    let mut pause = std::time::Duration::from_millis(500);
+    for _ in 0..10 {
+        match op().await {
+            Err(e) if e.is_iam_propagation() => {
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(std::time::Duration::from_secs(8));
+            }
+            other => return other,
+        }
+    }
+    op().await
+}

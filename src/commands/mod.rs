@@ -1,12 +1,49 @@
 //! One file per command; each is thin and hands the work to the library.
 
+mod apply;
+mod plan;
 mod validate;
 
-use crate::cli::{Cli, Command};
+use crate::aws::{Aws, Target};
+use crate::cli::{Cli, Command, Global};
 use crate::error::Result;
+use crate::output::Output;
+use crate::resource::{self, AwsProvider};
+use crate::spec::{self, Loaded};
 
-pub fn run(cli: Cli) -> Result<()> {
+/// Run a command; `Ok` carries the exit code (plan's `--detailed-exitcode` uses 2).
+pub fn run(cli: Cli) -> Result<u8> {
+    let out = Output::new(&cli.global);
     match cli.command {
-        Command::Validate => validate::run(&cli.file),
+        Command::Validate => validate::run(&cli.global, &out),
+        Command::Plan { json, detailed_exitcode } => runtime().block_on(plan::run(&cli.global, &out, json, detailed_exitcode)),
+        Command::Apply { auto_approve, allow_cost } => runtime().block_on(apply::run(&cli.global, &out, auto_approve, allow_cost)),
+    }
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("start the async runtime")
+}
+
+/// The spec, checked, and a connection to the account it targets (credentials verified).
+pub(crate) struct Stack {
+    pub loaded: Loaded,
+    pub provider: AwsProvider,
+}
+
+impl Stack {
+    pub async fn open(global: &Global) -> Result<Stack> {
+        let loaded = spec::load(&global.file)?;
+        let target = Target { profile: global.profile.clone(), region: global.region.clone().or_else(|| loaded.spec.stack.region.clone()) };
+        let aws = Aws::connect(&target).await?;
+        aws.account_id().await?;
+        let stack = loaded.spec.stack.name.clone();
+        Ok(Stack { loaded, provider: AwsProvider { aws, stack } })
+    }
+
+    pub async fn plan(&self) -> Result<crate::plan::Plan> {
+        let spec = &self.loaded.spec;
+        let warnings = self.loaded.warnings.iter().map(|w| format!("{}: {}", w.place(&self.loaded.file), w.message)).collect();
+        Ok(crate::engine::plan(&self.provider, &spec.stack.name, resource::desired(spec), warnings).await?)
     }
 }

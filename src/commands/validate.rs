@@ -1,11 +1,11 @@
-use std::path::Path;
-
+use crate::cli::Global;
 use crate::error::Result;
-use crate::{output, spec};
+use crate::output::Output;
+use crate::spec;
 
-pub fn run(file: &Path) -> Result<()> {
-    let loaded = spec::load(file)?;
-    output::spec_warnings(&loaded);
-    output::validated(&loaded);
-    Ok(())
+pub fn run(global: &Global, out: &Output) -> Result<u8> {
+    let loaded = spec::load(&global.file)?;
+    out.spec_warnings(&loaded);
+    out.validated(&loaded);
+    Ok(0)
 }

@@ -80,11 +80,13 @@ pub struct Diagnostic {
     pub hint: Option<String>,
     /// Byte range in the source; filled from `path` when the file is at hand.
     pub span: Option<Range<usize>>,
+    /// A free-tier guardrail: `apply` refuses it without `--allow-cost`.
+    pub cost: bool,
 }
 
 impl Diagnostic {
     pub fn error(path: KeyPath, message: impl Into<String>) -> Self {
-        Diagnostic { level: Level::Error, path, message: message.into(), hint: None, span: None }
+        Diagnostic { level: Level::Error, path, message: message.into(), hint: None, span: None, cost: false }
     }
     pub fn warning(path: KeyPath, message: impl Into<String>) -> Self {
         Diagnostic { level: Level::Warning, ..Diagnostic::error(path, message) }
@@ -96,6 +98,17 @@ impl Diagnostic {
     pub fn at(mut self, span: Option<Range<usize>>) -> Self {
         self.span = span;
         self
+    }
+
+    /// The place, as `deploy.toml:12:5` (or just the file).
+    pub fn place(&self, src: &SourceFile) -> String {
+        match &self.span {
+            Some(span) => {
+                let (line, col) = line_col(&src.text, span.start);
+                format!("{}:{line}:{col}", src.name)
+            }
+            None => src.name.clone(),
+        }
     }
 
     /// `deploy.toml:12:5: error: … / the line / ^^^ / hint: …`. Secret values in the quoted

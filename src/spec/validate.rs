@@ -547,6 +547,14 @@ impl Checker {
     }
 
     fn free_tier(&mut self, spec: &Spec) {
+        let first = self.out.len();
+        self.free_tier_checks(spec);
+        for d in &mut self.out[first..] {
+            d.cost = true;
+        }
+    }
+
+    fn free_tier_checks(&mut self, spec: &Spec) {
         let hint = "apply refuses this without --allow-cost; set guardrails.free_tier = false to silence it";
         if let Some(ec2) = &spec.cluster.ec2 {
             let p = KeyPath::root().key("cluster").key("ec2");

@@ -22,6 +22,7 @@ from moto.ecs.exceptions import (
 from moto.ecs.models import EC2ContainerServiceBackend, Task
 from moto.ecs.responses import DESCRIBE_TASKS_TAGS, EC2ContainerServiceResponse
 from moto.ec2.models.instances import InstanceBackend
+from moto.ec2.models.security_groups import SecurityGroupRule
 from moto.elbv2.models import ELBv2Backend, FakeHealthStatus, FakeTargetGroup
 
 from . import simulator
@@ -458,5 +459,14 @@ def health_for(self, target, ec2_backend):
 
 ELBv2Backend.create_load_balancer = create_load_balancer
 FakeTargetGroup.health_for = health_for
+
+# --- EC2: a rule from another group keeps its description ----------------------------
+# moto reads a rule's description from its CIDR range only, so DescribeSecurityGroupRules drops
+# the description of group-sourced rules; AWS returns it.
+def _rule_description(self):
+    return self.ip_range.get("Description") or (self.source_group or {}).get("Description")
+
+
+SecurityGroupRule.description = property(_rule_description)
 
 APPLIED = True

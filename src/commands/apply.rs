@@ -1,0 +1,43 @@
+use super::Stack;
+use crate::cli::Global;
+use crate::engine;
+use crate::error::{Error, Result};
+use crate::output::Output;
+
+pub async fn run(global: &Global, out: &Output, auto_approve: bool, allow_cost: bool) -> Result<u8> {
+    let stack = Stack::open(global).await?;
+    let plan = stack.plan().await?;
+    out.plan(&plan);
+    if !plan.has_changes() {
+        return Ok(0);
+    }
+    let costly: Vec<String> = stack.loaded.warnings.iter().filter(|w| w.cost).map(|w| w.message.clone()).collect();
+    if !costly.is_empty() && !allow_cost {
+        return Err(Error::usage(
+            format!("refusing to leave the AWS free tier: {}", costly.join("; ")),
+            "pass --allow-cost to accept the charges, or change the spec (guardrails.free_tier = false silences this)",
+        ));
+    }
+    if !auto_approve && !out.confirm("Apply these changes?")? {
+        return Err(Error::usage("nothing applied", "answer y to apply, or pass --auto-approve"));
+    }
+    let report = engine::execute(&stack.provider, &plan, &|e| out.progress(&e)).await;
+    if !report.ok() {
+        let (address, first) = report.failed.first().cloned().unwrap_or_default();
+        return Err(Error::Failed {
+            message: format!("{} change(s) failed, {} skipped; first: {address}: {}", report.failed.len(), report.skipped.len(), first.message),
+            hint: first.hint.or(Some("fix the cause and run apply again: it continues where this one stopped".into())),
+        });
+    }
+    // Prove convergence: a fresh look must find nothing left to do.
+    let after = stack.plan().await?;
+    if after.has_changes() {
+        out.plan(&after);
+        return Err(Error::Failed {
+            message: "apply finished but AWS still differs from the spec (see the plan above)".into(),
+            hint: Some("run apply again; if the same change persists, something outside ecsdeploy is changing it".into()),
+        });
+    }
+    out.applied(&report, &after);
+    Ok(0)
+}

@@ -1,0 +1,72 @@
+//! Which capacity providers the cluster offers and its default strategy: the stack's EC2 provider
+//! first (free tier), FARGATE and FARGATE_SPOT kept enabled when the spec says so.
+
+use std::collections::HashMap;
+
+use aws_sdk_ecs::types::CapacityProviderStrategyItem;
+use serde_json::{json, Value};
+
+use super::{capacity_provider, cluster, Result};
+use crate::aws::{Aws, AwsResultExt};
+use crate::plan::{reference, Address, Change, Desired, Fields, Live, Outputs};
+use crate::spec::Spec;
+
+pub const KIND: &str = "cluster_capacity";
+
+pub fn desired(spec: &Spec) -> Vec<Desired> {
+    let cluster = cluster::address(spec);
+    let mut depends_on = vec![cluster.clone()];
+    let mut providers = Vec::new();
+    let default = if spec.cluster.ec2.is_some() {
+        let cp = capacity_provider::address(spec);
+        depends_on.push(cp.clone());
+        providers.push(reference(&cp, "name"));
+        reference(&cp, "name")
+    } else {
+        json!("FARGATE")
+    };
+    if spec.cluster.fargate {
+        providers.extend([json!("FARGATE"), json!("FARGATE_SPOT")]);
+    }
+    if providers.is_empty() {
+        return vec![];
+    }
+    let strategy = json!([{ "provider": default, "weight": 1, "base": 0 }]);
+    vec![Desired {
+        address: format!("{KIND}.{}", spec.cluster.name),
+        kind: KIND.into(),
+        name: spec.cluster.name.clone(),
+        fields: [("capacity_providers".to_string(), Value::Array(providers)), ("default_strategy".to_string(), strategy)].into(),
+        replace_on: vec![],
+        unordered: vec!["capacity_providers".into()],
+        depends_on,
+        data: false,
+        meta: Default::default(),
+    }]
+}
+
+/// Read from the cluster's own observation: no call of its own.
+pub fn observe(d: &Desired, deps: &HashMap<Address, Live>) -> Result<Option<Live>> {
+    Ok(deps.get(&d.depends_on[0]).map(|c| Live {
+        id: c.id.clone(),
+        fields: ["capacity_providers", "default_strategy"].iter().map(|k| (k.to_string(), c.fields[*k].clone())).collect(),
+        outputs: Default::default(),
+    }))
+}
+
+pub async fn apply(aws: &Aws, c: &Change, fields: &Fields) -> Result<Outputs> {
+    let providers: Vec<String> = fields["capacity_providers"].as_array().into_iter().flatten().filter_map(|v| v.as_str().map(String::from)).collect();
+    let strategy: Vec<CapacityProviderStrategyItem> = fields["default_strategy"].as_array().into_iter().flatten()
+        .map(|s| CapacityProviderStrategyItem::builder()
+            .capacity_provider(s["provider"].as_str().unwrap_or_default())
+            .weight(s["weight"].as_i64().unwrap_or(1) as i32)
+            .base(s["base"].as_i64().unwrap_or(0) as i32)
+            .build().expect("provider set"))
+        .collect();
+    aws.ecs.put_cluster_capacity_providers()
+        .cluster(&c.desired.name)
+        .set_capacity_providers(Some(providers))
+        .set_default_capacity_provider_strategy(Some(strategy))
+        .send().await.aws("ecs:PutClusterCapacityProviders")?;
+    Ok(Outputs::new())
+}

@@ -1,0 +1,157 @@
+//! Resource kinds, one file each. A kind owns its desired value (from the spec), how to observe
+//! and normalise it, and the calls that create or update it. This module only dispatches.
+
+mod ami;
+mod autoscaling_group;
+mod capacity_provider;
+mod cluster;
+mod cluster_capacity;
+mod existing_group;
+mod iam_role;
+mod ingress;
+mod instance_profile;
+mod key_pair;
+mod launch_template;
+mod security_group;
+mod vpc;
+
+use std::collections::{BTreeMap, HashMap};
+
+use futures::future::BoxFuture;
+use serde_json::Value;
+
+use crate::aws::{Aws, AwsError};
+use crate::engine::{Failure, Provider};
+use crate::plan::{Address, Change, Desired, Fields, Live, Outputs};
+use crate::spec::Spec;
+
+pub const TAG_STACK: &str = "ecsdeploy:stack";
+pub const TAG_RESOURCE: &str = "ecsdeploy:resource";
+
+/// Everything the spec asks for, in no particular order (the engine orders it).
+pub fn desired(spec: &Spec) -> Vec<Desired> {
+    let mut out = Vec::new();
+    out.extend(vpc::desired(spec));
+    out.extend(iam_role::desired(spec));
+    out.extend(security_group::desired(spec));
+    out.extend(existing_group::desired(spec));
+    out.extend(ingress::desired(spec));
+    out.extend(cluster::desired(spec));
+    if spec.cluster.ec2.is_some() {
+        out.extend(instance_profile::desired(spec));
+        out.extend(ami::desired(spec));
+        out.extend(key_pair::desired(spec));
+        out.extend(launch_template::desired(spec));
+        out.extend(autoscaling_group::desired(spec));
+        out.extend(capacity_provider::desired(spec));
+    }
+    out.extend(cluster_capacity::desired(spec));
+    out
+}
+
+/// The resource layer bound to one AWS context.
+pub struct AwsProvider {
+    pub aws: Aws,
+    pub stack: String,
+}
+
+impl Provider for AwsProvider {
+    fn observe<'a>(&'a self, d: &'a Desired, deps: &'a HashMap<Address, Live>) -> BoxFuture<'a, std::result::Result<Option<Live>, Failure>> {
+        Box::pin(async move {
+            let aws = &self.aws;
+            let r = match d.kind.as_str() {
+                vpc::KIND => vpc::observe(aws, d).await,
+                ami::KIND => ami::observe(aws, d).await,
+                key_pair::KIND => key_pair::observe(aws, d).await,
+                existing_group::KIND => existing_group::observe(aws, d).await,
+                iam_role::KIND => iam_role::observe(aws, d).await,
+                instance_profile::KIND => instance_profile::observe(aws, d).await,
+                security_group::KIND => security_group::observe(aws, d, deps).await,
+                ingress::KIND => ingress::observe(aws, d, deps, &self.stack).await,
+                cluster::KIND => cluster::observe(aws, d).await,
+                cluster_capacity::KIND => cluster_capacity::observe(d, deps),
+                launch_template::KIND => launch_template::observe(aws, d).await,
+                autoscaling_group::KIND => autoscaling_group::observe(aws, d).await,
+                capacity_provider::KIND => capacity_provider::observe(aws, d).await,
+                other => unreachable!("no resource kind `{other}`"),
+            };
+            r.map_err(|e| failure(&d.address, e))
+        })
+    }
+
+    fn apply<'a>(&'a self, c: &'a Change, fields: &'a Fields) -> BoxFuture<'a, std::result::Result<Outputs, Failure>> {
+        Box::pin(async move {
+            let aws = &self.aws;
+            let r = match c.desired.kind.as_str() {
+                iam_role::KIND => iam_role::apply(aws, c, fields).await,
+                instance_profile::KIND => instance_profile::apply(aws, c, fields).await,
+                security_group::KIND => security_group::apply(aws, c, fields).await,
+                ingress::KIND => ingress::apply(aws, c, fields, &self.stack).await,
+                cluster::KIND => cluster::apply(aws, c, fields).await,
+                cluster_capacity::KIND => cluster_capacity::apply(aws, c, fields).await,
+                launch_template::KIND => launch_template::apply(aws, c, fields).await,
+                autoscaling_group::KIND => autoscaling_group::apply(aws, c, fields).await,
+                capacity_provider::KIND => capacity_provider::apply(aws, c, fields).await,
+                other => unreachable!("`{other}` is read-only"),
+            };
+            r.map_err(|e| failure(&c.address, e))
+        })
+    }
+}
+
+/// What a resource operation can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Aws(#[from] AwsError),
+    #[error("{0}")]
+    Other(Failure),
+}
+
+pub type Result<T> = std::result::Result<T, Error>;
+
+fn failure(address: &str, e: Error) -> Failure {
+    match e {
+        Error::Aws(a) => Failure { message: format!("{address}: {a}"), hint: a.hint },
+        Error::Other(f) => Failure { message: format!("{address}: {}", f.message), hint: f.hint },
+    }
+}
+
+/// The two tags every resource ecsdeploy creates carries, as a field value.
+pub fn own_tags(stack: &str, address: &str) -> Value {
+    serde_json::json!({ TAG_STACK: stack, TAG_RESOURCE: address })
+}
+
+/// The ecsdeploy tags among a resource's live tags, as a field value (others are not ours to judge).
+pub fn live_tags<'a>(tags: impl IntoIterator<Item = (&'a str, &'a str)>) -> Value {
+    let m: BTreeMap<&str, &str> = tags.into_iter().filter(|(k, _)| k.starts_with("ecsdeploy:")).collect();
+    serde_json::to_value(m).unwrap()
+}
+
+/// The tags to set, from a resolved `tags` field.
+pub fn tag_pairs(fields: &Fields) -> Vec<(String, String)> {
+    fields
+        .get("tags")
+        .and_then(Value::as_object)
+        .map(|m| m.iter().map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string())).collect())
+        .unwrap_or_default()
+}
+
+/// A resolved string field.
+pub fn field<'a>(fields: &'a Fields, name: &str) -> &'a str {
+    fields.get(name).and_then(Value::as_str).unwrap_or_default()
+}
+
+/// Whether the change touches `name`.
+pub fn changed(c: &Change, name: &str) -> bool {
+    c.live.is_none() || c.fields.iter().any(|f| f.field == name)
+}
+
+/// A name ecsdeploy makes up for a stack-owned resource.
+pub fn stack_name(spec: &Spec, suffix: &str) -> String {
+    format!("{}-{suffix}", spec.stack.name)
+}
+
+fn outputs<const N: usize>(pairs: [(&str, String); N]) -> Outputs {
+    pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
+}

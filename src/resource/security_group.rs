@@ -1,0 +1,83 @@
+//! The stack's own security group for the ECS instances (and awsvpc tasks). Its rules are the
+//! `ingress` resource's business.
+
+use std::collections::HashMap;
+
+use aws_sdk_ec2::types::{Filter, ResourceType, Tag, TagSpecification};
+use serde_json::json;
+
+use super::{field, outputs, own_tags, stack_name, tag_pairs, vpc, Result};
+use crate::aws::{Aws, AwsResultExt};
+use crate::plan::{reference, Address, Change, Desired, Fields, Live, Outputs};
+use crate::spec::Spec;
+
+pub const KIND: &str = "security_group";
+
+/// `ecs`: the instances' group. (`alb` joins it with the load balancer.)
+pub fn address(group: &str) -> String {
+    format!("{KIND}.{group}")
+}
+
+pub fn desired(spec: &Spec) -> Vec<Desired> {
+    if !vpc::needed(spec) {
+        return vec![];
+    }
+    let address = address("ecs");
+    let fields = [
+        ("description", json!(format!("ECS instances and tasks of stack {}", spec.stack.name))),
+        ("vpc", reference(vpc::ADDRESS, "id")),
+        ("tags", own_tags(&spec.stack.name, &address)),
+    ];
+    vec![Desired {
+        address,
+        kind: KIND.into(),
+        name: stack_name(spec, "ecs"),
+        fields: fields.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
+        // EC2 cannot rename a group, change its description or move it to another VPC.
+        replace_on: vec!["description".into(), "vpc".into()],
+        unordered: vec![],
+        depends_on: vec![vpc::ADDRESS.into()],
+        data: false,
+        meta: Default::default(),
+    }]
+}
+
+pub async fn observe(aws: &Aws, d: &Desired, deps: &HashMap<Address, Live>) -> Result<Option<Live>> {
+    let Some(vpc) = deps.get(vpc::ADDRESS) else { return Ok(None) };
+    let out = aws.ec2.describe_security_groups()
+        .filters(Filter::builder().name("group-name").values(&d.name).build())
+        .filters(Filter::builder().name("vpc-id").values(&vpc.id).build())
+        .send().await.aws("ec2:DescribeSecurityGroups")?;
+    Ok(out.security_groups.unwrap_or_default().into_iter().next().map(|g| {
+        let id = g.group_id.unwrap_or_default();
+        let tags = g.tags.unwrap_or_default();
+        let fields = [
+            ("description", json!(g.description.unwrap_or_default())),
+            ("vpc", json!(g.vpc_id.unwrap_or_default())),
+            ("tags", super::live_tags(tags.iter().map(|t| (t.key().unwrap_or_default(), t.value().unwrap_or_default())))),
+        ];
+        Live { id: id.clone(), fields: fields.into_iter().map(|(k, v)| (k.to_string(), v)).collect(), outputs: outputs([("id", id)]) }
+    }))
+}
+
+pub fn ec2_tags(fields: &Fields) -> Vec<Tag> {
+    tag_pairs(fields).into_iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect()
+}
+
+pub async fn apply(aws: &Aws, c: &Change, fields: &Fields) -> Result<Outputs> {
+    if let (Some(live), crate::plan::Action::Update) = (&c.live, c.action) {
+        aws.ec2.create_tags().resources(&live.id).set_tags(Some(ec2_tags(fields))).send().await.aws("ec2:CreateTags")?;
+        return Ok(live.outputs.clone());
+    }
+    if let Some(live) = &c.live {
+        // Replace: the old group goes first (the name must be free). EC2 refuses while it is in use.
+        aws.ec2.delete_security_group().group_id(&live.id).send().await.aws("ec2:DeleteSecurityGroup")?;
+    }
+    let out = aws.ec2.create_security_group()
+        .group_name(&c.desired.name)
+        .description(field(fields, "description"))
+        .vpc_id(field(fields, "vpc"))
+        .tag_specifications(TagSpecification::builder().resource_type(ResourceType::SecurityGroup).set_tags(Some(ec2_tags(fields))).build())
+        .send().await.aws("ec2:CreateSecurityGroup")?;
+    Ok(outputs([("id", out.group_id.unwrap_or_default())]))
+}
