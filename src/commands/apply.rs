@@ -3,20 +3,23 @@ use crate::cli::Global;
 use crate::engine;
 use crate::error::{Error, Result};
 use crate::output::Output;
+use crate::spec;
 
 pub async fn run(global: &Global, out: &Output, auto_approve: bool, allow_cost: bool) -> Result<u8> {
-    let stack = Stack::open(global).await?;
-    let plan = stack.plan().await?;
-    out.plan(&plan);
-    if !plan.has_changes() {
-        return Ok(0);
-    }
-    let costly: Vec<String> = stack.loaded.warnings.iter().filter(|w| w.cost).map(|w| w.message.clone()).collect();
+    let loaded = spec::load(&global.file)?;
+    // Guardrails come from the spec alone: refuse before any AWS call.
+    let costly: Vec<String> = loaded.warnings.iter().filter(|w| w.cost).map(|w| w.message.clone()).collect();
     if !costly.is_empty() && !allow_cost {
         return Err(Error::usage(
             format!("refusing to leave the AWS free tier: {}", costly.join("; ")),
             "pass --allow-cost to accept the charges, or change the spec (guardrails.free_tier = false silences this)",
         ));
+    }
+    let stack = Stack::connect(global, loaded).await?;
+    let plan = stack.plan().await?;
+    out.plan(&plan);
+    if !plan.has_changes() {
+        return Ok(0);
     }
     if !auto_approve && !out.confirm("Apply these changes?")? {
         return Err(Error::usage("nothing applied", "answer y to apply, or pass --auto-approve"));

@@ -33,7 +33,11 @@ pub(crate) struct Stack {
 
 impl Stack {
     pub async fn open(global: &Global) -> Result<Stack> {
-        let loaded = spec::load(&global.file)?;
+        Stack::connect(global, spec::load(&global.file)?).await
+    }
+
+    /// Connect for a spec already checked (commands refuse bad input before any AWS call).
+    pub async fn connect(global: &Global, loaded: Loaded) -> Result<Stack> {
         let target = Target { profile: global.profile.clone(), region: global.region.clone().or_else(|| loaded.spec.stack.region.clone()) };
         let aws = Aws::connect(&target).await?;
         aws.account_id().await?;

@@ -35,6 +35,12 @@ pub fn desired(spec: &Spec) -> Vec<Desired> {
             add("ecs", rule("tcp", 22, 22, json!(cidr), "SSH"));
         }
     }
+    if let Some(lb) = &spec.load_balancer {
+        for cidr in &lb.allow_cidrs {
+            let port = lb.listener_port as i64;
+            add("alb", rule("tcp", port, port, json!(cidr), "Listener"));
+        }
+    }
     for r in &spec.ingress {
         let (from, to) = match (r.port, r.from_port, r.to_port) {
             (Some(p), _, _) => (p as i64, p as i64),

@@ -19,19 +19,27 @@ pub fn address(group: &str) -> String {
 }
 
 pub fn desired(spec: &Spec) -> Vec<Desired> {
-    if !vpc::needed(spec) {
-        return vec![];
+    let mut out = Vec::new();
+    if vpc::needed(spec) {
+        out.push(group(spec, "ecs", "ECS instances and tasks"));
     }
-    let address = address("ecs");
+    if spec.load_balancer.is_some() {
+        out.push(group(spec, "alb", "the load balancer"));
+    }
+    out
+}
+
+fn group(spec: &Spec, which: &str, what: &str) -> Desired {
+    let address = address(which);
     let fields = [
-        ("description", json!(format!("ECS instances and tasks of stack {}", spec.stack.name))),
+        ("description", json!(format!("{what} of stack {}", spec.stack.name))),
         ("vpc", reference(vpc::ADDRESS, "id")),
         ("tags", own_tags(&spec.stack.name, &address)),
     ];
-    vec![Desired {
+    Desired {
         address,
         kind: KIND.into(),
-        name: stack_name(spec, "ecs"),
+        name: stack_name(spec, which),
         fields: fields.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
         // EC2 cannot rename a group, change its description or move it to another VPC.
         replace_on: vec!["description".into(), "vpc".into()],
@@ -39,7 +47,7 @@ pub fn desired(spec: &Spec) -> Vec<Desired> {
         depends_on: vec![vpc::ADDRESS.into()],
         data: false,
         meta: Default::default(),
-    }]
+    }
 }
 
 pub async fn observe(aws: &Aws, d: &Desired, deps: &HashMap<Address, Live>) -> Result<Option<Live>> {

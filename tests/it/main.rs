@@ -2,5 +2,6 @@
 //! others run against the local AWS world (moto + the ECS control-plane simulator).
 
 mod spec_corpus;
+mod stack_capacity;
 mod support;
 mod world_behaviour;

@@ -166,3 +166,54 @@ where
         pause = (pause * 2).min(Duration::from_millis(500));
     }
 }
+
+/// What a run of the ecsdeploy binary printed and returned.
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Session {
+    /// Run the real binary against this world, from the repository root (so `deploy.toml` and
+    /// `examples/` resolve), non-interactively.
+    pub async fn ecsdeploy(&self, args: &[&str]) -> Run {
+        let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_ecsdeploy"))
+            .args(args)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .env("AWS_ENDPOINT_URL", &self.world.endpoint)
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("AWS_REGION", "us-east-1")
+            .env_remove("AWS_PROFILE")
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null())
+            .output()
+            .await
+            .expect("run ecsdeploy");
+        Run { code: out.status.code().unwrap_or(-1), stdout: String::from_utf8_lossy(&out.stdout).into(), stderr: String::from_utf8_lossy(&out.stderr).into() }
+    }
+
+    /// The mutating AWS calls since `from` (an index into the request log).
+    pub async fn mutating_since(&self, from: usize) -> Vec<String> {
+        self.requests().await[from..]
+            .iter()
+            .filter(|(_, action)| !["Describe", "List", "Get"].iter().any(|p| action.starts_with(p)))
+            .map(|(service, action)| format!("{service}:{action}"))
+            .collect()
+    }
+
+    /// What the console tutorial assumes already exists: the SSH key pair and the RDS group.
+    pub async fn tutorial_prerequisites(&self) -> String {
+        self.aws.ec2.create_key_pair().key_name("mlds-ecs-key").send().await.unwrap();
+        let out = self.aws.ec2.create_security_group().group_name("mlds423-rds-access").description("RDS access").send().await.unwrap();
+        out.group_id.unwrap()
+    }
+}
+
+impl Run {
+    pub fn assert_ok(&self, what: &str) -> &Self {
+        assert_eq!(self.code, 0, "{what} failed:\n{}\n{}", self.stdout, self.stderr);
+        self
+    }
+}
