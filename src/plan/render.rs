@@ -51,6 +51,14 @@ pub fn render_text(plan: &Plan, style: Style) -> String {
 fn field_lines(c: &Change, f: &FieldChange) -> String {
     let show = |v: &Option<Value>| v.as_ref().map(compact).unwrap_or_else(|| "(none)".into());
     match (c.action, &f.before, &f.after) {
+        // A new list of records: one per line.
+        (Action::Create, _, Some(Value::Array(items))) if items.iter().any(Value::is_object) => {
+            let mut s = format!("      {}:\n", f.field);
+            for i in items {
+                s.push_str(&format!("        + {}\n", compact(i)));
+            }
+            s
+        }
         (Action::Create, _, after) => format!("      {}: {}\n", f.field, show(after)),
         // Sets and lists: name exactly the elements that go and come.
         (_, Some(Value::Array(before)), Some(Value::Array(after))) => {
@@ -69,6 +77,8 @@ fn field_lines(c: &Change, f: &FieldChange) -> String {
 
 fn compact(v: &Value) -> String {
     match v {
+        // Multi-line text (user data) stays readable, indented under its field.
+        Value::String(s) if s.contains('\n') => format!("|\n{}", s.trim_end().lines().map(|l| format!("          {l}")).collect::<Vec<_>>().join("\n")),
         Value::String(s) => s.clone(),
         other => other.to_string(),
     }
