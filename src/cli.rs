@@ -55,5 +55,8 @@ pub enum Command {
         /// Allow what leaves the AWS free tier (bigger instances, Fargate, load balancers).
         #[arg(long)]
         allow_cost: bool,
+        /// Keep a failed deployment in place instead of rolling back to the previous revision.
+        #[arg(long)]
+        no_rollback: bool,
     },
 }

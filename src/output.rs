@@ -80,6 +80,21 @@ impl Output {
         }
     }
 
+    /// A step of a long operation.
+    pub fn step(&self, what: &str) {
+        eprintln!("==> {what}");
+    }
+
+    /// A new ECS service event, shown once.
+    pub fn service_event(&self, service: &str, message: &str) {
+        eprintln!("    [{service}] {message}");
+    }
+
+    /// The address users should open.
+    pub fn live(&self, service: &str, url: &str) {
+        println!("{service} is live: {url}");
+    }
+
     pub fn applied(&self, report: &Report, after: &Plan) {
         println!("Applied {} change(s); stack `{}` now matches the spec.", report.applied.len(), after.stack);
     }

@@ -5,7 +5,7 @@ use crate::error::{Error, Result};
 use crate::output::Output;
 use crate::spec;
 
-pub async fn run(global: &Global, out: &Output, auto_approve: bool, allow_cost: bool) -> Result<u8> {
+pub async fn run(global: &Global, out: &Output, auto_approve: bool, allow_cost: bool, no_rollback: bool) -> Result<u8> {
     let loaded = spec::load(&global.file)?;
     // Guardrails come from the spec alone: refuse before any AWS call.
     let costly: Vec<String> = loaded.warnings.iter().filter(|w| w.cost).map(|w| w.message.clone()).collect();
@@ -32,6 +32,7 @@ pub async fn run(global: &Global, out: &Output, auto_approve: bool, allow_cost: 
             hint: first.hint.or(Some("fix the cause and run apply again: it continues where this one stopped".into())),
         });
     }
+    super::rollout::follow(&stack, out, &plan, &report, no_rollback).await?;
     // Prove convergence: a fresh look must find nothing left to do.
     let after = stack.plan().await?;
     if after.has_changes() {

@@ -2,6 +2,7 @@
 
 mod apply;
 mod plan;
+mod rollout;
 mod validate;
 
 use crate::aws::{Aws, Target};
@@ -17,7 +18,7 @@ pub fn run(cli: Cli) -> Result<u8> {
     match cli.command {
         Command::Validate => validate::run(&cli.global, &out),
         Command::Plan { json, detailed_exitcode } => runtime().block_on(plan::run(&cli.global, &out, json, detailed_exitcode)),
-        Command::Apply { auto_approve, allow_cost } => runtime().block_on(apply::run(&cli.global, &out, auto_approve, allow_cost)),
+        Command::Apply { auto_approve, allow_cost, no_rollback } => runtime().block_on(apply::run(&cli.global, &out, auto_approve, allow_cost, no_rollback)),
     }
 }
 
@@ -41,13 +42,14 @@ impl Stack {
         let target = Target { profile: global.profile.clone(), region: global.region.clone().or_else(|| loaded.spec.stack.region.clone()) };
         let aws = Aws::connect(&target).await?;
         aws.account_id().await?;
-        let stack = loaded.spec.stack.name.clone();
-        Ok(Stack { loaded, provider: AwsProvider { aws, stack } })
+        let provider = AwsProvider::new(aws, &loaded.spec);
+        Ok(Stack { loaded, provider })
     }
 
     pub async fn plan(&self) -> Result<crate::plan::Plan> {
         let spec = &self.loaded.spec;
-        let warnings = self.loaded.warnings.iter().map(|w| format!("{}: {}", w.place(&self.loaded.file), w.message)).collect();
+        let mut warnings: Vec<String> = self.loaded.warnings.iter().map(|w| format!("{}: {}", w.place(&self.loaded.file), w.message)).collect();
+        warnings.extend(resource::notes(spec));
         Ok(crate::engine::plan(&self.provider, &spec.stack.name, resource::desired(spec), warnings).await?)
     }
 }

@@ -2,6 +2,8 @@
 //! bounded concurrency. It knows no AWS service: resources come through [`Provider`].
 
 mod walk;
+pub mod verify;
+pub mod wait;
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -119,6 +121,8 @@ pub async fn plan(provider: &dyn Provider, stack: &str, desired: Vec<Desired>, w
 #[derive(Debug, Default)]
 pub struct Report {
     pub applied: Vec<Address>,
+    /// Every resource's outputs after the run (fresh where applied, as observed otherwise).
+    pub outputs: HashMap<Address, Outputs>,
     pub failed: Vec<(Address, Failure)>,
     pub skipped: Vec<(Address, Address)>,
 }
@@ -163,6 +167,9 @@ pub async fn execute(provider: &dyn Provider, plan: &Plan, on_event: &(dyn Fn(Ev
 
     let mut report = Report::default();
     for c in &plan.changes {
+        if let Some(Outcome::Done(o)) = results.get(&c.address) {
+            report.outputs.insert(c.address.clone(), o.clone());
+        }
         match results.get(&c.address) {
             Some(Outcome::Done(_)) if c.action.mutates() => report.applied.push(c.address.clone()),
             Some(Outcome::Failed(f)) => report.failed.push((c.address.clone(), f.clone())),

@@ -27,6 +27,7 @@ pub fn desired(spec: &Spec) -> Vec<Desired> {
     // Receiving group → its rules, in spec order.
     let mut groups: Vec<(String, Vec<Value>)> = Vec::new();
     let mut add = |group: &str, rule: Value| match groups.iter_mut().find(|(g, _)| g == group) {
+        Some((_, rules)) if rules.contains(&rule) => {}
         Some((_, rules)) => rules.push(rule),
         None => groups.push((group.to_string(), vec![rule])),
     };
@@ -39,6 +40,23 @@ pub fn desired(spec: &Spec) -> Vec<Desired> {
         for cidr in &lb.allow_cidrs {
             let port = lb.listener_port as i64;
             add("alb", rule("tcp", port, port, json!(cidr), "Listener"));
+        }
+    }
+    // The load balancer reaches the tasks: their static host ports, Docker's ephemeral range for
+    // dynamic ones, or the container port of awsvpc tasks.
+    if spec.load_balancer.is_some() {
+        for s in spec.services.values().filter(|s| s.load_balancer.is_some()) {
+            let Some(task) = spec.tasks.get(&s.task) else { continue };
+            let lb = s.load_balancer.as_ref().expect("filtered");
+            for m in task.containers.iter().filter(|c| c.name == lb.container).flat_map(|c| &c.port_mappings).filter(|m| m.container == lb.port) {
+                let (from, to) = match (task.network_mode, m.host) {
+                    (crate::spec::NetworkMode::Bridge, None | Some(0)) => (32768, 65535),
+                    (crate::spec::NetworkMode::Bridge, Some(h)) => (h as i64, h as i64),
+                    _ => (m.container as i64, m.container as i64),
+                };
+                let r = rule("tcp", from, to, reference(&security_group::address("alb"), "id"), "From the load balancer");
+                add("ecs", r);
+            }
         }
     }
     for r in &spec.ingress {

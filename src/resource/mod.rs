@@ -12,7 +12,13 @@ mod ingress;
 mod instance_profile;
 mod key_pair;
 mod launch_template;
+mod listener;
+mod load_balancer;
+mod log_group;
 mod security_group;
+pub mod service;
+mod target_group;
+mod task_definition;
 mod vpc;
 
 use std::collections::{BTreeMap, HashMap};
@@ -46,13 +52,32 @@ pub fn desired(spec: &Spec) -> Vec<Desired> {
         out.extend(capacity_provider::desired(spec));
     }
     out.extend(cluster_capacity::desired(spec));
+    out.extend(log_group::desired(spec));
+    out.extend(task_definition::desired(spec));
+    out.extend(target_group::desired(spec));
+    out.extend(load_balancer::desired(spec));
+    out.extend(listener::desired(spec));
+    out.extend(service::desired(spec));
     out
+}
+
+/// What the plan should tell the user about choices made for them.
+pub fn notes(spec: &Spec) -> Vec<String> {
+    service::notes(spec)
 }
 
 /// The resource layer bound to one AWS context.
 pub struct AwsProvider {
     pub aws: Aws,
     pub stack: String,
+    /// Secret environment values, used when registering and never put in a plan.
+    pub secrets: task_definition::Secrets,
+}
+
+impl AwsProvider {
+    pub fn new(aws: Aws, spec: &Spec) -> Self {
+        AwsProvider { aws, stack: spec.stack.name.clone(), secrets: task_definition::secrets(spec) }
+    }
 }
 
 impl Provider for AwsProvider {
@@ -73,6 +98,12 @@ impl Provider for AwsProvider {
                 launch_template::KIND => launch_template::observe(aws, d).await,
                 autoscaling_group::KIND => autoscaling_group::observe(aws, d).await,
                 capacity_provider::KIND => capacity_provider::observe(aws, d).await,
+                log_group::KIND => log_group::observe(aws, d).await,
+                task_definition::KIND => task_definition::observe(aws, d).await,
+                target_group::KIND => target_group::observe(aws, d, deps).await,
+                load_balancer::KIND => load_balancer::observe(aws, d, deps).await,
+                listener::KIND => listener::observe(aws, d, deps).await,
+                service::KIND => service::observe(aws, d).await,
                 other => unreachable!("no resource kind `{other}`"),
             };
             r.map_err(|e| failure(&d.address, e))
@@ -92,6 +123,12 @@ impl Provider for AwsProvider {
                 launch_template::KIND => launch_template::apply(aws, c, fields).await,
                 autoscaling_group::KIND => autoscaling_group::apply(aws, c, fields).await,
                 capacity_provider::KIND => capacity_provider::apply(aws, c, fields).await,
+                log_group::KIND => log_group::apply(aws, c, fields).await,
+                task_definition::KIND => task_definition::apply(aws, c, fields, &self.secrets).await,
+                target_group::KIND => target_group::apply(aws, c, fields).await,
+                load_balancer::KIND => load_balancer::apply(aws, c, fields).await,
+                listener::KIND => listener::apply(aws, c, fields).await,
+                service::KIND => service::apply(aws, c, fields).await,
                 other => unreachable!("`{other}` is read-only"),
             };
             r.map_err(|e| failure(&c.address, e))

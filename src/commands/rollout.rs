@@ -1,0 +1,108 @@
+//! After changes are applied: follow each deployment they started, prove the app answers, and
+//! roll a failed service back to its previous revision. Shared by the commands that deploy.
+
+use std::time::Duration;
+
+use serde_json::json;
+
+use super::Stack;
+use crate::engine::wait::{wait, Timeouts, WaitFailure};
+use crate::engine::{self, verify::verify, Report};
+use crate::error::{Error, Result};
+use crate::output::Output;
+use crate::plan::{resolve, Action, Change, FieldChange, Plan};
+use crate::resource::service;
+use crate::spec::parse_duration;
+
+/// Wait for and verify every service deployment `report` started; roll back failures.
+pub async fn follow(stack: &Stack, out: &Output, plan: &Plan, report: &Report, no_rollback: bool) -> Result<()> {
+    for c in plan.changes.iter().filter(|c| c.desired.kind == service::KIND && report.applied.contains(&c.address)) {
+        let outputs = &report.outputs[&c.address];
+        let Some(deployment) = outputs.get("deployment").filter(|d| !d.is_empty()) else { continue };
+        if let Err(failure) = deploy_one(stack, out, &c.desired.name, deployment).await {
+            let rolled = match outputs.get("previous_task_definition") {
+                Some(prev) if !no_rollback => Some(roll_back(stack, out, c, report, prev).await?),
+                _ => None,
+            };
+            let hint = match rolled {
+                Some(prev) => format!("rolled back to {prev}; fix the cause and apply again"),
+                None if no_rollback => "nothing was rolled back (--no-rollback); fix the cause and apply again".into(),
+                None => "there was no previous revision to roll back to; fix the cause and apply again".into(),
+            };
+            return Err(Error::Failed { message: format!("service `{}`: {failure}", c.desired.name), hint: Some(hint) });
+        }
+    }
+    Ok(())
+}
+
+/// Wait for one deployment, then verify the service's URL. The error is the diagnosis.
+async fn deploy_one(stack: &Stack, out: &Output, name: &str, deployment: &str) -> std::result::Result<(), String> {
+    let spec = &stack.loaded.spec;
+    let s = &spec.services[name];
+    let aws = &stack.provider.aws;
+    let cluster = &spec.cluster.name;
+    let timeouts = Timeouts {
+        progress: parse_duration(&s.deployment.progress_timeout).unwrap_or(Duration::from_secs(180)),
+        deadline: parse_duration(&s.deployment.deadline).unwrap_or(Duration::from_secs(900)),
+    };
+    out.step(&format!("waiting for `{name}` deployment {deployment}"));
+    let waited = wait(|| service::snapshot(aws, cluster, name), deployment, timeouts, &|e| out.service_event(name, e)).await;
+    if let Err(WaitFailure { reason, task }) = waited {
+        let mut diagnosis = reason;
+        if let Some(t) = task {
+            let codes: Vec<String> = t.exit_codes.iter().filter_map(|(c, code)| code.map(|x| format!("{c} exited {x}"))).collect();
+            if !codes.is_empty() {
+                diagnosis.push_str(&format!(" ({})", codes.join(", ")));
+            }
+            let lines = service::last_log_lines(aws, &t, 10).await;
+            if !lines.is_empty() {
+                diagnosis.push_str("\n  last log lines:\n");
+                diagnosis.push_str(&lines.iter().map(|l| format!("    | {l}")).collect::<Vec<_>>().join("\n"));
+            }
+        }
+        return Err(diagnosis);
+    }
+    if !s.verify.enabled || s.desired_count == 0 {
+        return Ok(());
+    }
+    let url = match service::public_url(aws, spec, name).await {
+        Ok(Some(u)) => u,
+        Ok(None) => return Err("the deployment completed but the service has no public address to verify".into()),
+        Err(e) => return Err(format!("cannot find the service's address: {e}")),
+    };
+    out.step(&format!("verifying GET {url} answers {}", s.verify.expect));
+    let deadline = parse_duration(&s.verify.timeout).unwrap_or(Duration::from_secs(120));
+    verify(&url, s.verify.expect, deadline).await?;
+    out.live(name, &url);
+    Ok(())
+}
+
+/// Put the previous revision back through the engine (one planned change), and wait for it.
+async fn roll_back(stack: &Stack, out: &Output, c: &Change, report: &Report, previous: &str) -> Result<String> {
+    out.step(&format!("rolling `{}` back to {previous}", c.desired.name));
+    let mut desired = c.desired.clone();
+    desired.fields = desired.fields.iter().map(|(k, v)| (k.clone(), resolve(v, &report.outputs))).collect();
+    let current = desired.fields.insert("task_definition".into(), json!(previous));
+    desired.depends_on.clear();
+    let live = service::observe_live(&stack.provider.aws, &desired).await.map_err(|e| Error::Failed { message: format!("rollback of `{}`: {e}", desired.name), hint: None })?;
+    let change = Change {
+        address: c.address.clone(),
+        action: Action::Update,
+        reason: "roll back to the previous revision".into(),
+        fields: vec![FieldChange { field: "task_definition".into(), before: current, after: Some(json!(previous)) }],
+        desired,
+        live,
+    };
+    let plan = Plan { stack: stack.loaded.spec.stack.name.clone(), changes: vec![change], warnings: vec![] };
+    let rolled = engine::execute(&stack.provider, &plan, &|e| out.progress(&e)).await;
+    if let Some((_, f)) = rolled.failed.first() {
+        return Err(Error::Failed { message: format!("rollback failed: {}", f.message), hint: f.hint.clone() });
+    }
+    if let Some(d) = rolled.outputs.get(&plan.changes[0].address).and_then(|o| o.get("deployment")) {
+        let spec = &stack.loaded.spec;
+        let t = Timeouts { progress: Duration::from_secs(180), deadline: Duration::from_secs(900) };
+        let name = &plan.changes[0].desired.name;
+        let _ = wait(|| service::snapshot(&stack.provider.aws, &spec.cluster.name, name), d, t, &|e| out.service_event(name, e)).await;
+    }
+    Ok(previous.to_string())
+}

@@ -1,0 +1,24 @@
+//! Proof that a deploy worked: the app answers at the address users will use.
+
+use std::time::{Duration, Instant};
+
+/// GET `url` until it answers `expect` or `deadline` passes. Returns the last outcome on failure.
+pub async fn verify(url: &str, expect: u16, deadline: Duration) -> Result<(), String> {
+    let client = reqwest::Client::builder().timeout(Duration::from_secs(5)).build().map_err(|e| e.to_string())?;
+    let start = Instant::now();
+    let mut pause = Duration::from_millis(200);
+    loop {
+        let last = match client.get(url).send().await {
+            Ok(r) if r.status().as_u16() == expect => return Ok(()),
+            Ok(r) => format!("answered {}", r.status()),
+            Err(e) if e.is_timeout() => "timed out".to_string(),
+            Err(e) if e.is_connect() => "refused the connection".to_string(),
+            Err(e) => e.to_string(),
+        };
+        if start.elapsed() >= deadline {
+            return Err(format!("GET {url} {last} (expected {expect}) for {}s", deadline.as_secs()));
+        }
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(Duration::from_secs(3));
+    }
+}

@@ -1,0 +1,120 @@
+//! The optional Application Load Balancer, internet-facing in the default subnets, behind its own
+//! security group. Users open its DNS name.
+
+use std::collections::HashMap;
+
+use aws_sdk_elasticloadbalancingv2::types::{LoadBalancerSchemeEnum, LoadBalancerTypeEnum};
+use serde_json::{json, Value};
+
+use super::{outputs, own_tags, security_group, target_group::elb_tags, vpc, Result};
+use crate::aws::{Aws, AwsResultExt, ErrorKind};
+use crate::plan::{reference, Address, Change, Desired, Fields, Live, Outputs};
+use crate::spec::{LoadBalancer, Spec, Subnets};
+
+pub const KIND: &str = "load_balancer";
+
+pub fn address(lb: &LoadBalancer) -> String {
+    format!("{KIND}.{}", lb.name)
+}
+
+pub fn desired(spec: &Spec) -> Vec<Desired> {
+    let Some(lb) = &spec.load_balancer else { return vec![] };
+    let address = address(lb);
+    let group = security_group::address("alb");
+    let subnets = match &lb.subnets {
+        Subnets::List(l) => {
+            let mut l = l.clone();
+            l.sort();
+            json!(l.join(","))
+        }
+        Subnets::Keyword(_) => reference(vpc::ADDRESS, "subnets"),
+    };
+    let fields = [
+        ("subnets", subnets),
+        ("security_groups", json!([reference(&group, "id")])),
+        ("scheme", json!("internet-facing")),
+        ("tags", own_tags(&spec.stack.name, &address)),
+    ];
+    vec![Desired {
+        address,
+        kind: KIND.into(),
+        name: lb.name.clone(),
+        fields: fields.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
+        replace_on: vec!["scheme".into()],
+        unordered: vec!["security_groups".into()],
+        depends_on: vec![vpc::ADDRESS.into(), group],
+        data: false,
+        meta: Default::default(),
+    }]
+}
+
+async fn find(aws: &Aws, name: &str) -> Result<Option<aws_sdk_elasticloadbalancingv2::types::LoadBalancer>> {
+    match aws.elbv2.describe_load_balancers().names(name).send().await.aws("elbv2:DescribeLoadBalancers") {
+        Ok(o) => Ok(o.load_balancers.unwrap_or_default().into_iter().next()),
+        Err(e) if e.is(ErrorKind::NotFound) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub async fn dns_name(aws: &Aws, name: &str) -> Result<Option<String>> {
+    Ok(find(aws, name).await?.and_then(|l| l.dns_name))
+}
+
+pub async fn observe(aws: &Aws, d: &Desired, _deps: &HashMap<Address, Live>) -> Result<Option<Live>> {
+    let Some(lb) = find(aws, &d.name).await? else { return Ok(None) };
+    let arn = lb.load_balancer_arn.clone().unwrap_or_default();
+    let mut subnets: Vec<String> = lb.availability_zones().iter().filter_map(|z| z.subnet_id.clone()).collect();
+    subnets.sort();
+    let tags = aws.elbv2.describe_tags().resource_arns(&arn).send().await.aws("elbv2:DescribeTags")?
+        .tag_descriptions.unwrap_or_default().into_iter().flat_map(|t| t.tags.unwrap_or_default()).collect::<Vec<_>>();
+    let fields = [
+        ("subnets", json!(subnets.join(","))),
+        ("security_groups", json!(lb.security_groups())),
+        ("scheme", json!(lb.scheme.as_ref().map(|s| s.as_str()).unwrap_or("internet-facing"))),
+        ("tags", super::live_tags(tags.iter().map(|t| (t.key().unwrap_or_default(), t.value().unwrap_or_default())))),
+    ];
+    Ok(Some(Live {
+        id: arn.clone(),
+        fields: fields.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
+        outputs: outputs([("arn", arn), ("dns", lb.dns_name.unwrap_or_default())]),
+    }))
+}
+
+fn list(fields: &Fields, name: &str) -> Vec<String> {
+    match &fields[name] {
+        Value::String(s) => s.split(',').filter(|s| !s.is_empty()).map(String::from).collect(),
+        Value::Array(a) => a.iter().filter_map(|v| v.as_str().map(String::from)).collect(),
+        _ => vec![],
+    }
+}
+
+pub async fn apply(aws: &Aws, c: &Change, fields: &Fields) -> Result<Outputs> {
+    if let (Some(live), crate::plan::Action::Update) = (&c.live, c.action) {
+        if super::changed(c, "subnets") {
+            aws.elbv2.set_subnets().load_balancer_arn(&live.id).set_subnets(Some(list(fields, "subnets"))).send().await.aws("elbv2:SetSubnets")?;
+        }
+        if super::changed(c, "security_groups") {
+            aws.elbv2.set_security_groups().load_balancer_arn(&live.id).set_security_groups(Some(list(fields, "security_groups"))).send().await.aws("elbv2:SetSecurityGroups")?;
+        }
+        if super::changed(c, "tags") {
+            aws.elbv2.add_tags().resource_arns(&live.id).set_tags(Some(elb_tags(fields))).send().await.aws("elbv2:AddTags")?;
+        }
+        return Ok(live.outputs.clone());
+    }
+    if let Some(live) = &c.live {
+        aws.elbv2.delete_load_balancer().load_balancer_arn(&live.id).send().await.aws("elbv2:DeleteLoadBalancer")?;
+    }
+    let out = aws.elbv2.create_load_balancer()
+        .name(&c.desired.name)
+        .set_subnets(Some(list(fields, "subnets")))
+        .set_security_groups(Some(list(fields, "security_groups")))
+        .scheme(LoadBalancerSchemeEnum::InternetFacing)
+        .r#type(LoadBalancerTypeEnum::Application)
+        .set_tags(Some(elb_tags(fields)))
+        .send().await.aws("elbv2:CreateLoadBalancer")?;
+    let lb = out.load_balancers.unwrap_or_default().into_iter().next();
+    Ok(outputs([
+        ("arn", lb.as_ref().and_then(|l| l.load_balancer_arn.clone()).unwrap_or_default()),
+        ("dns", lb.and_then(|l| l.dns_name).unwrap_or_default()),
+    ]))
+}

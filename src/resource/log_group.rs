@@ -1,0 +1,80 @@
+//! CloudWatch Logs groups the tasks' awslogs driver writes to, with their retention.
+
+use aws_sdk_cloudwatchlogs::types::LogGroup;
+use serde_json::json;
+
+use super::{outputs, own_tags, tag_pairs, Result};
+use crate::aws::{Aws, AwsResultExt};
+use crate::plan::{Change, Desired, Fields, Live, Outputs};
+use crate::spec::{Spec, TaskDef};
+
+pub const KIND: &str = "log_group";
+
+/// The group a task logs to (default `/ecs/<family>`), or none when logging is off.
+pub fn group_name(family: &str, task: &TaskDef) -> Option<String> {
+    task.logs.enabled.then(|| task.logs.group.clone().unwrap_or_else(|| format!("/ecs/{family}")))
+}
+
+pub fn address(group: &str) -> String {
+    format!("{KIND}.{group}")
+}
+
+pub fn desired(spec: &Spec) -> Vec<Desired> {
+    let mut out: Vec<Desired> = Vec::new();
+    for (family, task) in &spec.tasks {
+        let Some(group) = group_name(family, task) else { continue };
+        let address = address(&group);
+        if out.iter().any(|d| d.address == address) {
+            continue;
+        }
+        out.push(Desired {
+            fields: [("retention_days".to_string(), json!(task.logs.retention_days)), ("tags".to_string(), own_tags(&spec.stack.name, &address))].into(),
+            address,
+            kind: KIND.into(),
+            name: group,
+            replace_on: vec![],
+            unordered: vec![],
+            depends_on: vec![],
+            data: false,
+            meta: Default::default(),
+        });
+    }
+    out
+}
+
+pub async fn observe(aws: &Aws, d: &Desired) -> Result<Option<Live>> {
+    let out = aws.logs.describe_log_groups().log_group_name_prefix(&d.name).send().await.aws("logs:DescribeLogGroups")?;
+    let Some(g): Option<LogGroup> = out.log_groups.unwrap_or_default().into_iter().find(|g| g.log_group_name.as_deref() == Some(d.name.as_str())) else { return Ok(None) };
+    let arn = g.arn.clone().unwrap_or_default();
+    // The tags API wants the ARN without the trailing `:*`.
+    let arn = arn.trim_end_matches(":*").to_string();
+    let tags = aws.logs.list_tags_for_resource().resource_arn(&arn).send().await.aws("logs:ListTagsForResource")?.tags.unwrap_or_default();
+    let fields = [
+        ("retention_days".to_string(), json!(g.retention_in_days.unwrap_or(0))),
+        ("tags".to_string(), super::live_tags(tags.iter().map(|(k, v)| (k.as_str(), v.as_str())))),
+    ];
+    Ok(Some(Live { id: arn.clone(), fields: fields.into(), outputs: outputs([("arn", arn), ("name", d.name.clone())]) }))
+}
+
+pub async fn apply(aws: &Aws, c: &Change, fields: &Fields) -> Result<Outputs> {
+    let name = &c.desired.name;
+    let tags: std::collections::HashMap<String, String> = tag_pairs(fields).into_iter().collect();
+    match &c.live {
+        None => {
+            aws.logs.create_log_group().log_group_name(name).set_tags(Some(tags)).send().await.aws("logs:CreateLogGroup")?;
+        }
+        Some(live) if super::changed(c, "tags") => {
+            aws.logs.tag_resource().resource_arn(&live.id).set_tags(Some(tags)).send().await.aws("logs:TagResource")?;
+        }
+        Some(_) => {}
+    }
+    if super::changed(c, "retention_days") {
+        let days = fields["retention_days"].as_i64().unwrap_or(7) as i32;
+        aws.logs.put_retention_policy().log_group_name(name).retention_in_days(days).send().await.aws("logs:PutRetentionPolicy")?;
+    }
+    let arn = match &c.live {
+        Some(l) => l.id.clone(),
+        None => observe(aws, &c.desired).await?.map(|l| l.id).unwrap_or_default(),
+    };
+    Ok(outputs([("arn", arn), ("name", name.clone())]))
+}

@@ -1,0 +1,386 @@
+//! ECS services: created or updated in place (task definition, desired count, capacity, grace
+//! period, deployment settings, load balancers). Also how to watch one deploy: snapshots for the
+//! wait, the address users open, and the last log lines of a task that stopped.
+
+use std::collections::HashMap;
+
+use aws_sdk_ecs::types::{
+    AssignPublicIp, AwsVpcConfiguration, CapacityProviderStrategyItem, DeploymentCircuitBreaker, DeploymentConfiguration, DesiredStatus,
+    LaunchType as EcsLaunchType, LoadBalancer as EcsLoadBalancer, NetworkConfiguration,
+};
+use serde_json::{json, Value};
+
+use super::{capacity_provider, cluster, cluster::ecs_tags, load_balancer, outputs, own_tags, security_group, target_group, task_definition, vpc, Result};
+use crate::aws::{Aws, AwsResultExt, ErrorKind};
+use crate::engine::wait::{DeploymentState, ServiceEvent, Snapshot, StoppedTask};
+use crate::plan::{reference, Action, Change, Desired, Fields, Live, Outputs};
+use crate::spec::{static_host_ports, uses_fargate, LaunchType, NetworkMode, Service, Spec, Subnets};
+
+pub const KIND: &str = "service";
+
+pub fn address(name: &str) -> String {
+    format!("{KIND}.{name}")
+}
+
+/// Minimum healthy / maximum percent: the spec's, or 0/100 where a static host port on a single
+/// instance makes a rolling deploy impossible (the old task must free the port first).
+pub fn deployment_percents(spec: &Spec, s: &Service) -> (u32, u32, bool) {
+    let task = &spec.tasks[&s.task];
+    let single = spec.cluster.ec2.as_ref().is_some_and(|e| e.max <= 1) && !uses_fargate(spec, s.capacity_provider.as_deref(), s.launch_type);
+    let stuck = single && task.network_mode != NetworkMode::Awsvpc && !static_host_ports(task).is_empty();
+    let d = &s.deployment;
+    match (d.minimum_healthy_percent, d.maximum_percent, stuck) {
+        (None, None, true) => (0, 100, true),
+        (min, max, _) => (min.unwrap_or(100), max.unwrap_or(200), false),
+    }
+}
+
+/// Plan notes: what ecsdeploy chose for the user, said before it happens.
+pub fn notes(spec: &Spec) -> Vec<String> {
+    spec.services
+        .iter()
+        .filter(|(_, s)| spec.tasks.contains_key(&s.task) && deployment_percents(spec, s).2)
+        .map(|(name, s)| {
+            let port = static_host_ports(&spec.tasks[&s.task])[0];
+            format!("service `{name}`: host port {port} on a single instance cannot do a rolling deploy (the new task cannot bind the port while the old one runs); using minimum healthy 0% / maximum 100%, so the old task stops first (a short outage). Use host = 0 behind the load balancer to roll without one.")
+        })
+        .collect()
+}
+
+pub fn desired(spec: &Spec) -> Vec<Desired> {
+    spec.services
+        .iter()
+        .filter(|(_, s)| spec.tasks.contains_key(&s.task))
+        .map(|(name, s)| {
+            let task = &spec.tasks[&s.task];
+            let td = task_definition::address(&s.task);
+            let mut depends_on = vec![cluster::address(spec), td.clone()];
+            let fargate = uses_fargate(spec, s.capacity_provider.as_deref(), s.launch_type);
+            let (strategy, launch_type) = match (&s.capacity_provider, s.launch_type) {
+                (Some(cp), _) if cp == "ec2" => (Some(reference(&capacity_provider::address(spec), "name")), ""),
+                (Some(cp), _) => (Some(json!(cp)), ""),
+                (None, Some(LaunchType::Ec2)) => (None, "EC2"),
+                (None, Some(LaunchType::Fargate)) => (None, "FARGATE"),
+                (None, None) if fargate => (Some(json!("FARGATE")), ""),
+                (None, None) => (Some(reference(&capacity_provider::address(spec), "name")), ""),
+            };
+            if let Some(Value::Object(_)) = &strategy {
+                depends_on.push(capacity_provider::address(spec));
+                depends_on.push(format!("cluster_capacity.{}", spec.cluster.name));
+            } else if strategy.is_some() {
+                depends_on.push(format!("cluster_capacity.{}", spec.cluster.name));
+            }
+            let strategy = strategy.map(|p| json!([{ "provider": p, "weight": 1, "base": 0 }])).unwrap_or(json!([]));
+            let (min, max, _) = deployment_percents(spec, s);
+            let deployment = json!({
+                "minimum_healthy_percent": min,
+                "maximum_percent": max,
+                "circuit_breaker": s.deployment.circuit_breaker,
+                "rollback": s.deployment.circuit_breaker && s.deployment.rollback,
+            });
+            let load_balancers = match (&s.load_balancer, &spec.load_balancer) {
+                (Some(lb), Some(alb)) => {
+                    let tg = target_group::address(alb);
+                    depends_on.push(tg.clone());
+                    depends_on.push(super::listener::address(alb));
+                    json!([{ "target_group": reference(&tg, "arn"), "container": lb.container, "port": lb.port }])
+                }
+                _ => json!([]),
+            };
+            let network = match (&s.network, task.network_mode) {
+                (Some(n), NetworkMode::Awsvpc) => {
+                    depends_on.push(vpc::ADDRESS.into());
+                    let subnets = match &n.subnets {
+                        Subnets::List(l) => json!(l.join(",")),
+                        Subnets::Keyword(_) => reference(vpc::ADDRESS, "subnets"),
+                    };
+                    let groups: Vec<Value> = n.security_groups.iter().map(|g| {
+                        let a = if crate::spec::OWN_GROUPS.contains(&g.as_str()) { security_group::address(g) } else { super::existing_group::address(g) };
+                        depends_on.push(a.clone());
+                        reference(&a, "id")
+                    }).collect();
+                    json!({ "subnets": subnets, "security_groups": groups, "public_ip": n.assign_public_ip })
+                }
+                _ => Value::Null,
+            };
+            let address = address(name);
+            let grace = if s.load_balancer.is_some() { json!(s.health_check_grace_period.unwrap_or(0)) } else { Value::Null };
+            let fields = [
+                ("task_definition", reference(&td, "arn")),
+                ("desired_count", json!(s.desired_count)),
+                ("capacity_provider_strategy", strategy),
+                ("launch_type", json!(launch_type)),
+                ("health_check_grace_period", grace),
+                ("deployment", deployment),
+                ("load_balancers", load_balancers),
+                ("network", network),
+                ("tags", own_tags(&spec.stack.name, &address)),
+            ];
+            depends_on.dedup();
+            Desired {
+                address,
+                kind: KIND.into(),
+                name: name.clone(),
+                fields: fields.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
+                // ECS cannot switch an existing service between launch types and networks.
+                replace_on: vec!["launch_type".into(), "network".into()],
+                unordered: vec![],
+                depends_on,
+                data: false,
+                meta: [("cluster".to_string(), spec.cluster.name.clone())].into(),
+            }
+        })
+        .collect()
+}
+
+async fn describe(aws: &Aws, cluster: &str, name: &str) -> Result<Option<aws_sdk_ecs::types::Service>> {
+    match aws.ecs.describe_services().cluster(cluster).services(name).send().await.aws("ecs:DescribeServices") {
+        Ok(out) => Ok(out.services.unwrap_or_default().into_iter().find(|s| s.status.as_deref() == Some("ACTIVE"))),
+        Err(e) if e.is(ErrorKind::NotFound) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub async fn observe(aws: &Aws, d: &Desired) -> Result<Option<Live>> {
+    let Some(s) = describe(aws, &d.meta["cluster"], &d.name).await? else { return Ok(None) };
+    let strategy: Vec<Value> = s.capacity_provider_strategy().iter().map(|c| json!({"provider": c.capacity_provider, "weight": c.weight, "base": c.base})).collect();
+    let launch_type = if strategy.is_empty() { s.launch_type.as_ref().map(|l| l.as_str().to_string()).unwrap_or_default() } else { String::new() };
+    let dc = s.deployment_configuration.clone().unwrap_or_else(|| DeploymentConfiguration::builder().build());
+    let breaker = dc.deployment_circuit_breaker.as_ref();
+    let deployment = json!({
+        "minimum_healthy_percent": dc.minimum_healthy_percent.unwrap_or(100),
+        "maximum_percent": dc.maximum_percent.unwrap_or(200),
+        "circuit_breaker": breaker.is_some_and(|b| b.enable),
+        "rollback": breaker.is_some_and(|b| b.enable && b.rollback),
+    });
+    let load_balancers: Vec<Value> = s.load_balancers().iter().map(|l| json!({"target_group": l.target_group_arn, "container": l.container_name, "port": l.container_port})).collect();
+    let network = s.network_configuration.as_ref().and_then(|n| n.awsvpc_configuration.as_ref()).map(|a| {
+        let mut subnets = a.subnets.clone();
+        subnets.sort();
+        json!({"subnets": subnets.join(","), "security_groups": a.security_groups, "public_ip": a.assign_public_ip == Some(AssignPublicIp::Enabled)})
+    }).unwrap_or(Value::Null);
+    let grace = if load_balancers.is_empty() { Value::Null } else { json!(s.health_check_grace_period_seconds.unwrap_or(0)) };
+    let tags = aws.ecs.list_tags_for_resource().resource_arn(s.service_arn.clone().unwrap_or_default()).send().await.aws("ecs:ListTagsForResource")?.tags.unwrap_or_default();
+    let fields = [
+        ("task_definition", json!(s.task_definition)),
+        ("desired_count", json!(s.desired_count)),
+        ("capacity_provider_strategy", Value::Array(strategy)),
+        ("launch_type", json!(launch_type)),
+        ("health_check_grace_period", grace),
+        ("deployment", deployment),
+        ("load_balancers", Value::Array(load_balancers)),
+        ("network", network),
+        ("tags", super::live_tags(tags.iter().map(|t| (t.key().unwrap_or_default(), t.value().unwrap_or_default())))),
+    ];
+    let arn = s.service_arn.clone().unwrap_or_default();
+    Ok(Some(Live {
+        id: arn.clone(),
+        fields: fields.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
+        outputs: outputs([("arn", arn), ("name", d.name.clone())]),
+    }))
+}
+
+/// The service as it is now, for a change built outside a plan (a rollback).
+pub async fn observe_live(aws: &Aws, d: &Desired) -> std::result::Result<Option<Live>, String> {
+    observe(aws, d).await.map_err(|e| e.to_string())
+}
+
+fn strategy(fields: &Fields) -> Vec<CapacityProviderStrategyItem> {
+    fields["capacity_provider_strategy"].as_array().into_iter().flatten().map(|s| CapacityProviderStrategyItem::builder()
+        .capacity_provider(s["provider"].as_str().unwrap_or_default())
+        .weight(s["weight"].as_i64().unwrap_or(1) as i32)
+        .base(s["base"].as_i64().unwrap_or(0) as i32)
+        .build().expect("provider set")).collect()
+}
+
+fn deployment_configuration(fields: &Fields) -> DeploymentConfiguration {
+    let d = &fields["deployment"];
+    DeploymentConfiguration::builder()
+        .minimum_healthy_percent(d["minimum_healthy_percent"].as_i64().unwrap_or(100) as i32)
+        .maximum_percent(d["maximum_percent"].as_i64().unwrap_or(200) as i32)
+        .deployment_circuit_breaker(DeploymentCircuitBreaker::builder()
+            .enable(d["circuit_breaker"].as_bool().unwrap_or(true))
+            .rollback(d["rollback"].as_bool().unwrap_or(true))
+            .build())
+        .build()
+}
+
+fn load_balancers(fields: &Fields) -> Vec<EcsLoadBalancer> {
+    fields["load_balancers"].as_array().into_iter().flatten().map(|l| EcsLoadBalancer::builder()
+        .target_group_arn(l["target_group"].as_str().unwrap_or_default())
+        .container_name(l["container"].as_str().unwrap_or_default())
+        .container_port(l["port"].as_i64().unwrap_or(80) as i32)
+        .build()).collect()
+}
+
+fn network(fields: &Fields) -> Option<NetworkConfiguration> {
+    let n = fields["network"].as_object()?;
+    let subnets: Vec<String> = n["subnets"].as_str().unwrap_or_default().split(',').filter(|s| !s.is_empty()).map(String::from).collect();
+    let groups: Vec<String> = n["security_groups"].as_array().into_iter().flatten().filter_map(|g| g.as_str().map(String::from)).collect();
+    let ip = if n["public_ip"].as_bool().unwrap_or(true) { AssignPublicIp::Enabled } else { AssignPublicIp::Disabled };
+    Some(NetworkConfiguration::builder().awsvpc_configuration(AwsVpcConfiguration::builder().set_subnets(Some(subnets)).set_security_groups(Some(groups)).assign_public_ip(ip).build().expect("subnets set")).build())
+}
+
+/// The PRIMARY deployment's id, which the wait follows.
+fn primary(s: Option<&aws_sdk_ecs::types::Service>) -> String {
+    s.and_then(|s| s.deployments().iter().find(|d| d.status.as_deref() == Some("PRIMARY")).and_then(|d| d.id.clone())).unwrap_or_default()
+}
+
+pub async fn apply(aws: &Aws, c: &Change, fields: &Fields) -> Result<Outputs> {
+    let cluster = &c.desired.meta["cluster"];
+    let name = &c.desired.name;
+    let grace = fields["health_check_grace_period"].as_i64().map(|g| g as i32);
+    let launch_type = fields["launch_type"].as_str().filter(|l| !l.is_empty()).map(EcsLaunchType::from);
+    if c.action == Action::Replace {
+        if let Some(live) = &c.live {
+            aws.ecs.delete_service().cluster(cluster).service(&live.id).force(true).send().await.aws("ecs:DeleteService")?;
+        }
+    }
+    let (service, started) = match (&c.live, c.action) {
+        (Some(live), Action::Update) => {
+            let touched = |f: &str| super::changed(c, f);
+            let mut out_service = None;
+            let mut started = false;
+            if ["task_definition", "desired_count", "capacity_provider_strategy", "health_check_grace_period", "deployment", "load_balancers"].iter().any(|f| touched(f)) {
+                let mut req = aws.ecs.update_service().cluster(cluster).service(name);
+                if touched("task_definition") { req = req.task_definition(super::field(fields, "task_definition")); }
+                if touched("desired_count") { req = req.desired_count(fields["desired_count"].as_i64().unwrap_or(1) as i32); }
+                if touched("capacity_provider_strategy") {
+                    // Changing capacity needs a new deployment to move tasks.
+                    req = req.set_capacity_provider_strategy(Some(strategy(fields))).force_new_deployment(true);
+                }
+                if touched("health_check_grace_period") { req = req.set_health_check_grace_period_seconds(grace); }
+                if touched("deployment") { req = req.deployment_configuration(deployment_configuration(fields)); }
+                if touched("load_balancers") { req = req.set_load_balancers(Some(load_balancers(fields))); }
+                let out = req.send().await.aws("ecs:UpdateService")?;
+                started = touched("task_definition") || touched("capacity_provider_strategy") || touched("load_balancers");
+                out_service = out.service;
+            }
+            if touched("tags") {
+                aws.ecs.tag_resource().resource_arn(&live.id).set_tags(Some(ecs_tags(fields))).send().await.aws("ecs:TagResource")?;
+            }
+            (out_service, started)
+        }
+        _ => {
+            let strategy = strategy(fields);
+            let out = aws.ecs.create_service()
+                .cluster(cluster)
+                .service_name(name)
+                .task_definition(super::field(fields, "task_definition"))
+                .desired_count(fields["desired_count"].as_i64().unwrap_or(1) as i32)
+                .set_capacity_provider_strategy((!strategy.is_empty()).then_some(strategy))
+                .set_launch_type(launch_type)
+                .set_health_check_grace_period_seconds(grace)
+                .deployment_configuration(deployment_configuration(fields))
+                .set_load_balancers(Some(load_balancers(fields)))
+                .set_network_configuration(network(fields))
+                .set_tags(Some(ecs_tags(fields)))
+                .send().await.aws("ecs:CreateService")?;
+            (out.service, true)
+        }
+    };
+    let arn = service.as_ref().and_then(|s| s.service_arn.clone()).or_else(|| c.live.as_ref().map(|l| l.id.clone())).unwrap_or_default();
+    let mut out = outputs([("arn", arn), ("name", name.clone())]);
+    // The deploy to wait for and, when it replaced a revision, the one to roll back to.
+    if started || service.as_ref().is_some_and(|s| s.desired_count > 0 && super::changed(c, "desired_count")) {
+        out.insert("deployment".into(), primary(service.as_ref()));
+    }
+    if let Some(prev) = c.live.as_ref().and_then(|l| l.fields["task_definition"].as_str()).filter(|_| super::changed(c, "task_definition")) {
+        out.insert("previous_task_definition".into(), prev.to_string());
+    }
+    Ok(out)
+}
+
+fn epoch(t: Option<&aws_smithy_types::DateTime>) -> f64 {
+    t.map(|t| t.as_secs_f64()).unwrap_or(0.0)
+}
+
+/// One look at the service for the wait: deployments, events, recently stopped tasks.
+pub async fn snapshot(aws: &Aws, cluster: &str, name: &str) -> Result<Snapshot> {
+    let Some(s) = describe(aws, cluster, name).await? else {
+        return Err(super::Error::Other(crate::engine::Failure::new(format!("service {name} is gone"), "run apply again")));
+    };
+    let deployments = s.deployments().iter().map(|d| DeploymentState {
+        id: d.id.clone().unwrap_or_default(),
+        status: d.status.clone().unwrap_or_default(),
+        rollout_state: d.rollout_state.as_ref().map(|r| r.as_str().to_string()).unwrap_or_default(),
+        rollout_reason: d.rollout_state_reason.clone().unwrap_or_default(),
+        task_definition: d.task_definition.clone().unwrap_or_default(),
+        desired: d.desired_count,
+        running: d.running_count,
+        pending: d.pending_count,
+        failed: d.failed_tasks,
+        created_at: epoch(d.created_at.as_ref()),
+    }).collect();
+    let events = s.events().iter().take(20).map(|e| ServiceEvent {
+        id: e.id.clone().unwrap_or_default(),
+        at: epoch(e.created_at.as_ref()),
+        message: e.message.clone().unwrap_or_default(),
+    }).collect();
+    let stopped = stopped_tasks(aws, cluster, name).await?;
+    Ok(Snapshot { deployments, events, stopped })
+}
+
+async fn stopped_tasks(aws: &Aws, cluster: &str, name: &str) -> Result<Vec<StoppedTask>> {
+    let arns = aws.ecs.list_tasks().cluster(cluster).service_name(name).desired_status(DesiredStatus::Stopped).send().await.aws("ecs:ListTasks")?.task_arns.unwrap_or_default();
+    if arns.is_empty() {
+        return Ok(vec![]);
+    }
+    let arns: Vec<String> = arns.into_iter().take(20).collect();
+    let out = aws.ecs.describe_tasks().cluster(cluster).set_tasks(Some(arns)).send().await.aws("ecs:DescribeTasks")?;
+    Ok(out.tasks.unwrap_or_default().into_iter().filter(|t| t.last_status.as_deref() == Some("STOPPED")).map(|t| StoppedTask {
+        arn: t.task_arn.clone().unwrap_or_default(),
+        started_by: t.started_by.clone().unwrap_or_default(),
+        task_definition: t.task_definition_arn.clone().unwrap_or_default(),
+        stop_code: t.stop_code.as_ref().map(|c| c.as_str().to_string()).unwrap_or_default(),
+        reason: t.stopped_reason.clone().unwrap_or_default(),
+        exit_codes: t.containers().iter().map(|c| (c.name.clone().unwrap_or_default(), c.exit_code)).collect(),
+        stopped_at: epoch(t.stopped_at.as_ref()),
+    }).collect())
+}
+
+/// The last log lines of a task's containers, from its awslogs streams.
+pub async fn last_log_lines(aws: &Aws, task: &StoppedTask, limit: i32) -> Vec<String> {
+    let Ok(out) = aws.ecs.describe_task_definition().task_definition(&task.task_definition).send().await else { return vec![] };
+    let id = task.arn.rsplit('/').next().unwrap_or_default();
+    let mut lines = Vec::new();
+    for c in out.task_definition.map(|t| t.container_definitions.unwrap_or_default()).unwrap_or_default() {
+        let Some(opts) = c.log_configuration.and_then(|l| l.options) else { continue };
+        let (Some(group), Some(prefix)) = (opts.get("awslogs-group"), opts.get("awslogs-stream-prefix")) else { continue };
+        let stream = format!("{prefix}/{}/{id}", c.name.unwrap_or_default());
+        if let Ok(events) = aws.logs.get_log_events().log_group_name(group).log_stream_name(stream).limit(limit).start_from_head(false).send().await {
+            lines.extend(events.events.unwrap_or_default().into_iter().filter_map(|e| e.message));
+        }
+    }
+    lines
+}
+
+/// Where users open the app: the load balancer's DNS name, or the public IP and static host port
+/// of the instance running the task.
+pub async fn public_url(aws: &Aws, spec: &Spec, name: &str) -> Result<Option<String>> {
+    let s = &spec.services[name];
+    let path = &s.verify.path;
+    if let (Some(_), Some(alb)) = (&s.load_balancer, &spec.load_balancer) {
+        let dns = load_balancer::dns_name(aws, &alb.name).await?;
+        let port = if alb.listener_port == 80 { String::new() } else { format!(":{}", alb.listener_port) };
+        return Ok(dns.map(|d| format!("http://{d}{port}{path}")));
+    }
+    let task = &spec.tasks[&s.task];
+    let Some(&port) = static_host_ports(task).first() else { return Ok(None) };
+    let cluster = &spec.cluster.name;
+    let arns = aws.ecs.list_tasks().cluster(cluster).service_name(name).desired_status(DesiredStatus::Running).send().await.aws("ecs:ListTasks")?.task_arns.unwrap_or_default();
+    let Some(first) = arns.first() else { return Ok(None) };
+    let tasks = aws.ecs.describe_tasks().cluster(cluster).tasks(first).send().await.aws("ecs:DescribeTasks")?.tasks.unwrap_or_default();
+    let Some(ci) = tasks.first().and_then(|t| t.container_instance_arn.clone()) else { return Ok(None) };
+    let cis = aws.ecs.describe_container_instances().cluster(cluster).container_instances(ci).send().await.aws("ecs:DescribeContainerInstances")?;
+    let Some(instance) = cis.container_instances.unwrap_or_default().into_iter().find_map(|c| c.ec2_instance_id) else { return Ok(None) };
+    let ip = aws.ec2.describe_instances().instance_ids(instance).send().await.aws("ec2:DescribeInstances")?
+        .reservations.unwrap_or_default().into_iter().flat_map(|r| r.instances.unwrap_or_default()).find_map(|i| i.public_ip_address);
+    let port = if port == 80 { String::new() } else { format!(":{port}") };
+    Ok(ip.map(|ip| format!("http://{ip}{port}{path}")))
+}
+
+/// The services of a plan that `apply` must watch, by address.
+pub fn watched(plan: &crate::plan::Plan) -> HashMap<String, String> {
+    plan.changes.iter().filter(|c| c.desired.kind == KIND && c.action.mutates()).map(|c| (c.address.clone(), c.desired.name.clone())).collect()
+}
