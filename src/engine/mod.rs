@@ -109,7 +109,12 @@ pub async fn plan(provider: &dyn Provider, stack: &str, desired: Vec<Desired>, w
             _ => unreachable!("observation of {} neither ran nor failed", d.address),
         };
         let change = diff(d, live.as_ref(), &known);
-        if let (Some(l), Action::NoOp | Action::Update | Action::Read) = (&live, change.action) {
+        let keeps_outputs = match change.action {
+            Action::NoOp | Action::Read => true,
+            Action::Update => !d.versioned,
+            _ => false,
+        };
+        if let (Some(l), true) = (&live, keeps_outputs) {
             known.insert(d.address.clone(), l.outputs.clone());
         }
         changes.push(change);

@@ -132,6 +132,7 @@ mod tests {
             unordered: vec![],
             depends_on: vec!["vpc.default".into()],
             data: false,
+            versioned: false,
             meta: Default::default(),
         }
     }

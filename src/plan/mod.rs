@@ -44,6 +44,10 @@ pub struct Desired {
     pub unordered: Vec<String>,
     #[serde(default)]
     pub depends_on: Vec<Address>,
+    /// An update makes a new version with new outputs (a task-definition revision), so
+    /// dependents see the new values only after apply.
+    #[serde(default)]
+    pub versioned: bool,
     /// Read-only: something that must already exist (the default VPC, a key pair, an RDS group).
     #[serde(default)]
     pub data: bool,

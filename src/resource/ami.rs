@@ -22,6 +22,7 @@ pub fn desired(spec: &Spec) -> Vec<Desired> {
         unordered: vec![],
         depends_on: vec![],
         data: true,
+        versioned: false,
         meta: [("missing_hint".to_string(), "no such ECS-optimised AMI in this region: use ami = \"amazon-linux-2\" or an AMI id that exists here".to_string())].into(),
     }]
 }

@@ -49,6 +49,7 @@ pub fn desired(spec: &Spec) -> Vec<Desired> {
         // The cluster must exist before instances boot and try to join it.
         depends_on: vec![launch_template::ADDRESS.into(), vpc::ADDRESS.into(), cluster::address(spec)],
         data: false,
+        versioned: false,
         meta: [("cluster".to_string(), spec.cluster.name.clone()), ("desired".to_string(), ec2.desired.to_string())].into(),
     }]
 }

@@ -44,6 +44,7 @@ pub fn desired(spec: &Spec) -> Vec<Desired> {
         unordered: vec![],
         depends_on: vec![autoscaling_group::ADDRESS.into()],
         data: false,
+        versioned: false,
         meta: Default::default(),
     }]
 }

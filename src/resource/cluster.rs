@@ -25,6 +25,7 @@ pub fn desired(spec: &Spec) -> Vec<Desired> {
         unordered: vec![],
         depends_on: vec![],
         data: false,
+        versioned: false,
         meta: Default::default(),
     }]
 }

@@ -41,6 +41,7 @@ pub fn desired(spec: &Spec) -> Vec<Desired> {
         unordered: vec!["capacity_providers".into()],
         depends_on,
         data: false,
+        versioned: false,
         meta: Default::default(),
     }]
 }

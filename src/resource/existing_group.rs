@@ -26,6 +26,7 @@ pub fn desired(spec: &Spec) -> Vec<Desired> {
             unordered: vec![],
             depends_on: vec![],
             data: true,
+            versioned: false,
             meta: [("missing_hint".to_string(), format!("security_groups.{name}.existing must name a group of this region, by name or sg- id"))].into(),
         })
         .collect()

@@ -65,6 +65,7 @@ fn role(spec: &Spec, name: &str, trust: &[String], managed: &[String], inline: s
         unordered: vec![],
         depends_on: vec![],
         data: false,
+        versioned: false,
         meta: Default::default(),
     }
 }

@@ -95,6 +95,7 @@ pub fn desired(spec: &Spec) -> Vec<Desired> {
                 unordered: vec!["rules".into()],
                 depends_on,
                 data: false,
+                versioned: false,
                 address,
             }
         })

@@ -27,6 +27,7 @@ pub fn desired(spec: &Spec) -> Vec<Desired> {
         unordered: vec![],
         depends_on: vec![role],
         data: false,
+        versioned: false,
         meta: Default::default(),
     }]
 }

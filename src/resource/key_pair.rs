@@ -22,6 +22,7 @@ pub fn desired(spec: &Spec) -> Vec<Desired> {
         unordered: vec![],
         depends_on: vec![],
         data: true,
+        versioned: false,
         meta: [("missing_hint".to_string(), format!("create it (EC2 console → Key pairs, or `aws ec2 create-key-pair --key-name {name}`), or remove cluster.ec2.key_pair"))].into(),
     }]
 }

@@ -50,6 +50,7 @@ pub fn desired(spec: &Spec) -> Vec<Desired> {
         unordered: vec!["security_groups".into()],
         depends_on,
         data: false,
+        versioned: false,
         meta: Default::default(),
     }]
 }

@@ -34,6 +34,7 @@ pub fn desired(spec: &Spec) -> Vec<Desired> {
         unordered: vec![],
         depends_on: vec![alb, tg],
         data: false,
+        versioned: false,
         meta: Default::default(),
     }]
 }

@@ -44,6 +44,7 @@ pub fn desired(spec: &Spec) -> Vec<Desired> {
         unordered: vec!["security_groups".into()],
         depends_on: vec![vpc::ADDRESS.into(), group],
         data: false,
+        versioned: false,
         meta: Default::default(),
     }]
 }

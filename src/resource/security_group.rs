@@ -46,6 +46,7 @@ fn group(spec: &Spec, which: &str, what: &str) -> Desired {
         unordered: vec![],
         depends_on: vec![vpc::ADDRESS.into()],
         data: false,
+        versioned: false,
         meta: Default::default(),
     }
 }

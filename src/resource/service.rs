@@ -127,6 +127,7 @@ pub fn desired(spec: &Spec) -> Vec<Desired> {
                 unordered: vec![],
                 depends_on,
                 data: false,
+                versioned: false,
                 meta: [("cluster".to_string(), spec.cluster.name.clone())].into(),
             }
         })

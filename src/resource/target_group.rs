@@ -46,6 +46,7 @@ pub fn desired(spec: &Spec) -> Vec<Desired> {
         unordered: vec![],
         depends_on: vec![vpc::ADDRESS.into()],
         data: false,
+        versioned: false,
         meta: Default::default(),
     }]
 }

@@ -137,6 +137,7 @@ pub fn desired(spec: &Spec) -> Vec<Desired> {
                 unordered: vec![],
                 depends_on,
                 data: false,
+                versioned: true,
                 meta: [("keep".to_string(), keep_revisions(spec, family).to_string()), ("cluster".to_string(), spec.cluster.name.clone())].into(),
             }
         })
@@ -222,7 +223,8 @@ fn normalise<'a>(td: &TaskDefinition, secret: &BTreeSet<(String, String)>, tags:
         ("requires", json!(requires)),
         ("runtime_platform", json!(platform)),
         ("containers", Value::Array(containers)),
-        ("tags", super::live_tags(tags)),
+        // The content hash describes the revision; it is not a setting to compare.
+        ("tags", super::live_tags(tags.filter(|(k, _)| *k != TAG_CONTENT))),
     ];
     Live {
         id: arn.clone(),

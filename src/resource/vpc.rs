@@ -27,6 +27,7 @@ pub fn desired(spec: &Spec) -> Vec<Desired> {
         unordered: vec![],
         depends_on: vec![],
         data: true,
+        versioned: false,
         meta: [("missing_hint".to_string(), "this region has no default VPC: create one (EC2 console → Your VPCs → Actions → Create default VPC)".to_string())].into(),
     }]
 }

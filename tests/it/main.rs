@@ -3,5 +3,6 @@
 
 mod spec_corpus;
 mod stack_capacity;
+mod stack_services;
 mod support;
 mod world_behaviour;

@@ -178,8 +178,14 @@ impl Session {
     /// Run the real binary against this world, from the repository root (so `deploy.toml` and
     /// `examples/` resolve), non-interactively.
     pub async fn ecsdeploy(&self, args: &[&str]) -> Run {
+        self.ecsdeploy_with_env(args, &[]).await
+    }
+
+    /// As [`Session::ecsdeploy`], with extra environment variables (`IMAGE_TAG`, say).
+    pub async fn ecsdeploy_with_env(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
         let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_ecsdeploy"))
             .args(args)
+            .envs(env.iter().copied())
             .current_dir(env!("CARGO_MANIFEST_DIR"))
             .env("AWS_ENDPOINT_URL", &self.world.endpoint)
             .env("AWS_ACCESS_KEY_ID", "testing")

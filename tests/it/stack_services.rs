@@ -1,0 +1,178 @@
+//! Issue: the second half of the stack — task definitions, the service, the load balancer,
+//! following the deployment and proving `/docs` answers; failures diagnosed and rolled back.
+
+use std::path::PathBuf;
+
+use crate::support::{session, Run, Session};
+
+const CLUSTER: &str = "mlds-ecs-workshop";
+
+/// deploy.toml with text replacements and quick timeouts, written where the test can pass it.
+fn variant(name: &str, edits: &[(&str, &str)]) -> PathBuf {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let mut text = std::fs::read_to_string(root.join("deploy.toml")).unwrap();
+    for (from, to) in edits {
+        assert!(text.contains(from), "deploy.toml has no `{from}`");
+        text = text.replacen(from, to, 1);
+    }
+    text.push_str("\n[services.iris-app.deployment]\nprogress_timeout = \"30s\"\n");
+    text = text.replace("[services.iris-app.verify]\n", "[services.iris-app.verify]\ntimeout = \"5s\"\n");
+    let dir = std::env::temp_dir().join(format!("ecsdeploy-it-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(format!("{name}.toml"));
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// The URL `apply` printed for the service.
+fn live_url(run: &Run) -> String {
+    let line = run.stdout.lines().find(|l| l.starts_with("iris-app is live: ")).unwrap_or_else(|| panic!("no URL printed:\n{}\n{}", run.stdout, run.stderr));
+    line.trim_start_matches("iris-app is live: ").to_string()
+}
+
+async fn status(s: &Session, url: &str) -> Option<u16> {
+    s.http.get(url).send().await.ok().map(|r| r.status().as_u16())
+}
+
+async fn ready(s: &Session) {
+    s.tutorial_prerequisites().await;
+    s.push_image("iris-inference", "latest").await;
+    s.push_image("iris-pipeline", "latest").await;
+}
+
+async fn running_revision(s: &Session) -> String {
+    let svc = s.aws.ecs.describe_services().cluster(CLUSTER).services("iris-app").send().await.unwrap().services.unwrap().remove(0);
+    svc.task_definition.unwrap()
+}
+
+async fn revisions(s: &Session, family: &str) -> usize {
+    s.aws.ecs.list_task_definitions().family_prefix(family).send().await.unwrap().task_definition_arns.unwrap_or_default().len()
+}
+
+#[tokio::test]
+async fn apply_deploys_the_service_and_proves_docs_answers() {
+    let s = session().await;
+    ready(&s).await;
+    let plan = s.ecsdeploy(&["plan"]).await;
+    assert!(plan.stdout.contains("cannot do a rolling deploy"), "static host port on one instance is called out:\n{}", plan.stdout);
+
+    let run = s.ecsdeploy(&["apply", "--auto-approve"]).await;
+    run.assert_ok("apply");
+    let url = live_url(&run);
+    assert!(url.starts_with("http://127.") && url.ends_with("/docs"), "{url}");
+    assert_eq!(status(&s, &url).await, Some(200));
+    let svc = s.aws.ecs.describe_services().cluster(CLUSTER).services("iris-app").send().await.unwrap().services.unwrap().remove(0);
+    let deployments = svc.deployments.unwrap();
+    assert_eq!(deployments.len(), 1);
+    assert_eq!(deployments[0].rollout_state.as_ref().map(|r| r.as_str()), Some("COMPLETED"));
+    let dc = svc.deployment_configuration.unwrap();
+    assert_eq!((dc.minimum_healthy_percent, dc.maximum_percent), (Some(0), Some(100)));
+    assert!(dc.deployment_circuit_breaker.is_some_and(|b| b.enable && b.rollback));
+
+    // The task definition as the tutorial sets it: bridge, 256/512, host 80 → 80, the task role.
+    let td = s.aws.ecs.describe_task_definition().task_definition("iris-inference").send().await.unwrap().task_definition.unwrap();
+    assert_eq!(td.network_mode.unwrap().as_str(), "bridge");
+    assert_eq!((td.cpu.as_deref(), td.memory.as_deref()), (Some("256"), Some("512")));
+    assert!(td.task_role_arn.unwrap().ends_with(":role/ecs-iris-tasks"));
+    let c = &td.container_definitions.unwrap()[0];
+    let pm = &c.port_mappings.as_ref().unwrap()[0];
+    assert_eq!((pm.container_port, pm.host_port), (Some(80), Some(80)));
+    assert_eq!(c.log_configuration.as_ref().unwrap().options.as_ref().unwrap()["awslogs-group"], "/ecs/iris-inference");
+
+    // Second apply: nothing to do, not one mutating call, no new revision.
+    let before = s.requests().await.len();
+    s.ecsdeploy(&["apply", "--auto-approve"]).await.assert_ok("second apply");
+    assert_eq!(s.mutating_since(before).await, Vec::<String>::new());
+    assert_eq!(revisions(&s, "iris-inference").await, 1);
+}
+
+#[tokio::test]
+async fn an_environment_change_is_one_revision_and_one_service_update() {
+    let s = session().await;
+    ready(&s).await;
+    s.ecsdeploy(&["apply", "--auto-approve"]).await.assert_ok("apply");
+    let first = running_revision(&s).await;
+
+    let spec = variant("env", &[("port_mappings = [{ container = 80, host = 80 }]\nenvironment = { BUCKET_NAME = \"${BUCKET_NAME:-mlds-iris-data}\" }", "port_mappings = [{ container = 80, host = 80 }]\nenvironment = { BUCKET_NAME = \"another-bucket\" }")]);
+    let plan = s.ecsdeploy(&["plan", "-f", spec.to_str().unwrap()]).await;
+    assert!(plan.stdout.contains("~ task_definition.iris-inference") && plan.stdout.contains("another-bucket"), "{}", plan.stdout);
+    let before = s.requests().await.len();
+    let run = s.ecsdeploy(&["apply", "--auto-approve", "-f", spec.to_str().unwrap()]).await;
+    run.assert_ok("apply of the new environment");
+    assert_eq!(s.mutating_since(before).await, ["ecs:RegisterTaskDefinition", "ecs:UpdateService"]);
+    let second = running_revision(&s).await;
+    assert_ne!(first, second);
+    assert!(second.ends_with("iris-inference:2"), "{second}");
+    // The redeploy on the one instance with host port 80 completed and answers.
+    assert_eq!(status(&s, &live_url(&run)).await, Some(200));
+}
+
+#[tokio::test]
+async fn the_alb_example_answers_through_the_load_balancer() {
+    let s = session().await;
+    ready(&s).await;
+    let run = s.ecsdeploy(&["apply", "--auto-approve", "-f", "examples/iris-alb.toml"]).await;
+    run.assert_ok("apply of the ALB example");
+    let url = live_url(&run);
+    let dns = s.aws.elbv2.describe_load_balancers().names("iris-inference").send().await.unwrap().load_balancers.unwrap()[0].dns_name.clone().unwrap();
+    assert_eq!(url, format!("http://{dns}/docs"));
+    assert_eq!(status(&s, &url).await, Some(200));
+    let tg = s.aws.elbv2.describe_target_groups().names("iris-inference").send().await.unwrap().target_groups.unwrap().remove(0);
+    assert_eq!((tg.health_check_path.as_deref(), tg.target_type.as_ref().map(|t| t.as_str())), (Some("/"), Some("instance")));
+    assert_eq!(s.ecsdeploy(&["plan", "--detailed-exitcode", "-f", "examples/iris-alb.toml"]).await.code, 0);
+}
+
+/// Deploy a good revision, then a bad one: apply must fail with `diagnosis`, roll back, and the
+/// good revision must answer again.
+async fn fails_and_rolls_back(s: &Session, spec: PathBuf, env: &[(&str, &str)], diagnosis: &str) {
+    let good = s.ecsdeploy(&["apply", "--auto-approve"]).await;
+    good.assert_ok("good apply");
+    let first = running_revision(s).await;
+    let args = ["apply", "--auto-approve", "-f", spec.to_str().unwrap()];
+    let started = std::time::Instant::now();
+    let bad = s.ecsdeploy_with_env(&args, env).await;
+    assert_eq!(bad.code, 1, "bad apply must fail:\n{}\n{}", bad.stdout, bad.stderr);
+    assert!(started.elapsed() < std::time::Duration::from_secs(30), "failure took {:?}", started.elapsed());
+    assert!(bad.stderr.contains(diagnosis), "diagnosis `{diagnosis}` missing:\n{}", bad.stderr);
+    assert!(bad.stderr.contains("rolled back to"), "{}", bad.stderr);
+    assert_eq!(running_revision(s).await, first, "the service runs the previous revision again");
+    let url = live_url(&good);
+    crate::support::eventually("the previous revision answers again", std::time::Duration::from_secs(20), || async {
+        (status(s, &url).await == Some(200)).then_some(())
+    }).await;
+}
+
+#[tokio::test]
+async fn a_missing_image_fails_with_cannot_pull_and_rolls_back() {
+    let s = session().await;
+    ready(&s).await;
+    fails_and_rolls_back(&s, variant("pull", &[]), &[("IMAGE_TAG", "not-pushed")], "CannotPullContainerError").await;
+}
+
+#[tokio::test]
+async fn an_app_exiting_1_fails_with_its_exit_code_and_logs() {
+    let s = session().await;
+    ready(&s).await;
+    let image = s.push_image("iris-inference", "crash").await;
+    s.push_image("iris-pipeline", "crash").await;
+    s.stage(serde_json::json!({"image": image, "exit_code": 1, "run_seconds": 0.3, "logs": ["Traceback (most recent call last):", "KeyError: 'BUCKET_NAME'"]})).await;
+    fails_and_rolls_back(&s, variant("crash", &[]), &[("IMAGE_TAG", "crash")], "Essential container in task exited").await;
+}
+
+#[tokio::test]
+async fn a_task_too_big_for_the_instance_fails_as_unplaceable() {
+    let s = session().await;
+    ready(&s).await;
+    let spec = variant("big", &[("[tasks.iris-inference]\nnetwork_mode = \"bridge\"\ncpu = 256\nmemory = 512", "[tasks.iris-inference]\nnetwork_mode = \"bridge\"\ncpu = 256\nmemory = 2048")]);
+    fails_and_rolls_back(&s, spec, &[], "insufficient memory").await;
+}
+
+#[tokio::test]
+async fn docs_answering_500_fails_verification_and_rolls_back() {
+    let s = session().await;
+    ready(&s).await;
+    let image = s.push_image("iris-inference", "broken").await;
+    s.push_image("iris-pipeline", "broken").await;
+    s.stage(serde_json::json!({"image": image, "docs_status": 500})).await;
+    fails_and_rolls_back(&s, variant("docs500", &[]), &[("IMAGE_TAG", "broken")], "answered 500").await;
+}
