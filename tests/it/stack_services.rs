@@ -36,8 +36,6 @@ async fn status(s: &Session, url: &str) -> Option<u16> {
 
 async fn ready(s: &Session) {
     s.tutorial_prerequisites().await;
-    s.push_image("iris-inference", "latest").await;
-    s.push_image("iris-pipeline", "latest").await;
 }
 
 async fn running_revision(s: &Session) -> String {
@@ -124,7 +122,7 @@ async fn the_alb_example_answers_through_the_load_balancer() {
 
 /// Deploy a good revision, then a bad one: apply must fail with `diagnosis`, roll back, and the
 /// good revision must answer again.
-async fn fails_and_rolls_back(s: &Session, spec: PathBuf, env: &[(&str, &str)], diagnosis: &str) {
+async fn fails_and_rolls_back(s: &Session, spec: PathBuf, env: &[(&str, &str)], diagnosis: &str) -> Run {
     let good = s.ecsdeploy(&["apply", "--auto-approve"]).await;
     good.assert_ok("good apply");
     let first = running_revision(s).await;
@@ -140,6 +138,7 @@ async fn fails_and_rolls_back(s: &Session, spec: PathBuf, env: &[(&str, &str)], 
     crate::support::eventually("the previous revision answers again", std::time::Duration::from_secs(20), || async {
         (status(s, &url).await == Some(200)).then_some(())
     }).await;
+    bad
 }
 
 #[tokio::test]
@@ -156,7 +155,9 @@ async fn an_app_exiting_1_fails_with_its_exit_code_and_logs() {
     let image = s.push_image("iris-inference", "crash").await;
     s.push_image("iris-pipeline", "crash").await;
     s.stage(serde_json::json!({"image": image, "exit_code": 1, "run_seconds": 0.3, "logs": ["Traceback (most recent call last):", "KeyError: 'BUCKET_NAME'"]})).await;
-    fails_and_rolls_back(&s, variant("crash", &[]), &[("IMAGE_TAG", "crash")], "Essential container in task exited").await;
+    let bad = fails_and_rolls_back(&s, variant("crash", &[]), &[("IMAGE_TAG", "crash")], "Essential container in task exited").await;
+    assert!(bad.stderr.contains("inference exited 1"), "{}", bad.stderr);
+    assert!(bad.stderr.contains("KeyError: 'BUCKET_NAME'"), "the app's last log lines are shown:\n{}", bad.stderr);
 }
 
 #[tokio::test]

@@ -209,10 +209,13 @@ impl Session {
             .collect()
     }
 
-    /// What the console tutorial assumes already exists: the SSH key pair and the RDS group.
+    /// What the console tutorial assumes already exists: the SSH key pair, the RDS group, and
+    /// the images pushed to ECR. Returns the RDS group's id.
     pub async fn tutorial_prerequisites(&self) -> String {
         self.aws.ec2.create_key_pair().key_name("mlds-ecs-key").send().await.unwrap();
         let out = self.aws.ec2.create_security_group().group_name("mlds423-rds-access").description("RDS access").send().await.unwrap();
+        self.push_image("iris-inference", "latest").await;
+        self.push_image("iris-pipeline", "latest").await;
         out.group_id.unwrap()
     }
 }
