@@ -27,8 +27,13 @@ pub fn reference(address: &str, output: &str) -> Value {
     serde_json::json!({ "$ref": format!("{address}.{output}") })
 }
 
+/// Fields from `(name, value)` pairs.
+pub fn fields<'a>(pairs: impl IntoIterator<Item = (&'a str, Value)>) -> Fields {
+    pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
+}
+
 /// What the spec asks for, for one resource.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct Desired {
     pub address: Address,
     /// The resource kind, which the resource layer dispatches on (`iam_role`, `launch_template`…).
@@ -54,6 +59,20 @@ pub struct Desired {
     /// Context the resource needs to act but that is not compared (the cluster an ASG feeds).
     #[serde(default)]
     pub meta: BTreeMap<String, String>,
+}
+
+impl Desired {
+    /// Something that must already exist; `missing_hint` says how to make it.
+    pub fn data(address: impl Into<Address>, kind: &str, name: impl Into<String>, missing_hint: impl Into<String>) -> Self {
+        Desired {
+            address: address.into(),
+            kind: kind.into(),
+            name: name.into(),
+            data: true,
+            meta: [("missing_hint".to_string(), missing_hint.into())].into(),
+            ..Default::default()
+        }
+    }
 }
 
 /// What AWS has, normalised to the same shapes as [`Desired::fields`].

@@ -13,18 +13,7 @@ pub const ADDRESS: &str = "ami.ecs";
 
 pub fn desired(spec: &Spec) -> Vec<Desired> {
     let Some(ec2) = &spec.cluster.ec2 else { return vec![] };
-    vec![Desired {
-        address: ADDRESS.into(),
-        kind: KIND.into(),
-        name: ec2.ami.clone(),
-        fields: Default::default(),
-        replace_on: vec![],
-        unordered: vec![],
-        depends_on: vec![],
-        data: true,
-        versioned: false,
-        meta: [("missing_hint".to_string(), "no such ECS-optimised AMI in this region: use ami = \"amazon-linux-2\" or an AMI id that exists here".to_string())].into(),
-    }]
+    vec![Desired::data(ADDRESS, KIND, ec2.ami.clone(), "no such ECS-optimised AMI in this region: use ami = \"amazon-linux-2\" or an AMI id that exists here".to_string())]
 }
 
 /// Name patterns of the ECS-optimised x86_64 images.

@@ -10,7 +10,7 @@ use super::{cluster, field, launch_template, outputs, own_tags, stack_name, tag_
 use crate::aws::{retry_propagation, Aws, AwsResultExt};
 use crate::engine::Failure;
 use crate::plan::{reference, Change, Desired, Fields, Live, Outputs};
-use crate::spec::{Spec, Subnets};
+use crate::spec::Spec;
 
 pub const KIND: &str = "autoscaling_group";
 pub const ADDRESS: &str = "autoscaling_group.ecs";
@@ -20,14 +20,7 @@ const REGISTER_TIMEOUT: Duration = Duration::from_secs(600);
 
 pub fn desired(spec: &Spec) -> Vec<Desired> {
     let Some(ec2) = &spec.cluster.ec2 else { return vec![] };
-    let subnets = match &ec2.subnets {
-        Subnets::List(l) => {
-            let mut l = l.clone();
-            l.sort();
-            json!(l.join(","))
-        }
-        Subnets::Keyword(_) => reference(vpc::ADDRESS, "subnets"),
-    };
+    let subnets = vpc::subnets(&ec2.subnets);
     let mut fields = vec![
         ("min", json!(ec2.min)),
         ("max", json!(ec2.max)),
@@ -43,14 +36,11 @@ pub fn desired(spec: &Spec) -> Vec<Desired> {
         address: ADDRESS.into(),
         kind: KIND.into(),
         name: stack_name(spec, "ecs"),
-        fields: fields.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
-        replace_on: vec![],
-        unordered: vec![],
+        fields: crate::plan::fields(fields),
         // The cluster must exist before instances boot and try to join it.
         depends_on: vec![launch_template::ADDRESS.into(), vpc::ADDRESS.into(), cluster::address(spec)],
-        data: false,
-        versioned: false,
         meta: [("cluster".to_string(), spec.cluster.name.clone()), ("desired".to_string(), ec2.desired.to_string())].into(),
+        ..Default::default()
     }]
 }
 
@@ -72,7 +62,7 @@ pub async fn observe(aws: &Aws, d: &Desired) -> Result<Option<Live>> {
     let arn = g.auto_scaling_group_arn.unwrap_or_default();
     Ok(Some(Live {
         id: d.name.clone(),
-        fields: fields.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
+        fields: crate::plan::fields(fields),
         outputs: outputs([("arn", arn), ("name", d.name.clone())]),
     }))
 }

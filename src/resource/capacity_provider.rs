@@ -38,14 +38,11 @@ pub fn desired(spec: &Spec) -> Vec<Desired> {
         address,
         kind: KIND.into(),
         name: name(spec),
-        fields: fields.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
+        fields: crate::plan::fields(fields),
         // A provider is bound to its group for life.
         replace_on: vec!["auto_scaling_group".into()],
-        unordered: vec![],
         depends_on: vec![autoscaling_group::ADDRESS.into()],
-        data: false,
-        versioned: false,
-        meta: Default::default(),
+        ..Default::default()
     }]
 }
 
@@ -63,7 +60,7 @@ pub async fn observe(aws: &Aws, d: &Desired) -> Result<Option<Live>> {
     ];
     Ok(Some(Live {
         id: arn.clone(),
-        fields: fields.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
+        fields: crate::plan::fields(fields),
         outputs: outputs([("arn", arn), ("name", d.name.clone())]),
     }))
 }

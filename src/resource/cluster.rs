@@ -21,12 +21,7 @@ pub fn desired(spec: &Spec) -> Vec<Desired> {
         address,
         kind: KIND.into(),
         name: spec.cluster.name.clone(),
-        replace_on: vec![],
-        unordered: vec![],
-        depends_on: vec![],
-        data: false,
-        versioned: false,
-        meta: Default::default(),
+        ..Default::default()
     }]
 }
 
@@ -52,7 +47,7 @@ pub async fn observe(aws: &Aws, d: &Desired) -> Result<Option<Live>> {
     ];
     Ok(Some(Live {
         id: arn.clone(),
-        fields: fields.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
+        fields: crate::plan::fields(fields),
         outputs: outputs([("arn", arn), ("name", d.name.clone())]),
     }))
 }

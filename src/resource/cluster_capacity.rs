@@ -37,12 +37,9 @@ pub fn desired(spec: &Spec) -> Vec<Desired> {
         kind: KIND.into(),
         name: spec.cluster.name.clone(),
         fields: [("capacity_providers".to_string(), Value::Array(providers)), ("default_strategy".to_string(), strategy)].into(),
-        replace_on: vec![],
         unordered: vec!["capacity_providers".into()],
         depends_on,
-        data: false,
-        versioned: false,
-        meta: Default::default(),
+        ..Default::default()
     }]
 }
 

@@ -17,18 +17,7 @@ pub fn address(name: &str) -> String {
 pub fn desired(spec: &Spec) -> Vec<Desired> {
     spec.security_groups
         .iter()
-        .map(|(name, g)| Desired {
-            address: address(name),
-            kind: KIND.into(),
-            name: g.existing.clone(),
-            fields: Default::default(),
-            replace_on: vec![],
-            unordered: vec![],
-            depends_on: vec![],
-            data: true,
-            versioned: false,
-            meta: [("missing_hint".to_string(), format!("security_groups.{name}.existing must name a group of this region, by name or sg- id"))].into(),
-        })
+        .map(|(name, g)| Desired::data(address(name), KIND, g.existing.clone(), format!("security_groups.{name}.existing must name a group of this region, by name or sg- id")))
         .collect()
 }
 

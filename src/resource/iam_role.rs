@@ -60,13 +60,8 @@ fn role(spec: &Spec, name: &str, trust: &[String], managed: &[String], inline: s
         address,
         kind: KIND.into(),
         name: name.to_string(),
-        fields: fields.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
-        replace_on: vec![],
-        unordered: vec![],
-        depends_on: vec![],
-        data: false,
-        versioned: false,
-        meta: Default::default(),
+        fields: crate::plan::fields(fields),
+        ..Default::default()
     }
 }
 
@@ -135,7 +130,7 @@ pub async fn observe(aws: &Aws, d: &Desired) -> Result<Option<Live>> {
     ];
     Ok(Some(Live {
         id: role.role_id,
-        fields: fields.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
+        fields: crate::plan::fields(fields),
         outputs: outputs([("arn", role.arn), ("name", d.name.clone())]),
     }))
 }

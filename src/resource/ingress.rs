@@ -91,12 +91,10 @@ pub fn desired(spec: &Spec) -> Vec<Desired> {
                 meta: [("own".to_string(), OWN_GROUPS.contains(&group.as_str()).to_string())].into(),
                 name: group,
                 kind: KIND.into(),
-                replace_on: vec![],
                 unordered: vec!["rules".into()],
                 depends_on,
-                data: false,
-                versioned: false,
                 address,
+                ..Default::default()
             }
         })
         .collect()

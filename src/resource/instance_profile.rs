@@ -22,13 +22,9 @@ pub fn desired(spec: &Spec) -> Vec<Desired> {
         address,
         kind: KIND.into(),
         name,
-        fields: fields.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
-        replace_on: vec![],
-        unordered: vec![],
+        fields: crate::plan::fields(fields),
         depends_on: vec![role],
-        data: false,
-        versioned: false,
-        meta: Default::default(),
+        ..Default::default()
     }]
 }
 
@@ -43,7 +39,7 @@ pub async fn observe(aws: &Aws, d: &Desired) -> Result<Option<Live>> {
     let fields = [("role", json!(role)), ("tags", super::live_tags(tags.iter().map(|t| (t.key.as_str(), t.value.as_str()))))];
     Ok(Some(Live {
         id: p.instance_profile_id,
-        fields: fields.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
+        fields: crate::plan::fields(fields),
         outputs: outputs([("arn", p.arn), ("name", d.name.clone())]),
     }))
 }

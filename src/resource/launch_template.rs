@@ -45,13 +45,10 @@ pub fn desired(spec: &Spec) -> Vec<Desired> {
         address: ADDRESS.into(),
         kind: KIND.into(),
         name: stack_name(spec, "ecs"),
-        fields: fields.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
-        replace_on: vec![],
+        fields: crate::plan::fields(fields),
         unordered: vec!["security_groups".into()],
         depends_on,
-        data: false,
-        versioned: false,
-        meta: Default::default(),
+        ..Default::default()
     }]
 }
 
@@ -84,7 +81,7 @@ pub async fn observe(aws: &Aws, d: &Desired) -> Result<Option<Live>> {
     let version = v.version_number.unwrap_or(1).to_string();
     Ok(Some(Live {
         id: id.clone(),
-        fields: fields.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
+        fields: crate::plan::fields(fields),
         outputs: outputs([("id", id), ("version", version)]),
     }))
 }

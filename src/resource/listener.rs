@@ -29,13 +29,10 @@ pub fn desired(spec: &Spec) -> Vec<Desired> {
         address: address(lb),
         kind: KIND.into(),
         name: format!("{}:{}", lb.name, lb.listener_port),
-        fields: fields.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
+        fields: crate::plan::fields(fields),
         replace_on: vec!["port".into(), "load_balancer".into()],
-        unordered: vec![],
         depends_on: vec![alb, tg],
-        data: false,
-        versioned: false,
-        meta: Default::default(),
+        ..Default::default()
     }]
 }
 
@@ -52,7 +49,7 @@ pub async fn observe(aws: &Aws, d: &Desired, deps: &HashMap<Address, Live>) -> R
         ("protocol", json!(l.protocol.as_ref().map(|p| p.as_str()).unwrap_or("HTTP"))),
         ("target_group", json!(tg)),
     ];
-    Ok(Some(Live { id: arn.clone(), fields: fields.into_iter().map(|(k, v)| (k.to_string(), v)).collect(), outputs: outputs([("arn", arn)]) }))
+    Ok(Some(Live { id: arn.clone(), fields: crate::plan::fields(fields), outputs: outputs([("arn", arn)]) }))
 }
 
 pub async fn apply(aws: &Aws, c: &Change, fields: &Fields) -> Result<Outputs> {

@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 use super::{outputs, own_tags, security_group, target_group::elb_tags, vpc, Result};
 use crate::aws::{Aws, AwsResultExt, ErrorKind};
 use crate::plan::{reference, Address, Change, Desired, Fields, Live, Outputs};
-use crate::spec::{LoadBalancer, Spec, Subnets};
+use crate::spec::{LoadBalancer, Spec};
 
 pub const KIND: &str = "load_balancer";
 
@@ -21,14 +21,7 @@ pub fn desired(spec: &Spec) -> Vec<Desired> {
     let Some(lb) = &spec.load_balancer else { return vec![] };
     let address = address(lb);
     let group = security_group::address("alb");
-    let subnets = match &lb.subnets {
-        Subnets::List(l) => {
-            let mut l = l.clone();
-            l.sort();
-            json!(l.join(","))
-        }
-        Subnets::Keyword(_) => reference(vpc::ADDRESS, "subnets"),
-    };
+    let subnets = vpc::subnets(&lb.subnets);
     let fields = [
         ("subnets", subnets),
         ("security_groups", json!([reference(&group, "id")])),
@@ -39,13 +32,11 @@ pub fn desired(spec: &Spec) -> Vec<Desired> {
         address,
         kind: KIND.into(),
         name: lb.name.clone(),
-        fields: fields.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
+        fields: crate::plan::fields(fields),
         replace_on: vec!["scheme".into()],
         unordered: vec!["security_groups".into()],
         depends_on: vec![vpc::ADDRESS.into(), group],
-        data: false,
-        versioned: false,
-        meta: Default::default(),
+        ..Default::default()
     }]
 }
 
@@ -76,7 +67,7 @@ pub async fn observe(aws: &Aws, d: &Desired, _deps: &HashMap<Address, Live>) -> 
     ];
     Ok(Some(Live {
         id: arn.clone(),
-        fields: fields.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
+        fields: crate::plan::fields(fields),
         outputs: outputs([("arn", arn), ("dns", lb.dns_name.unwrap_or_default())]),
     }))
 }

@@ -32,12 +32,7 @@ pub fn desired(spec: &Spec) -> Vec<Desired> {
             address,
             kind: KIND.into(),
             name: group,
-            replace_on: vec![],
-            unordered: vec![],
-            depends_on: vec![],
-            data: false,
-            versioned: false,
-            meta: Default::default(),
+            ..Default::default()
         });
     }
     out

@@ -40,14 +40,11 @@ fn group(spec: &Spec, which: &str, what: &str) -> Desired {
         address,
         kind: KIND.into(),
         name: stack_name(spec, which),
-        fields: fields.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
+        fields: crate::plan::fields(fields),
         // EC2 cannot rename a group, change its description or move it to another VPC.
         replace_on: vec!["description".into(), "vpc".into()],
-        unordered: vec![],
         depends_on: vec![vpc::ADDRESS.into()],
-        data: false,
-        versioned: false,
-        meta: Default::default(),
+        ..Default::default()
     }
 }
 
@@ -65,7 +62,7 @@ pub async fn observe(aws: &Aws, d: &Desired, deps: &HashMap<Address, Live>) -> R
             ("vpc", json!(g.vpc_id.unwrap_or_default())),
             ("tags", super::live_tags(tags.iter().map(|t| (t.key().unwrap_or_default(), t.value().unwrap_or_default())))),
         ];
-        Live { id: id.clone(), fields: fields.into_iter().map(|(k, v)| (k.to_string(), v)).collect(), outputs: outputs([("id", id)]) }
+        Live { id: id.clone(), fields: crate::plan::fields(fields), outputs: outputs([("id", id)]) }
     }))
 }
 

@@ -14,7 +14,7 @@ use super::{capacity_provider, cluster, cluster::ecs_tags, load_balancer, output
 use crate::aws::{Aws, AwsResultExt, ErrorKind};
 use crate::engine::wait::{DeploymentState, ServiceEvent, Snapshot, StoppedTask};
 use crate::plan::{reference, Action, Change, Desired, Fields, Live, Outputs};
-use crate::spec::{static_host_ports, uses_fargate, LaunchType, NetworkMode, Service, Spec, Subnets};
+use crate::spec::{static_host_ports, uses_fargate, LaunchType, NetworkMode, Service, Spec};
 
 pub const KIND: &str = "service";
 
@@ -90,10 +90,7 @@ pub fn desired(spec: &Spec) -> Vec<Desired> {
             let network = match (&s.network, task.network_mode) {
                 (Some(n), NetworkMode::Awsvpc) => {
                     depends_on.push(vpc::ADDRESS.into());
-                    let subnets = match &n.subnets {
-                        Subnets::List(l) => json!(l.join(",")),
-                        Subnets::Keyword(_) => reference(vpc::ADDRESS, "subnets"),
-                    };
+                    let subnets = vpc::subnets(&n.subnets);
                     let groups: Vec<Value> = n.security_groups.iter().map(|g| {
                         let a = if crate::spec::OWN_GROUPS.contains(&g.as_str()) { security_group::address(g) } else { super::existing_group::address(g) };
                         depends_on.push(a.clone());
@@ -121,14 +118,12 @@ pub fn desired(spec: &Spec) -> Vec<Desired> {
                 address,
                 kind: KIND.into(),
                 name: name.clone(),
-                fields: fields.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
+                fields: crate::plan::fields(fields),
                 // ECS cannot switch an existing service between launch types and networks.
                 replace_on: vec!["launch_type".into(), "network".into()],
-                unordered: vec![],
                 depends_on,
-                data: false,
-                versioned: false,
                 meta: [("cluster".to_string(), spec.cluster.name.clone())].into(),
+                ..Default::default()
             }
         })
         .collect()
@@ -176,7 +171,7 @@ pub async fn observe(aws: &Aws, d: &Desired) -> Result<Option<Live>> {
     let arn = s.service_arn.clone().unwrap_or_default();
     Ok(Some(Live {
         id: arn.clone(),
-        fields: fields.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
+        fields: crate::plan::fields(fields),
         outputs: outputs([("arn", arn), ("name", d.name.clone())]),
     }))
 }

@@ -41,13 +41,10 @@ pub fn desired(spec: &Spec) -> Vec<Desired> {
         address,
         kind: KIND.into(),
         name: name(lb),
-        fields: fields.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
+        fields: crate::plan::fields(fields),
         replace_on: vec!["protocol".into(), "port".into(), "vpc".into(), "target_type".into()],
-        unordered: vec![],
         depends_on: vec![vpc::ADDRESS.into()],
-        data: false,
-        versioned: false,
-        meta: Default::default(),
+        ..Default::default()
     }]
 }
 
@@ -73,7 +70,7 @@ pub async fn observe(aws: &Aws, d: &Desired, _deps: &HashMap<Address, Live>) -> 
         ("deregistration_delay", json!(delay)),
         ("tags", super::live_tags(tags.iter().map(|t| (t.key().unwrap_or_default(), t.value().unwrap_or_default())))),
     ];
-    Ok(Some(Live { id: arn.clone(), fields: fields.into_iter().map(|(k, v)| (k.to_string(), v)).collect(), outputs: outputs([("arn", arn)]) }))
+    Ok(Some(Live { id: arn.clone(), fields: crate::plan::fields(fields), outputs: outputs([("arn", arn)]) }))
 }
 
 pub fn elb_tags(fields: &Fields) -> Vec<Tag> {

@@ -133,12 +133,10 @@ pub fn desired(spec: &Spec) -> Vec<Desired> {
                 kind: KIND.into(),
                 name: family.clone(),
                 fields: fields.into_iter().map(|(k, v)| (k.to_string(), v)).chain([("tags".to_string(), own_tags(&spec.stack.name, &address))]).collect(),
-                replace_on: vec![],
-                unordered: vec![],
                 depends_on,
-                data: false,
                 versioned: true,
                 meta: [("keep".to_string(), keep_revisions(spec, family).to_string()), ("cluster".to_string(), spec.cluster.name.clone())].into(),
+                ..Default::default()
             }
         })
         .collect()
@@ -228,7 +226,7 @@ fn normalise<'a>(td: &TaskDefinition, secret: &BTreeSet<(String, String)>, tags:
     ];
     Live {
         id: arn.clone(),
-        fields: fields.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
+        fields: crate::plan::fields(fields),
         outputs: outputs([("arn", arn), ("revision", td.revision.to_string()), ("family", td.family.clone().unwrap_or_default())]),
     }
 }

@@ -5,7 +5,10 @@ use aws_sdk_ec2::types::Filter;
 use super::{outputs, Result};
 use crate::aws::{Aws, AwsResultExt};
 use crate::plan::{Desired, Live};
-use crate::spec::Spec;
+use serde_json::{json, Value};
+
+use crate::plan::reference;
+use crate::spec::{Spec, Subnets};
 
 pub const KIND: &str = "vpc";
 pub const ADDRESS: &str = "vpc.default";
@@ -14,22 +17,23 @@ pub fn needed(spec: &Spec) -> bool {
     spec.cluster.ec2.is_some() || spec.load_balancer.is_some() || spec.services.values().any(|s| s.network.is_some())
 }
 
+/// A subnets field: the listed ids (sorted, comma-joined as AWS takes them) or the default ones.
+pub fn subnets(choice: &Subnets) -> Value {
+    match choice {
+        Subnets::List(l) => {
+            let mut l = l.clone();
+            l.sort();
+            json!(l.join(","))
+        }
+        Subnets::Keyword(_) => reference(ADDRESS, "subnets"),
+    }
+}
+
 pub fn desired(spec: &Spec) -> Vec<Desired> {
     if !needed(spec) {
         return vec![];
     }
-    vec![Desired {
-        address: ADDRESS.into(),
-        kind: KIND.into(),
-        name: "default".into(),
-        fields: Default::default(),
-        replace_on: vec![],
-        unordered: vec![],
-        depends_on: vec![],
-        data: true,
-        versioned: false,
-        meta: [("missing_hint".to_string(), "this region has no default VPC: create one (EC2 console → Your VPCs → Actions → Create default VPC)".to_string())].into(),
-    }]
+    vec![Desired::data(ADDRESS, KIND, "default", "this region has no default VPC: create one (EC2 console → Your VPCs → Actions → Create default VPC)")]
 }
 
 pub async fn observe(aws: &Aws, _d: &Desired) -> Result<Option<Live>> {
