@@ -59,4 +59,25 @@ pub enum Command {
         #[arg(long)]
         no_rollback: bool,
     },
+    /// Change a service's desired count only (and, with --capacity, the instances behind it).
+    Scale {
+        /// The service (may be left out when the spec has one).
+        service: Option<String>,
+        /// Tasks to run.
+        #[arg(long)]
+        desired: u32,
+        /// Also size the autoscaling group: 0 instances with --desired 0 (nothing left to pay
+        /// for), the spec's count otherwise.
+        #[arg(long)]
+        capacity: bool,
+    },
+    /// Start a new deployment of the service's current revision (an image tag re-pushed), then
+    /// wait and verify like apply.
+    Redeploy {
+        /// The service (may be left out when the spec has one).
+        service: Option<String>,
+        /// Do it; without it, say what would happen and change nothing.
+        #[arg(long)]
+        force: bool,
+    },
 }

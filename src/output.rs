@@ -95,6 +95,13 @@ impl Output {
         println!("{service} is live: {url}");
     }
 
+    pub fn explain_redeploy(&self, service: &str, current: Option<&str>) {
+        match current {
+            Some(td) => println!("redeploy would start a new deployment of {td} on service `{service}`, so its tasks pull the image tag again, then wait and verify. Nothing changed; pass --force to do it."),
+            None => println!("service `{service}` does not exist yet: run apply first. Nothing changed."),
+        }
+    }
+
     pub fn applied(&self, report: &Report, after: &Plan) {
         println!("Applied {} change(s); stack `{}` now matches the spec.", report.applied.len(), after.stack);
     }

@@ -1,6 +1,6 @@
 use super::Stack;
 use crate::cli::Global;
-use crate::engine;
+use crate::engine::{self, Report};
 use crate::error::{Error, Result};
 use crate::output::Output;
 use crate::spec;
@@ -24,15 +24,10 @@ pub async fn run(global: &Global, out: &Output, auto_approve: bool, allow_cost: 
     if !auto_approve && !out.confirm("Apply these changes?")? {
         return Err(Error::usage("nothing applied", "answer y to apply, or pass --auto-approve"));
     }
+    let since = super::rollout::now();
     let report = engine::execute(&stack.provider, &plan, &|e| out.progress(&e)).await;
-    if !report.ok() {
-        let (address, first) = report.failed.first().cloned().unwrap_or_default();
-        return Err(Error::Failed {
-            message: format!("{} change(s) failed, {} skipped; first: {address}: {}", report.failed.len(), report.skipped.len(), first.message),
-            hint: first.hint.or(Some("fix the cause and run apply again: it continues where this one stopped".into())),
-        });
-    }
-    super::rollout::follow(&stack, out, &plan, &report, no_rollback).await?;
+    failed(&report)?;
+    super::rollout::follow(&stack, out, &plan, &report, since, no_rollback).await?;
     // Prove convergence: a fresh look must find nothing left to do.
     let after = stack.plan().await?;
     if after.has_changes() {
@@ -44,4 +39,16 @@ pub async fn run(global: &Global, out: &Output, auto_approve: bool, allow_cost: 
     }
     out.applied(&report, &after);
     Ok(0)
+}
+
+/// An error naming the first failure when any change failed.
+pub(super) fn failed(report: &Report) -> Result<()> {
+    if report.ok() {
+        return Ok(());
+    }
+    let (address, first) = report.failed.first().cloned().unwrap_or_default();
+    Err(Error::Failed {
+        message: format!("{} change(s) failed, {} skipped; first: {address}: {}", report.failed.len(), report.skipped.len(), first.message),
+        hint: first.hint.or(Some("fix the cause and run the command again: it continues where this one stopped".into())),
+    })
 }

@@ -2,12 +2,14 @@
 
 mod apply;
 mod plan;
+mod redeploy;
 mod rollout;
+mod scale;
 mod validate;
 
 use crate::aws::{Aws, Target};
 use crate::cli::{Cli, Command, Global};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::output::Output;
 use crate::resource::{self, AwsProvider};
 use crate::spec::{self, Loaded};
@@ -19,6 +21,8 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Validate => validate::run(&cli.global, &out),
         Command::Plan { json, detailed_exitcode } => runtime().block_on(plan::run(&cli.global, &out, json, detailed_exitcode)),
         Command::Apply { auto_approve, allow_cost, no_rollback } => runtime().block_on(apply::run(&cli.global, &out, auto_approve, allow_cost, no_rollback)),
+        Command::Scale { service, desired, capacity } => runtime().block_on(scale::run(&cli.global, &out, service, desired, capacity)),
+        Command::Redeploy { service, force } => runtime().block_on(redeploy::run(&cli.global, &out, service, force)),
     }
 }
 
@@ -44,6 +48,29 @@ impl Stack {
         aws.account_id().await?;
         let provider = AwsProvider::new(aws, &loaded.spec);
         Ok(Stack { loaded, provider })
+    }
+
+    /// The service a day-2 command means: the one named, or the only one.
+    pub fn service(&self, name: Option<String>) -> Result<String> {
+        let services: Vec<&String> = self.loaded.spec.services.keys().collect();
+        let list = services.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ");
+        match name {
+            Some(n) if self.loaded.spec.services.contains_key(&n) => Ok(n),
+            Some(n) => Err(Error::usage(format!("the spec has no service `{n}`"), format!("name one of: {list}"))),
+            None if services.len() == 1 => Ok(services[0].clone()),
+            None => Err(Error::usage("which service?", format!("name one of: {list}"))),
+        }
+    }
+
+    /// The spec's desired resource at `address`.
+    pub fn desired(&self, address: &str) -> Result<crate::plan::Desired> {
+        resource::desired(&self.loaded.spec).into_iter().find(|d| d.address == address)
+            .ok_or_else(|| Error::usage(format!("the spec defines no `{address}`"), "check the spec"))
+    }
+
+    /// Plan just these resources (day-2 commands).
+    pub async fn plan_only(&self, desired: Vec<crate::plan::Desired>) -> Result<crate::plan::Plan> {
+        Ok(crate::engine::plan(&self.provider, &self.loaded.spec.stack.name, desired, vec![]).await?)
     }
 
     pub async fn plan(&self) -> Result<crate::plan::Plan> {

@@ -14,19 +14,26 @@ use crate::plan::{resolve, Action, Change, FieldChange, Plan};
 use crate::resource::service;
 use crate::spec::parse_duration;
 
-/// Wait for and verify every service deployment `report` started; roll back failures.
-pub async fn follow(stack: &Stack, out: &Output, plan: &Plan, report: &Report, no_rollback: bool) -> Result<()> {
+/// Seconds since the epoch, to tell new service events from old ones; a second early, as event
+/// times may be whole seconds.
+pub fn now() -> f64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs_f64() - 1.0).unwrap_or(0.0)
+}
+
+/// Wait for and verify every service deployment `report` started (the run began at `since`);
+/// roll back failures unless `no_rollback`.
+pub async fn follow(stack: &Stack, out: &Output, plan: &Plan, report: &Report, since: f64, no_rollback: bool) -> Result<()> {
     for c in plan.changes.iter().filter(|c| c.desired.kind == service::KIND && report.applied.contains(&c.address)) {
         let outputs = &report.outputs[&c.address];
         let Some(deployment) = outputs.get("deployment").filter(|d| !d.is_empty()) else { continue };
-        if let Err(failure) = deploy_one(stack, out, &c.desired.name, deployment).await {
+        if let Err(failure) = deploy_one(stack, out, &c.desired.name, deployment, since).await {
             let rolled = match outputs.get("previous_task_definition") {
                 Some(prev) if !no_rollback => Some(roll_back(stack, out, c, report, prev).await?),
                 _ => None,
             };
             let hint = match rolled {
                 Some(prev) => format!("rolled back to {prev}; fix the cause and apply again"),
-                None if no_rollback => "nothing was rolled back (--no-rollback); fix the cause and apply again".into(),
+                None if no_rollback => "nothing was rolled back; fix the cause and run again".into(),
                 None => "there was no previous revision to roll back to; fix the cause and apply again".into(),
             };
             return Err(Error::Failed { message: format!("service `{}`: {failure}", c.desired.name), hint: Some(hint) });
@@ -36,7 +43,7 @@ pub async fn follow(stack: &Stack, out: &Output, plan: &Plan, report: &Report, n
 }
 
 /// Wait for one deployment, then verify the service's URL. The error is the diagnosis.
-async fn deploy_one(stack: &Stack, out: &Output, name: &str, deployment: &str) -> std::result::Result<(), String> {
+async fn deploy_one(stack: &Stack, out: &Output, name: &str, deployment: &str, since: f64) -> std::result::Result<(), String> {
     let spec = &stack.loaded.spec;
     let s = &spec.services[name];
     let aws = &stack.provider.aws;
@@ -46,25 +53,17 @@ async fn deploy_one(stack: &Stack, out: &Output, name: &str, deployment: &str) -
         deadline: parse_duration(&s.deployment.deadline).unwrap_or(Duration::from_secs(900)),
     };
     out.step(&format!("waiting for `{name}` deployment {deployment}"));
-    let waited = wait(|| service::snapshot(aws, cluster, name), deployment, timeouts, &|e| out.service_event(name, e)).await;
-    if let Err(WaitFailure { reason, task }) = waited {
-        let mut diagnosis = reason;
-        if let Some(t) = task {
-            let codes: Vec<String> = t.exit_codes.iter().filter_map(|(c, code)| code.map(|x| format!("{c} exited {x}"))).collect();
-            if !codes.is_empty() {
-                diagnosis.push_str(&format!(" ({})", codes.join(", ")));
-            }
-            let lines = service::last_log_lines(aws, &t, 10).await;
-            if !lines.is_empty() {
-                diagnosis.push_str("\n  last log lines:\n");
-                diagnosis.push_str(&lines.iter().map(|l| format!("    | {l}")).collect::<Vec<_>>().join("\n"));
-            }
-        }
-        return Err(diagnosis);
-    }
-    if !s.verify.enabled || s.desired_count == 0 {
+    let waited = wait(|| service::snapshot(aws, cluster, name), deployment, since, timeouts, &|e| out.service_event(name, e)).await;
+    let snapshot = match waited {
+        Ok(s) => s,
+        Err(WaitFailure { reason, task }) => return Err(diagnose(aws, reason, task).await),
+    };
+    // Scaled to zero: nothing should answer, so nothing to verify.
+    let desired = snapshot.deployments.iter().find(|d| d.id == deployment).map(|d| d.desired).unwrap_or(0);
+    if !s.verify.enabled || desired == 0 {
         return Ok(());
     }
+
     let url = match service::public_url(aws, spec, name).await {
         Ok(Some(u)) => u,
         Ok(None) => return Err("the deployment completed but the service has no public address to verify".into()),
@@ -75,6 +74,23 @@ async fn deploy_one(stack: &Stack, out: &Output, name: &str, deployment: &str) -
     verify(&url, s.verify.expect, deadline).await?;
     out.live(name, &url);
     Ok(())
+}
+
+/// The wait's reason, with the stopped task's exit codes and last log lines when there is one.
+async fn diagnose(aws: &crate::aws::Aws, reason: String, task: Option<crate::engine::wait::StoppedTask>) -> String {
+    let mut diagnosis = reason;
+    if let Some(t) = task {
+        let codes: Vec<String> = t.exit_codes.iter().filter_map(|(c, code)| code.map(|x| format!("{c} exited {x}"))).collect();
+        if !codes.is_empty() {
+            diagnosis.push_str(&format!(" ({})", codes.join(", ")));
+        }
+        let lines = service::last_log_lines(aws, &t, 10).await;
+        if !lines.is_empty() {
+            diagnosis.push_str("\n  last log lines:\n");
+            diagnosis.push_str(&lines.iter().map(|l| format!("    | {l}")).collect::<Vec<_>>().join("\n"));
+        }
+    }
+    diagnosis
 }
 
 /// Put the previous revision back through the engine (one planned change), and wait for it.
@@ -102,7 +118,7 @@ async fn roll_back(stack: &Stack, out: &Output, c: &Change, report: &Report, pre
         let spec = &stack.loaded.spec;
         let t = Timeouts { progress: Duration::from_secs(180), deadline: Duration::from_secs(900) };
         let name = &plan.changes[0].desired.name;
-        let _ = wait(|| service::snapshot(&stack.provider.aws, &spec.cluster.name, name), d, t, &|e| out.service_event(name, e)).await;
+        let _ = wait(|| service::snapshot(&stack.provider.aws, &spec.cluster.name, name), d, now(), t, &|e| out.service_event(name, e)).await;
     }
     Ok(previous.to_string())
 }

@@ -7,6 +7,8 @@ use std::time::{Duration, Instant};
 /// One look at a service, as plain data (the resource layer fills it from AWS).
 #[derive(Debug, Clone, Default)]
 pub struct Snapshot {
+    /// The service's desired count, which ECS sets at once (a deployment's follows).
+    pub desired: i32,
     pub deployments: Vec<DeploymentState>,
     /// Newest first, as ECS lists them.
     pub events: Vec<ServiceEvent>,
@@ -58,8 +60,9 @@ pub enum Verdict {
     Failed { reason: String, task: Option<StoppedTask> },
 }
 
-/// Where the deployment `id` stands, from one snapshot.
-pub fn judge(s: &Snapshot, id: &str) -> Verdict {
+/// Where the deployment `id` stands, from one snapshot; events before `since` (seconds since the
+/// epoch) are history, not news.
+pub fn judge(s: &Snapshot, id: &str, since: f64) -> Verdict {
     let Some(ours) = s.deployments.iter().find(|d| d.id == id) else {
         let primary = s.deployments.iter().find(|d| d.status == "PRIMARY");
         let reason = match primary {
@@ -76,7 +79,7 @@ pub fn judge(s: &Snapshot, id: &str) -> Verdict {
         return Verdict::Failed { reason, task };
     }
     let only_ours = s.deployments.len() == 1;
-    let settled = ours.running == ours.desired && ours.pending == 0;
+    let settled = ours.desired == s.desired && ours.running == ours.desired && ours.pending == 0;
     if ours.status == "PRIMARY" && only_ours && settled && matches!(ours.rollout_state.as_str(), "COMPLETED" | "") {
         return Verdict::Completed;
     }
@@ -84,7 +87,7 @@ pub fn judge(s: &Snapshot, id: &str) -> Verdict {
     if let Some(t) = s.stopped.iter().find(|t| t.started_by == ours.id && matches!(t.stop_code.as_str(), "TaskFailedToStart" | "EssentialContainerExited")) {
         return Verdict::Failed { reason: format!("a task of the new deployment stopped: {}", t.reason), task: Some(t.clone()) };
     }
-    if let Some(e) = s.events.iter().find(|e| e.at >= ours.created_at && e.message.contains("unable to place a task")) {
+    if let Some(e) = s.events.iter().find(|e| e.at >= ours.created_at.max(since) && e.message.contains("unable to place a task")) {
         return Verdict::Failed { reason: format!("ECS cannot place the task: {}", e.message), task: None };
     }
     Verdict::Waiting(format!("{}/{}/{}/{}/{}/{}", ours.running, ours.pending, ours.desired, ours.rollout_state, ours.failed, s.deployments.len()))
@@ -104,9 +107,10 @@ pub struct WaitFailure {
     pub task: Option<StoppedTask>,
 }
 
-/// Poll until the deployment completes or fails. `on_event` sees each new service event once,
-/// oldest first, from the deployment's start on.
-pub async fn wait<F, Fut, E>(mut probe: F, id: &str, t: Timeouts, on_event: &(dyn Fn(&str) + Sync)) -> Result<(), WaitFailure>
+/// Poll until the deployment completes (returning the last snapshot) or fails. `on_event` sees
+/// each new service event once, oldest first, from the deployment's start or `since` on,
+/// whichever is later (a scale follows a deployment that started long ago).
+pub async fn wait<F, Fut, E>(mut probe: F, id: &str, since: f64, t: Timeouts, on_event: &(dyn Fn(&str) + Sync)) -> Result<Snapshot, WaitFailure>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<Snapshot, E>>,
@@ -119,14 +123,14 @@ where
     let mut pause = Duration::from_millis(200);
     loop {
         let snapshot = probe().await.map_err(|e| WaitFailure { reason: format!("cannot read the service: {e}"), task: None })?;
-        let since = snapshot.deployments.iter().find(|d| d.id == id).map(|d| d.created_at).unwrap_or(0.0);
-        for e in snapshot.events.iter().rev().filter(|e| e.at >= since) {
+        let from = snapshot.deployments.iter().find(|d| d.id == id).map(|d| d.created_at).unwrap_or(0.0).max(since);
+        for e in snapshot.events.iter().rev().filter(|e| e.at >= from) {
             if seen.insert(e.id.clone()) {
                 on_event(&e.message);
             }
         }
-        match judge(&snapshot, id) {
-            Verdict::Completed => return Ok(()),
+        match judge(&snapshot, id, since) {
+            Verdict::Completed => return Ok(snapshot),
             Verdict::Failed { reason, task } => return Err(WaitFailure { reason, task }),
             Verdict::Waiting(f) => {
                 if f != fingerprint {
@@ -157,62 +161,69 @@ mod tests {
         DeploymentState { id: id.into(), status: status.into(), rollout_state: rollout.into(), desired: 1, running, created_at: 100.0, ..Default::default() }
     }
 
+    fn snap(deployments: Vec<DeploymentState>) -> Snapshot {
+        Snapshot { desired: 1, deployments, ..Default::default() }
+    }
+
     #[test]
     fn completes_only_when_alone_settled_and_completed() {
-        let mut s = Snapshot { deployments: vec![dep("new", "PRIMARY", "IN_PROGRESS", 1), dep("old", "ACTIVE", "COMPLETED", 1)], ..Default::default() };
-        assert!(matches!(judge(&s, "new"), Verdict::Waiting(_)));
+        let mut s = Snapshot { desired: 1, deployments: vec![dep("new", "PRIMARY", "IN_PROGRESS", 1), dep("old", "ACTIVE", "COMPLETED", 1)], ..Default::default() };
+        assert!(matches!(judge(&s, "new", 0.0), Verdict::Waiting(_)));
         s.deployments = vec![dep("new", "PRIMARY", "COMPLETED", 1)];
-        assert_eq!(judge(&s, "new"), Verdict::Completed);
+        assert_eq!(judge(&s, "new", 0.0), Verdict::Completed);
+        // Scaled to 0 but the deployment has not caught up yet: not done.
+        s.desired = 0;
+        assert!(matches!(judge(&s, "new", 0.0), Verdict::Waiting(_)));
     }
 
     #[test]
     fn fails_fast_on_a_stopped_task_of_the_deployment() {
         let t = StoppedTask { started_by: "new".into(), stop_code: "TaskFailedToStart".into(), reason: "CannotPullContainerError: not found".into(), ..Default::default() };
-        let s = Snapshot { deployments: vec![dep("new", "PRIMARY", "IN_PROGRESS", 0)], stopped: vec![t], ..Default::default() };
-        assert!(matches!(judge(&s, "new"), Verdict::Failed { reason, .. } if reason.contains("CannotPullContainerError")));
+        let s = Snapshot { desired: 1, deployments: vec![dep("new", "PRIMARY", "IN_PROGRESS", 0)], stopped: vec![t], ..Default::default() };
+        assert!(matches!(judge(&s, "new", 0.0), Verdict::Failed { reason, .. } if reason.contains("CannotPullContainerError")));
         // A task stopped by scaling, or of another deployment, is no failure of ours.
         let scaled = StoppedTask { started_by: "old".into(), stop_code: "ServiceSchedulerInitiated".into(), ..Default::default() };
-        let s = Snapshot { deployments: vec![dep("new", "PRIMARY", "IN_PROGRESS", 0)], stopped: vec![scaled], ..Default::default() };
-        assert!(matches!(judge(&s, "new"), Verdict::Waiting(_)));
+        let s = Snapshot { desired: 1, deployments: vec![dep("new", "PRIMARY", "IN_PROGRESS", 0)], stopped: vec![scaled], ..Default::default() };
+        assert!(matches!(judge(&s, "new", 0.0), Verdict::Waiting(_)));
     }
 
     #[test]
     fn placement_events_after_the_start_fail_and_older_ones_do_not() {
         let old = ServiceEvent { id: "1".into(), at: 50.0, message: "(service x) was unable to place a task because …".into() };
-        let mut s = Snapshot { deployments: vec![dep("new", "PRIMARY", "IN_PROGRESS", 0)], events: vec![old], ..Default::default() };
-        assert!(matches!(judge(&s, "new"), Verdict::Waiting(_)));
+        let mut s = Snapshot { desired: 1, deployments: vec![dep("new", "PRIMARY", "IN_PROGRESS", 0)], events: vec![old], ..Default::default() };
+        assert!(matches!(judge(&s, "new", 0.0), Verdict::Waiting(_)));
         s.events.insert(0, ServiceEvent { id: "2".into(), at: 101.0, message: "(service x) was unable to place a task: insufficient memory".into() });
-        assert!(matches!(judge(&s, "new"), Verdict::Failed { reason, .. } if reason.contains("insufficient memory")));
+        assert!(matches!(judge(&s, "new", 0.0), Verdict::Failed { reason, .. } if reason.contains("insufficient memory")));
     }
 
     #[test]
     fn circuit_breaker_rollback_is_a_failure_not_a_success() {
         let mut rolled = dep("rollback", "PRIMARY", "IN_PROGRESS", 1);
         rolled.rollout_reason = "ECS deployment circuit breaker: rolling back to deploymentId new.".into();
-        let s = Snapshot { deployments: vec![rolled], ..Default::default() };
-        assert!(matches!(judge(&s, "new"), Verdict::Failed { reason, .. } if reason.contains("circuit breaker")));
+        let s = Snapshot { desired: 1, deployments: vec![rolled], ..Default::default() };
+        assert!(matches!(judge(&s, "new", 0.0), Verdict::Failed { reason, .. } if reason.contains("circuit breaker")));
         let mut failed = dep("new", "ACTIVE", "FAILED", 0);
         failed.rollout_reason = "ECS deployment circuit breaker: tasks failed to start.".into();
-        assert!(matches!(judge(&Snapshot { deployments: vec![failed], ..Default::default() }, "new"), Verdict::Failed { .. }));
+        assert!(matches!(judge(&Snapshot { desired: 1, deployments: vec![failed], ..Default::default() }, "new", 0.0), Verdict::Failed { .. }));
     }
 
     #[tokio::test]
     async fn driver_reports_new_events_once_and_stops_at_completion() {
         let shots = std::sync::Mutex::new(vec![
-            Snapshot { deployments: vec![dep("d", "PRIMARY", "COMPLETED", 1)], events: vec![ServiceEvent { id: "b".into(), at: 102.0, message: "steady".into() }, ServiceEvent { id: "a".into(), at: 101.0, message: "started".into() }], ..Default::default() },
-            Snapshot { deployments: vec![dep("d", "PRIMARY", "IN_PROGRESS", 0)], events: vec![ServiceEvent { id: "a".into(), at: 101.0, message: "started".into() }], ..Default::default() },
+            Snapshot { desired: 1, deployments: vec![dep("d", "PRIMARY", "COMPLETED", 1)], events: vec![ServiceEvent { id: "b".into(), at: 102.0, message: "steady".into() }, ServiceEvent { id: "a".into(), at: 101.0, message: "started".into() }], ..Default::default() },
+            Snapshot { desired: 1, deployments: vec![dep("d", "PRIMARY", "IN_PROGRESS", 0)], events: vec![ServiceEvent { id: "a".into(), at: 101.0, message: "started".into() }], ..Default::default() },
         ]);
         let seen = std::sync::Mutex::new(Vec::new());
         let t = Timeouts { progress: Duration::from_secs(5), deadline: Duration::from_secs(5) };
-        let r = wait(|| { let s = shots.lock().unwrap().pop().unwrap(); async move { Ok::<_, String>(s) } }, "d", t, &|m| seen.lock().unwrap().push(m.to_string())).await;
-        assert_eq!(r, Ok(()));
+        let r = wait(|| { let s = shots.lock().unwrap().pop().unwrap(); async move { Ok::<_, String>(s) } }, "d", 0.0, t, &|m| seen.lock().unwrap().push(m.to_string())).await;
+        assert!(r.is_ok());
         assert_eq!(*seen.lock().unwrap(), ["started", "steady"]);
     }
 
     #[tokio::test]
     async fn no_progress_times_out() {
         let t = Timeouts { progress: Duration::from_millis(300), deadline: Duration::from_secs(10) };
-        let r = wait(|| async { Ok::<_, String>(Snapshot { deployments: vec![dep("d", "PRIMARY", "IN_PROGRESS", 0)], ..Default::default() }) }, "d", t, &|_| {}).await;
+        let r = wait(|| async { Ok::<_, String>(snap(vec![dep("d", "PRIMARY", "IN_PROGRESS", 0)])) }, "d", 0.0, t, &|_| {}).await;
         assert!(r.unwrap_err().reason.contains("no progress"));
     }
 }

@@ -62,6 +62,12 @@ pub struct Desired {
 }
 
 impl Desired {
+    /// The same resource asked for only these fields, on its own: what day-2 commands plan
+    /// (a desired count, a forced deployment) without touching anything else.
+    pub fn narrowed(&self, fields: Fields) -> Self {
+        Desired { fields, depends_on: vec![], ..self.clone() }
+    }
+
     /// Something that must already exist; `missing_hint` says how to make it.
     pub fn data(address: impl Into<Address>, kind: &str, name: impl Into<String>, missing_hint: impl Into<String>) -> Self {
         Desired {

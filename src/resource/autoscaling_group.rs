@@ -109,7 +109,8 @@ pub async fn apply(aws: &Aws, c: &Change, fields: &Fields) -> Result<Outputs> {
             }
         }
     }
-    if desired > 0 || c.live.as_ref().is_some_and(|l| l.fields["desired"].as_i64().unwrap_or(0) > 0) {
+    // Instances to come must join the cluster before anything is placed on them.
+    if desired > 0 {
         wait_for_instance(aws, &c.desired.meta["cluster"], name).await?;
     }
     let arn = match &c.live {

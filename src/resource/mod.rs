@@ -2,7 +2,7 @@
 //! and normalise it, and the calls that create or update it. This module only dispatches.
 
 mod ami;
-mod autoscaling_group;
+pub mod autoscaling_group;
 mod capacity_provider;
 mod cluster;
 mod cluster_capacity;

@@ -18,6 +18,10 @@ use crate::spec::{static_host_ports, uses_fargate, LaunchType, NetworkMode, Serv
 
 pub const KIND: &str = "service";
 
+/// Not a setting but a request: `redeploy --force` plans this field to start a new deployment of
+/// the same revision.
+pub const FORCE: &str = "force_new_deployment";
+
 pub fn address(name: &str) -> String {
     format!("{KIND}.{name}")
 }
@@ -181,8 +185,13 @@ pub async fn observe_live(aws: &Aws, d: &Desired) -> std::result::Result<Option<
     observe(aws, d).await.map_err(|e| e.to_string())
 }
 
+/// A field that may be absent: day-2 commands plan only the fields they change.
+fn get<'a>(fields: &'a Fields, name: &str) -> &'a Value {
+    fields.get(name).unwrap_or(&Value::Null)
+}
+
 fn strategy(fields: &Fields) -> Vec<CapacityProviderStrategyItem> {
-    fields["capacity_provider_strategy"].as_array().into_iter().flatten().map(|s| CapacityProviderStrategyItem::builder()
+    get(fields, "capacity_provider_strategy").as_array().into_iter().flatten().map(|s| CapacityProviderStrategyItem::builder()
         .capacity_provider(s["provider"].as_str().unwrap_or_default())
         .weight(s["weight"].as_i64().unwrap_or(1) as i32)
         .base(s["base"].as_i64().unwrap_or(0) as i32)
@@ -190,7 +199,7 @@ fn strategy(fields: &Fields) -> Vec<CapacityProviderStrategyItem> {
 }
 
 fn deployment_configuration(fields: &Fields) -> DeploymentConfiguration {
-    let d = &fields["deployment"];
+    let d = &get(fields, "deployment");
     DeploymentConfiguration::builder()
         .minimum_healthy_percent(d["minimum_healthy_percent"].as_i64().unwrap_or(100) as i32)
         .maximum_percent(d["maximum_percent"].as_i64().unwrap_or(200) as i32)
@@ -202,7 +211,7 @@ fn deployment_configuration(fields: &Fields) -> DeploymentConfiguration {
 }
 
 fn load_balancers(fields: &Fields) -> Vec<EcsLoadBalancer> {
-    fields["load_balancers"].as_array().into_iter().flatten().map(|l| EcsLoadBalancer::builder()
+    get(fields, "load_balancers").as_array().into_iter().flatten().map(|l| EcsLoadBalancer::builder()
         .target_group_arn(l["target_group"].as_str().unwrap_or_default())
         .container_name(l["container"].as_str().unwrap_or_default())
         .container_port(l["port"].as_i64().unwrap_or(80) as i32)
@@ -210,7 +219,7 @@ fn load_balancers(fields: &Fields) -> Vec<EcsLoadBalancer> {
 }
 
 fn network(fields: &Fields) -> Option<NetworkConfiguration> {
-    let n = fields["network"].as_object()?;
+    let n = get(fields, "network").as_object()?;
     let subnets: Vec<String> = n["subnets"].as_str().unwrap_or_default().split(',').filter(|s| !s.is_empty()).map(String::from).collect();
     let groups: Vec<String> = n["security_groups"].as_array().into_iter().flatten().filter_map(|g| g.as_str().map(String::from)).collect();
     let ip = if n["public_ip"].as_bool().unwrap_or(true) { AssignPublicIp::Enabled } else { AssignPublicIp::Disabled };
@@ -225,8 +234,8 @@ fn primary(s: Option<&aws_sdk_ecs::types::Service>) -> String {
 pub async fn apply(aws: &Aws, c: &Change, fields: &Fields) -> Result<Outputs> {
     let cluster = &c.desired.meta["cluster"];
     let name = &c.desired.name;
-    let grace = fields["health_check_grace_period"].as_i64().map(|g| g as i32);
-    let launch_type = fields["launch_type"].as_str().filter(|l| !l.is_empty()).map(EcsLaunchType::from);
+    let grace = get(fields, "health_check_grace_period").as_i64().map(|g| g as i32);
+    let launch_type = get(fields, "launch_type").as_str().filter(|l| !l.is_empty()).map(EcsLaunchType::from);
     if c.action == Action::Replace {
         if let Some(live) = &c.live {
             aws.ecs.delete_service().cluster(cluster).service(&live.id).force(true).send().await.aws("ecs:DeleteService")?;
@@ -237,10 +246,10 @@ pub async fn apply(aws: &Aws, c: &Change, fields: &Fields) -> Result<Outputs> {
             let touched = |f: &str| super::changed(c, f);
             let mut out_service = None;
             let mut started = false;
-            if ["task_definition", "desired_count", "capacity_provider_strategy", "health_check_grace_period", "deployment", "load_balancers"].iter().any(|f| touched(f)) {
+            if ["task_definition", "desired_count", "capacity_provider_strategy", "health_check_grace_period", "deployment", "load_balancers", FORCE].iter().any(|f| touched(f)) {
                 let mut req = aws.ecs.update_service().cluster(cluster).service(name);
                 if touched("task_definition") { req = req.task_definition(super::field(fields, "task_definition")); }
-                if touched("desired_count") { req = req.desired_count(fields["desired_count"].as_i64().unwrap_or(1) as i32); }
+                if touched("desired_count") { req = req.desired_count(get(fields, "desired_count").as_i64().unwrap_or(1) as i32); }
                 if touched("capacity_provider_strategy") {
                     // Changing capacity needs a new deployment to move tasks.
                     req = req.set_capacity_provider_strategy(Some(strategy(fields))).force_new_deployment(true);
@@ -248,8 +257,9 @@ pub async fn apply(aws: &Aws, c: &Change, fields: &Fields) -> Result<Outputs> {
                 if touched("health_check_grace_period") { req = req.set_health_check_grace_period_seconds(grace); }
                 if touched("deployment") { req = req.deployment_configuration(deployment_configuration(fields)); }
                 if touched("load_balancers") { req = req.set_load_balancers(Some(load_balancers(fields))); }
+                if touched(FORCE) { req = req.force_new_deployment(true); }
                 let out = req.send().await.aws("ecs:UpdateService")?;
-                started = touched("task_definition") || touched("capacity_provider_strategy") || touched("load_balancers");
+                started = ["task_definition", "capacity_provider_strategy", "load_balancers", "desired_count", FORCE].iter().any(|f| touched(f));
                 out_service = out.service;
             }
             if touched("tags") {
@@ -263,7 +273,7 @@ pub async fn apply(aws: &Aws, c: &Change, fields: &Fields) -> Result<Outputs> {
                 .cluster(cluster)
                 .service_name(name)
                 .task_definition(super::field(fields, "task_definition"))
-                .desired_count(fields["desired_count"].as_i64().unwrap_or(1) as i32)
+                .desired_count(get(fields, "desired_count").as_i64().unwrap_or(1) as i32)
                 .set_capacity_provider_strategy((!strategy.is_empty()).then_some(strategy))
                 .set_launch_type(launch_type)
                 .set_health_check_grace_period_seconds(grace)
@@ -278,10 +288,10 @@ pub async fn apply(aws: &Aws, c: &Change, fields: &Fields) -> Result<Outputs> {
     let arn = service.as_ref().and_then(|s| s.service_arn.clone()).or_else(|| c.live.as_ref().map(|l| l.id.clone())).unwrap_or_default();
     let mut out = outputs([("arn", arn), ("name", name.clone())]);
     // The deploy to wait for and, when it replaced a revision, the one to roll back to.
-    if started || service.as_ref().is_some_and(|s| s.desired_count > 0 && super::changed(c, "desired_count")) {
+    if started {
         out.insert("deployment".into(), primary(service.as_ref()));
     }
-    if let Some(prev) = c.live.as_ref().and_then(|l| l.fields["task_definition"].as_str()).filter(|_| super::changed(c, "task_definition")) {
+    if let Some(prev) = c.live.as_ref().and_then(|l| l.fields.get("task_definition")).and_then(Value::as_str).filter(|_| super::changed(c, "task_definition")) {
         out.insert("previous_task_definition".into(), prev.to_string());
     }
     Ok(out)
@@ -314,7 +324,7 @@ pub async fn snapshot(aws: &Aws, cluster: &str, name: &str) -> Result<Snapshot> 
         message: e.message.clone().unwrap_or_default(),
     }).collect();
     let stopped = stopped_tasks(aws, cluster, name).await?;
-    Ok(Snapshot { deployments, events, stopped })
+    Ok(Snapshot { desired: s.desired_count, deployments, events, stopped })
 }
 
 async fn stopped_tasks(aws: &Aws, cluster: &str, name: &str) -> Result<Vec<StoppedTask>> {

@@ -1,0 +1,42 @@
+use serde_json::json;
+
+use super::{rollout, Stack};
+use crate::cli::Global;
+use crate::engine;
+use crate::error::{Error, Result};
+use crate::output::Output;
+use crate::plan::fields;
+use crate::resource::{autoscaling_group, service};
+
+/// One field of the service (and, with `capacity`, the group's size), through the engine.
+pub async fn run(global: &Global, out: &Output, name: Option<String>, desired: u32, capacity: bool) -> Result<u8> {
+    let stack = Stack::open(global).await?;
+    let name = stack.service(name)?;
+    let mut svc = stack.desired(&service::address(&name))?.narrowed(fields([("desired_count", json!(desired))]));
+    let mut changes = vec![];
+    if capacity {
+        let Some(ec2) = &stack.loaded.spec.cluster.ec2 else {
+            return Err(Error::usage("--capacity needs EC2 capacity", "the spec has no [cluster.ec2]; scale the service alone"));
+        };
+        let instances = if desired == 0 { 0 } else { ec2.desired.clamp(1, ec2.max) };
+        let mut group = stack.desired(autoscaling_group::ADDRESS)?.narrowed(fields([("desired", json!(instances)), ("min", json!(ec2.min.min(instances)))]));
+        // Down: tasks stop before their instance goes. Up: the instance comes before the tasks.
+        if desired == 0 {
+            group.depends_on.push(svc.address.clone());
+        } else {
+            svc.depends_on.push(group.address.clone());
+        }
+        changes.push(group);
+    }
+    changes.push(svc);
+    let plan = stack.plan_only(changes).await?;
+    out.plan(&plan);
+    if !plan.has_changes() {
+        return Ok(0);
+    }
+    let since = super::rollout::now();
+    let report = engine::execute(&stack.provider, &plan, &|e| out.progress(&e)).await;
+    super::apply::failed(&report)?;
+    rollout::follow(&stack, out, &plan, &report, since, true).await?;
+    Ok(0)
+}

@@ -1,0 +1,88 @@
+//! Issue: day-2 commands — scale, redeploy --force — each a single planned change.
+
+use std::time::Duration;
+
+use aws_sdk_ec2::types::Filter;
+
+use crate::support::{eventually, session, Run, Session};
+
+fn live_url(run: &Run) -> String {
+    let line = run.stdout.lines().find(|l| l.starts_with("iris-app is live: ")).unwrap_or_else(|| panic!("no URL:\n{}\n{}", run.stdout, run.stderr));
+    line.trim_start_matches("iris-app is live: ").to_string()
+}
+
+async fn docs(s: &Session, url: &str) -> Option<u16> {
+    s.http.get(url).timeout(Duration::from_secs(2)).send().await.ok().map(|r| r.status().as_u16())
+}
+
+async fn running_instances(s: &Session) -> usize {
+    let out = s.aws.ec2.describe_instances().filters(Filter::builder().name("instance-state-name").values("running").build()).send().await.unwrap();
+    out.reservations.unwrap_or_default().iter().map(|r| r.instances().len()).sum()
+}
+
+async fn deployed(s: &Session) -> String {
+    s.tutorial_prerequisites().await;
+    let run = s.ecsdeploy(&["apply", "--auto-approve"]).await;
+    run.assert_ok("apply");
+    live_url(&run)
+}
+
+#[tokio::test]
+async fn scale_changes_only_the_desired_count_and_capacity_stops_the_instance() {
+    let s = session().await;
+    let url = deployed(&s).await;
+
+    let before = s.requests().await.len();
+    s.ecsdeploy(&["scale", "--desired", "0"]).await.assert_ok("scale to 0");
+    assert_eq!(s.mutating_since(before).await, ["ecs:UpdateService"]);
+    eventually("/docs stops answering", Duration::from_secs(20), || async { docs(&s, &url).await.is_none().then_some(()) }).await;
+
+    let before = s.requests().await.len();
+    let up = s.ecsdeploy(&["scale", "iris-app", "--desired", "1"]).await;
+    up.assert_ok("scale to 1");
+    assert_eq!(s.mutating_since(before).await, ["ecs:UpdateService"]);
+    assert_eq!(docs(&s, &live_url(&up)).await, Some(200));
+
+    // Nothing left running, then everything back.
+    let before = s.requests().await.len();
+    s.ecsdeploy(&["scale", "--desired", "0", "--capacity"]).await.assert_ok("scale to 0 with capacity");
+    assert_eq!(s.mutating_since(before).await, ["ecs:UpdateService", "autoscaling:UpdateAutoScalingGroup"]);
+    eventually("no running instance", Duration::from_secs(20), || async { (running_instances(&s).await == 0).then_some(()) }).await;
+    let up = s.ecsdeploy(&["scale", "--desired", "1", "--capacity"]).await;
+    up.assert_ok("scale back up");
+    assert_eq!(running_instances(&s).await, 1);
+    assert_eq!(docs(&s, &live_url(&up)).await, Some(200));
+    // A scale is no drift: the spec still says one task and the plan agrees.
+    assert_eq!(s.ecsdeploy(&["plan", "--detailed-exitcode"]).await.code, 0);
+}
+
+#[tokio::test]
+async fn redeploy_force_replaces_the_task_with_the_same_revision() {
+    let s = session().await;
+    deployed(&s).await;
+    let tasks = |s: &Session| {
+        let ecs = s.aws.ecs.clone();
+        async move {
+            let arns = ecs.list_tasks().cluster("mlds-ecs-workshop").service_name("iris-app").send().await.unwrap().task_arns.unwrap_or_default();
+            let described = ecs.describe_tasks().cluster("mlds-ecs-workshop").set_tasks(Some(arns)).send().await.unwrap();
+            described.tasks.unwrap_or_default().into_iter().filter(|t| t.last_status.as_deref() == Some("RUNNING"))
+                .map(|t| (t.task_arn.unwrap(), t.task_definition_arn.unwrap())).collect::<Vec<_>>()
+        }
+    };
+    let before_tasks = tasks(&s).await;
+
+    let before = s.requests().await.len();
+    let dry = s.ecsdeploy(&["redeploy"]).await;
+    dry.assert_ok("redeploy without --force");
+    assert!(dry.stdout.contains("Nothing changed") && dry.stdout.contains("iris-inference:1"), "{}", dry.stdout);
+    assert_eq!(s.mutating_since(before).await, Vec::<String>::new());
+
+    let run = s.ecsdeploy(&["redeploy", "--force"]).await;
+    run.assert_ok("redeploy --force");
+    assert_eq!(s.mutating_since(before).await, ["ecs:UpdateService"]);
+    let after_tasks = tasks(&s).await;
+    assert_eq!(after_tasks.len(), 1);
+    assert_ne!(after_tasks[0].0, before_tasks[0].0, "a new task");
+    assert_eq!(after_tasks[0].1, before_tasks[0].1, "of the same revision");
+    assert_eq!(docs(&s, &live_url(&run)).await, Some(200));
+}
