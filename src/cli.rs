@@ -71,6 +71,17 @@ pub enum Command {
         #[arg(long)]
         capacity: bool,
     },
+    /// Run a one-off task (a [jobs.*] entry such as the iris pipeline) on the cluster.
+    Run {
+        /// The job (or a task family).
+        name: String,
+        /// Stream the task's logs until it stops, and exit with its container's exit code.
+        #[arg(long)]
+        wait: bool,
+        /// Environment override for the job's container (repeatable).
+        #[arg(long = "env", value_name = "NAME=VALUE")]
+        env: Vec<String>,
+    },
     /// Start a new deployment of the service's current revision (an image tag re-pushed), then
     /// wait and verify like apply.
     Redeploy {

@@ -80,6 +80,16 @@ impl Output {
         }
     }
 
+    /// A line the task wrote, as it wrote it.
+    pub fn log_line(&self, line: &str) {
+        println!("{line}");
+    }
+
+    /// What the user may do next.
+    pub fn hint(&self, what: &str) {
+        eprintln!("    {what}");
+    }
+
     /// A step of a long operation.
     pub fn step(&self, what: &str) {
         eprintln!("==> {what}");

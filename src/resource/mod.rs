@@ -10,6 +10,7 @@ mod existing_group;
 mod iam_role;
 mod ingress;
 mod instance_profile;
+pub mod job;
 mod key_pair;
 mod launch_template;
 mod listener;

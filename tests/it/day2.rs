@@ -86,3 +86,34 @@ async fn redeploy_force_replaces_the_task_with_the_same_revision() {
     assert_eq!(after_tasks[0].1, before_tasks[0].1, "of the same revision");
     assert_eq!(docs(&s, &live_url(&run)).await, Some(200));
 }
+
+#[tokio::test]
+async fn run_streams_the_pipeline_logs_and_passes_the_exit_code_through() {
+    let s = session().await;
+    deployed(&s).await;
+    let image = "123456789012.dkr.ecr.us-east-1.amazonaws.com/iris-pipeline:latest";
+    let lines = ["loading iris.csv from s3://mlds-iris-data", "training: accuracy 0.97", "model uploaded to s3://mlds-iris-data/model.pkl"];
+    s.stage(serde_json::json!({"image": image, "exit_code": 0, "run_seconds": 0.6, "logs": lines})).await;
+    // 512 MiB of service and 512 MiB of job do not fit a t2.micro (982 MiB): said plainly.
+    let full = s.ecsdeploy(&["run", "iris-pipeline", "--wait"]).await;
+    assert_eq!(full.code, 1);
+    assert!(full.stderr.contains("RESOURCE:MEMORY") && full.stderr.contains("scale --desired 0"), "{}", full.stderr);
+    s.ecsdeploy(&["scale", "--desired", "0"]).await.assert_ok("scale to 0");
+
+    let run = s.ecsdeploy(&["run", "iris-pipeline", "--wait"]).await;
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert_eq!(run.stdout.lines().collect::<Vec<_>>(), lines, "the job's lines, in order, on stdout");
+
+    s.stage(serde_json::json!({"image": image, "exit_code": 3, "run_seconds": 0.3, "logs": ["loading iris.csv", "error: access denied"]})).await;
+    let run = s.ecsdeploy(&["run", "iris-pipeline", "--wait", "--env", "BUCKET_NAME=other"]).await;
+    assert_eq!(run.code, 3, "{}\n{}", run.stdout, run.stderr);
+    assert!(run.stdout.ends_with("error: access denied\n"), "{}", run.stdout);
+
+    let detached = s.ecsdeploy(&["run", "iris-pipeline"]).await;
+    detached.assert_ok("run without --wait");
+    assert!(detached.stderr.contains("started arn:aws:ecs:"), "{}", detached.stderr);
+
+    let unknown = s.ecsdeploy(&["run", "nope", "--wait"]).await;
+    assert_eq!(unknown.code, 1);
+    assert!(unknown.stderr.contains("no job or task `nope`"), "{}", unknown.stderr);
+}

@@ -1,0 +1,61 @@
+use std::time::Duration;
+
+use super::Stack;
+use crate::cli::Global;
+use crate::error::{Error, Result};
+use crate::output::Output;
+use crate::resource::job;
+
+/// Start a one-off task; with `wait`, stream its logs and exit with its exit code.
+pub async fn run(global: &Global, out: &Output, name: &str, wait: bool, env: &[String]) -> Result<u8> {
+    let env = env.iter().map(|kv| match kv.split_once('=') {
+        Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
+        _ => Err(Error::usage(format!("`{kv}` is not NAME=VALUE"), "write --env BUCKET_NAME=my-bucket")),
+    }).collect::<Result<Vec<_>>>()?;
+    let stack = Stack::open(global).await?;
+    let aws = &stack.provider.aws;
+    let cluster = &stack.loaded.spec.cluster.name;
+    let started = job::start(aws, &stack.loaded.spec, name, &env).await.map_err(failed)?;
+    out.step(&format!("started {}", started.arn));
+    if !wait {
+        out.hint(&format!("follow it with `ecsdeploy logs {name} --follow`"));
+        return Ok(0);
+    }
+    let mut token = None;
+    let mut pause = Duration::from_millis(200);
+    loop {
+        let state = job::state(aws, cluster, &started.arn).await.map_err(failed)?;
+        if let Some((group, stream)) = &started.log {
+            // Read until the stream has nothing new, so lines arrive in order and none is lost.
+            loop {
+                let (lines, next) = job::log_lines(aws, group, stream, token.clone()).await.map_err(failed)?;
+                let done = lines.is_empty() || next == token;
+                lines.iter().for_each(|l| out.log_line(l));
+                token = next;
+                if done {
+                    break;
+                }
+            }
+        }
+        if state.stopped {
+            return match state.exit_code {
+                Some(code) => {
+                    if code != 0 {
+                        out.step(&format!("the task exited {code}: {}", state.reason));
+                    }
+                    Ok(u8::try_from(code).unwrap_or(1))
+                }
+                None => Err(Error::Failed { message: format!("the task stopped before its container ran: {}", state.reason), hint: Some("`ecsdeploy doctor` explains the common causes (image missing, no memory)".into()) }),
+            };
+        }
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(Duration::from_secs(2));
+    }
+}
+
+fn failed(e: crate::resource::Error) -> Error {
+    match e {
+        crate::resource::Error::Aws(a) => Error::Aws(a),
+        crate::resource::Error::Other(f) => Error::Failed { message: f.message, hint: f.hint },
+    }
+}
