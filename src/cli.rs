@@ -58,6 +58,9 @@ pub enum Command {
         /// Keep a failed deployment in place instead of rolling back to the previous revision.
         #[arg(long)]
         no_rollback: bool,
+        /// Deploy this image for a container (CI after a push), checked in ECR first (repeatable).
+        #[arg(long = "image", value_name = "CONTAINER=URI")]
+        images: Vec<String>,
     },
     /// Change a service's desired count only (and, with --capacity, the instances behind it).
     Scale {

@@ -5,8 +5,18 @@ use crate::error::{Error, Result};
 use crate::output::Output;
 use crate::spec;
 
-pub async fn run(global: &Global, out: &Output, auto_approve: bool, allow_cost: bool, no_rollback: bool) -> Result<u8> {
-    let loaded = spec::load(&global.file)?;
+pub struct Options {
+    pub auto_approve: bool,
+    pub allow_cost: bool,
+    pub no_rollback: bool,
+    /// `CONTAINER=URI` overrides from CI.
+    pub images: Vec<String>,
+}
+
+pub async fn run(global: &Global, out: &Output, opts: Options) -> Result<u8> {
+    let Options { auto_approve, allow_cost, no_rollback, images } = opts;
+    let mut loaded = spec::load(&global.file)?;
+    let overrides = override_images(&mut loaded.spec, &images)?;
     // Guardrails come from the spec alone: refuse before any AWS call.
     let costly: Vec<String> = loaded.warnings.iter().filter(|w| w.cost).map(|w| w.message.clone()).collect();
     if !costly.is_empty() && !allow_cost {
@@ -15,7 +25,19 @@ pub async fn run(global: &Global, out: &Output, auto_approve: bool, allow_cost: 
             "pass --allow-cost to accept the charges, or change the spec (guardrails.free_tier = false silences this)",
         ));
     }
-    let stack = Stack::connect(global, loaded).await?;
+    let mut stack = Stack::connect(global, loaded).await?;
+    // A CI deploy names images that must exist before anything is registered.
+    for (container, uri) in &overrides {
+        match crate::resource::ecr::digest(&stack.provider.aws, uri).await {
+            Ok(Some(d)) => {
+                out.step(&format!("{container}: {uri} is {d}"));
+                stack.provider.digests.insert(container.clone(), d);
+            }
+            Ok(None) => {}
+            Err(crate::resource::Error::Aws(a)) => return Err(a.into()),
+            Err(crate::resource::Error::Other(f)) => return Err(Error::Failed { message: f.message, hint: f.hint }),
+        }
+    }
     let plan = stack.plan().await?;
     out.plan(&plan);
     if !plan.has_changes() {
@@ -51,4 +73,22 @@ pub(super) fn failed(report: &Report) -> Result<()> {
         message: format!("{} change(s) failed, {} skipped; first: {address}: {}", report.failed.len(), report.skipped.len(), first.message),
         hint: first.hint.or(Some("fix the cause and run the command again: it continues where this one stopped".into())),
     })
+}
+
+/// Apply `CONTAINER=URI` overrides to the spec; a container name must be known and unambiguous.
+fn override_images(spec: &mut crate::spec::Spec, images: &[String]) -> Result<Vec<(String, String)>> {
+    let mut out = Vec::new();
+    for kv in images {
+        let Some((name, uri)) = kv.split_once('=').filter(|(n, u)| !n.is_empty() && !u.is_empty()) else {
+            return Err(Error::usage(format!("`{kv}` is not CONTAINER=URI"), "write --image inference=ACCOUNT.dkr.ecr.REGION.amazonaws.com/iris-inference:TAG"));
+        };
+        let mut found = spec.tasks.values_mut().flat_map(|t| t.containers.iter_mut()).filter(|c| c.name == name).collect::<Vec<_>>();
+        match found.len() {
+            1 => found[0].image = uri.to_string(),
+            0 => return Err(Error::usage(format!("no container `{name}` in the spec"), "name a container of one of the [tasks.*] tables")),
+            _ => return Err(Error::usage(format!("several tasks have a container `{name}`"), "rename them apart in the spec")),
+        }
+        out.push((name.to_string(), uri.to_string()));
+    }
+    Ok(out)
 }

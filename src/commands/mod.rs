@@ -21,7 +21,9 @@ pub fn run(cli: Cli) -> Result<u8> {
     match cli.command {
         Command::Validate => validate::run(&cli.global, &out),
         Command::Plan { json, detailed_exitcode } => runtime().block_on(plan::run(&cli.global, &out, json, detailed_exitcode)),
-        Command::Apply { auto_approve, allow_cost, no_rollback } => runtime().block_on(apply::run(&cli.global, &out, auto_approve, allow_cost, no_rollback)),
+        Command::Apply { auto_approve, allow_cost, no_rollback, images } => {
+            runtime().block_on(apply::run(&cli.global, &out, apply::Options { auto_approve, allow_cost, no_rollback, images }))
+        }
         Command::Scale { service, desired, capacity } => runtime().block_on(scale::run(&cli.global, &out, service, desired, capacity)),
         Command::Run { name, wait, env } => runtime().block_on(run::run(&cli.global, &out, &name, wait, &env)),
         Command::Redeploy { service, force } => runtime().block_on(redeploy::run(&cli.global, &out, service, force)),

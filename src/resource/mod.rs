@@ -6,6 +6,7 @@ pub mod autoscaling_group;
 mod capacity_provider;
 mod cluster;
 mod cluster_capacity;
+pub mod ecr;
 mod existing_group;
 mod iam_role;
 mod ingress;
@@ -73,11 +74,13 @@ pub struct AwsProvider {
     pub stack: String,
     /// Secret environment values, used when registering and never put in a plan.
     pub secrets: task_definition::Secrets,
+    /// Digests of images a CI deploy named (`apply --image`), recorded on the new revision.
+    pub digests: BTreeMap<String, String>,
 }
 
 impl AwsProvider {
     pub fn new(aws: Aws, spec: &Spec) -> Self {
-        AwsProvider { aws, stack: spec.stack.name.clone(), secrets: task_definition::secrets(spec) }
+        AwsProvider { aws, stack: spec.stack.name.clone(), secrets: task_definition::secrets(spec), digests: BTreeMap::new() }
     }
 }
 
@@ -125,7 +128,7 @@ impl Provider for AwsProvider {
                 autoscaling_group::KIND => autoscaling_group::apply(aws, c, fields).await,
                 capacity_provider::KIND => capacity_provider::apply(aws, c, fields).await,
                 log_group::KIND => log_group::apply(aws, c, fields).await,
-                task_definition::KIND => task_definition::apply(aws, c, fields, &self.secrets).await,
+                task_definition::KIND => task_definition::apply(aws, c, fields, &self.secrets, &self.digests).await,
                 target_group::KIND => target_group::apply(aws, c, fields).await,
                 load_balancer::KIND => load_balancer::apply(aws, c, fields).await,
                 listener::KIND => listener::apply(aws, c, fields).await,

@@ -20,6 +20,8 @@ use crate::spec::{uses_fargate, LaunchType, NetworkMode, Spec};
 
 pub const KIND: &str = "task_definition";
 pub const TAG_CONTENT: &str = "ecsdeploy:content-hash";
+/// `container=sha256:…` pairs for images a CI deploy named.
+pub const TAG_DIGESTS: &str = "ecsdeploy:image-digests";
 
 pub fn address(family: &str) -> String {
     format!("{KIND}.{family}")
@@ -222,7 +224,7 @@ fn normalise<'a>(td: &TaskDefinition, secret: &BTreeSet<(String, String)>, tags:
         ("runtime_platform", json!(platform)),
         ("containers", Value::Array(containers)),
         // The content hash describes the revision; it is not a setting to compare.
-        ("tags", super::live_tags(tags.filter(|(k, _)| *k != TAG_CONTENT))),
+        ("tags", super::live_tags(tags.filter(|(k, _)| *k != TAG_CONTENT && *k != TAG_DIGESTS))),
     ];
     Live {
         id: arn.clone(),
@@ -292,11 +294,16 @@ fn content_hash(fields: &Fields) -> String {
     d.iter().take(16).map(|b| format!("{b:02x}")).collect()
 }
 
-pub async fn apply(aws: &Aws, c: &Change, fields: &Fields, secrets: &Secrets) -> Result<Outputs> {
+pub async fn apply(aws: &Aws, c: &Change, fields: &Fields, secrets: &Secrets, digests: &BTreeMap<String, String>) -> Result<Outputs> {
     let family = &c.desired.name;
     let s = |k: &str| fields[k].as_str().filter(|v| !v.is_empty()).map(String::from);
     let mut tags = ecs_tags(fields);
     tags.push(aws_sdk_ecs::types::Tag::builder().key(TAG_CONTENT).value(content_hash(fields)).build());
+    let names: Vec<&str> = fields["containers"].as_array().into_iter().flatten().filter_map(|c| c["name"].as_str()).collect();
+    let recorded: Vec<String> = digests.iter().filter(|(c, _)| names.contains(&c.as_str())).map(|(c, d)| format!("{c}={d}")).collect();
+    if !recorded.is_empty() {
+        tags.push(aws_sdk_ecs::types::Tag::builder().key(TAG_DIGESTS).value(recorded.join(" ")).build());
+    }
     let requires: Vec<Compatibility> = strings(&fields["requires"]).unwrap_or_default().iter().map(|r| Compatibility::from(r.as_str())).collect();
     let containers = fields["containers"].as_array().into_iter().flatten().map(|ct| container(family, ct, secrets)).collect();
     let out = aws.ecs.register_task_definition()

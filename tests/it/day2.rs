@@ -117,3 +117,32 @@ async fn run_streams_the_pipeline_logs_and_passes_the_exit_code_through() {
     assert_eq!(unknown.code, 1);
     assert!(unknown.stderr.contains("no job or task `nope`"), "{}", unknown.stderr);
 }
+
+#[tokio::test]
+async fn apply_image_registers_one_revision_and_a_missing_image_fails_before_any_change() {
+    let s = session().await;
+    deployed(&s).await;
+    let uri = s.push_image("iris-inference", "v2").await;
+
+    let before = s.requests().await.len();
+    let run = s.ecsdeploy(&["apply", "--auto-approve", "--image", &format!("inference={uri}")]).await;
+    run.assert_ok("apply --image");
+    assert_eq!(s.mutating_since(before).await, ["ecs:RegisterTaskDefinition", "ecs:UpdateService"]);
+    let out = s.aws.ecs.describe_task_definition().task_definition("iris-inference").include(aws_sdk_ecs::types::TaskDefinitionField::Tags).send().await.unwrap();
+    let td = out.task_definition.unwrap();
+    assert_eq!(td.revision, 2);
+    assert_eq!(td.container_definitions.unwrap()[0].image.as_deref(), Some(uri.as_str()));
+    let tags = out.tags.unwrap_or_default();
+    assert!(tags.iter().any(|t| t.key() == Some("ecsdeploy:image-digests") && t.value().unwrap_or_default().starts_with("inference=sha256:")), "{tags:?}");
+    assert_eq!(docs(&s, &live_url(&run)).await, Some(200));
+
+    let missing = uri.replace(":v2", ":v9");
+    let before = s.requests().await.len();
+    let run = s.ecsdeploy(&["apply", "--auto-approve", "--image", &format!("inference={missing}")]).await;
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(run.stderr.contains("is not in ECR") && run.stderr.contains("docker push"), "{}", run.stderr);
+    assert_eq!(s.mutating_since(before).await, Vec::<String>::new());
+
+    let bad = s.ecsdeploy(&["apply", "--auto-approve", "--image", "nosuch=repo:1"]).await;
+    assert_eq!(bad.code, 2, "{}", bad.stderr);
+}
