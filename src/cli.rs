@@ -62,6 +62,16 @@ pub enum Command {
         #[arg(long = "image", value_name = "CONTAINER=URI")]
         images: Vec<String>,
     },
+    /// Delete everything tagged with this stack, dependents first; never an untagged resource.
+    /// Safe to run again after an interruption.
+    Destroy {
+        /// Do not ask for confirmation (required when not on a terminal).
+        #[arg(long)]
+        auto_approve: bool,
+        /// Also delete the CloudWatch log groups (kept by default: they hold the history).
+        #[arg(long)]
+        logs: bool,
+    },
     /// Change a service's desired count only (and, with --capacity, the instances behind it).
     Scale {
         /// The service (may be left out when the spec has one).

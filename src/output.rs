@@ -112,6 +112,10 @@ impl Output {
         }
     }
 
+    pub fn destroyed(&self, report: &Report, plan: &Plan) {
+        println!("Destroyed {} resource(s) of stack `{}`.", report.applied.len(), plan.stack);
+    }
+
     pub fn applied(&self, report: &Report, after: &Plan) {
         println!("Applied {} change(s); stack `{}` now matches the spec.", report.applied.len(), after.stack);
     }

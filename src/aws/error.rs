@@ -44,6 +44,15 @@ impl AwsError {
         self.kind == kind
     }
 
+    /// AWS refuses a deletion because something still uses the resource (it will let go).
+    pub fn is_in_use(&self) -> bool {
+        matches!(
+            self.code.as_deref(),
+            Some("DependencyViolation" | "ResourceInUse" | "ResourceInUseException" | "ClusterContainsContainerInstancesException"
+                | "ClusterContainsServicesException" | "ClusterContainsTasksException" | "ResourceInUseFault")
+        ) || (self.code.as_deref() == Some("ClientException") && self.message.contains("in use"))
+    }
+
     /// A just-created role or instance profile that other services cannot see yet.
     pub fn is_iam_propagation(&self) -> bool {
         let m = self.message.to_ascii_lowercase();

@@ -1,6 +1,7 @@
 //! One file per command; each is thin and hands the work to the library.
 
 mod apply;
+mod destroy;
 mod plan;
 mod redeploy;
 mod rollout;
@@ -25,6 +26,7 @@ pub fn run(cli: Cli) -> Result<u8> {
             runtime().block_on(apply::run(&cli.global, &out, apply::Options { auto_approve, allow_cost, no_rollback, images }))
         }
         Command::Scale { service, desired, capacity } => runtime().block_on(scale::run(&cli.global, &out, service, desired, capacity)),
+        Command::Destroy { auto_approve, logs } => runtime().block_on(destroy::run(&cli.global, &out, auto_approve, logs)),
         Command::Run { name, wait, env } => runtime().block_on(run::run(&cli.global, &out, &name, wait, &env)),
         Command::Redeploy { service, force } => runtime().block_on(redeploy::run(&cli.global, &out, service, force)),
     }

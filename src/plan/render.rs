@@ -88,6 +88,9 @@ fn summary(plan: &Plan) -> String {
     if !plan.has_changes() {
         return format!("No changes: stack `{}` matches the spec ({} resources).\n", plan.stack, plan.changes.len());
     }
+    if plan.changes.iter().all(|c| c.action != Action::Create && c.action != Action::Update && c.action != Action::Replace) {
+        return format!("Plan: {} to delete; {} left alone.\n", plan.count(Action::Delete), plan.changes.len() - plan.count(Action::Delete));
+    }
     format!(
         "Plan: {} to create, {} to update, {} to replace, {} to delete; {} unchanged.\n",
         plan.count(Action::Create),

@@ -154,3 +154,14 @@ async fn diagnose(aws: &Aws, cluster: &str, group: &str) -> Failure {
         )
     }
 }
+
+/// Delete the group with its instances, and wait until it is gone (its instances leave the
+/// cluster, which can then be deleted).
+pub async fn delete(aws: &Aws, c: &Change) -> Result<Outputs> {
+    aws.autoscaling.delete_auto_scaling_group().auto_scaling_group_name(&c.desired.name).force_delete(true).send().await.aws("autoscaling:DeleteAutoScalingGroup")?;
+    super::until("the group and its instances are gone", || async {
+        let out = aws.autoscaling.describe_auto_scaling_groups().auto_scaling_group_names(&c.desired.name).send().await.aws("autoscaling:DescribeAutoScalingGroups")?;
+        Ok(out.auto_scaling_groups.unwrap_or_default().is_empty())
+    }).await?;
+    Ok(Outputs::new())
+}

@@ -100,3 +100,8 @@ pub async fn apply(aws: &Aws, c: &Change, fields: &Fields) -> Result<Outputs> {
     let arn = out.capacity_provider.and_then(|c| c.capacity_provider_arn).unwrap_or_default();
     Ok(outputs([("arn", arn), ("name", name.clone())]))
 }
+
+pub async fn delete(aws: &Aws, c: &Change) -> Result<Outputs> {
+    super::retry_in_use(|| async { aws.ecs.delete_capacity_provider().capacity_provider(&c.desired.name).send().await.aws("ecs:DeleteCapacityProvider") }).await?;
+    Ok(Outputs::new())
+}

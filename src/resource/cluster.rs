@@ -61,3 +61,9 @@ pub async fn apply(aws: &Aws, c: &Change, fields: &Fields) -> Result<Outputs> {
     let arn = out.cluster.and_then(|c| c.cluster_arn).unwrap_or_default();
     Ok(outputs([("arn", arn), ("name", c.desired.name.clone())]))
 }
+
+/// A cluster goes once its services, tasks and instances have; those leave asynchronously.
+pub async fn delete(aws: &Aws, c: &Change) -> Result<Outputs> {
+    super::retry_in_use(|| async { aws.ecs.delete_cluster().cluster(&c.desired.name).send().await.aws("ecs:DeleteCluster") }).await?;
+    Ok(Outputs::new())
+}

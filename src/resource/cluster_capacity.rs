@@ -68,3 +68,11 @@ pub async fn apply(aws: &Aws, c: &Change, fields: &Fields) -> Result<Outputs> {
         .send().await.aws("ecs:PutClusterCapacityProviders")?;
     Ok(Outputs::new())
 }
+
+/// Detach every provider, so the capacity provider can be deleted.
+pub async fn delete(aws: &Aws, c: &Change) -> Result<Outputs> {
+    aws.ecs.put_cluster_capacity_providers().cluster(&c.desired.name)
+        .set_capacity_providers(Some(vec![])).set_default_capacity_provider_strategy(Some(vec![]))
+        .send().await.aws("ecs:PutClusterCapacityProviders")?;
+    Ok(Outputs::new())
+}

@@ -214,3 +214,22 @@ async fn attached_arn(aws: &Aws, role: &str, key: &str) -> Result<String> {
     let out = aws.iam.list_attached_role_policies().role_name(role).send().await.aws("iam:ListAttachedRolePolicies")?;
     Ok(out.attached_policies.unwrap_or_default().into_iter().filter_map(|p| p.policy_arn).find(|a| policy_key(a) == key).unwrap_or_else(|| key.to_string()))
 }
+
+/// Detach and delete its policies, leave its instance profiles, then delete the role.
+pub async fn delete(aws: &Aws, c: &Change) -> Result<Outputs> {
+    let name = &c.desired.name;
+    let iam = &aws.iam;
+    let attached = iam.list_attached_role_policies().role_name(name).send().await.aws("iam:ListAttachedRolePolicies")?;
+    for arn in attached.attached_policies.unwrap_or_default().into_iter().filter_map(|p| p.policy_arn) {
+        iam.detach_role_policy().role_name(name).policy_arn(arn).send().await.aws("iam:DetachRolePolicy")?;
+    }
+    for policy in iam.list_role_policies().role_name(name).send().await.aws("iam:ListRolePolicies")?.policy_names {
+        iam.delete_role_policy().role_name(name).policy_name(policy).send().await.aws("iam:DeleteRolePolicy")?;
+    }
+    let profiles = iam.list_instance_profiles_for_role().role_name(name).send().await.aws("iam:ListInstanceProfilesForRole")?;
+    for p in profiles.instance_profiles {
+        iam.remove_role_from_instance_profile().instance_profile_name(p.instance_profile_name).role_name(name).send().await.aws("iam:RemoveRoleFromInstanceProfile")?;
+    }
+    iam.delete_role().role_name(name).send().await.aws("iam:DeleteRole")?;
+    Ok(Outputs::new())
+}

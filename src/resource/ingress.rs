@@ -168,3 +168,13 @@ fn permission(r: &Value) -> IpPermission {
         p.ip_ranges(IpRange::builder().cidr_ip(source).set_description(description).build()).build()
     }
 }
+
+/// Revoke the rules the stack owns on the group (on an existing group, only those).
+pub async fn delete(aws: &Aws, c: &Change, stack: &str) -> Result<Outputs> {
+    let live = c.live.as_ref().expect("a deletion has a live resource");
+    let ids: Vec<String> = owned_rules(aws, &live.id, c.desired.meta["own"] == "true", stack).await?.into_iter().map(|(_, id)| id).collect();
+    if !ids.is_empty() {
+        aws.ec2.revoke_security_group_ingress().group_id(&live.id).set_security_group_rule_ids(Some(ids)).send().await.aws("ec2:RevokeSecurityGroupIngress")?;
+    }
+    Ok(Outputs::new())
+}

@@ -69,3 +69,12 @@ pub async fn apply(aws: &Aws, c: &Change, fields: &Fields) -> Result<Outputs> {
     }
     Ok(outputs([("arn", arn), ("name", name.clone())]))
 }
+
+pub async fn delete(aws: &Aws, c: &Change) -> Result<Outputs> {
+    let name = &c.desired.name;
+    if let Some(role) = c.live.as_ref().and_then(|l| l.fields.get("role")).and_then(|v| v.as_str()).filter(|r| !r.is_empty()) {
+        aws.iam.remove_role_from_instance_profile().instance_profile_name(name).role_name(role).send().await.aws("iam:RemoveRoleFromInstanceProfile")?;
+    }
+    aws.iam.delete_instance_profile().instance_profile_name(name).send().await.aws("iam:DeleteInstanceProfile")?;
+    Ok(Outputs::new())
+}

@@ -122,3 +122,9 @@ pub async fn apply(aws: &Aws, c: &Change, fields: &Fields) -> Result<Outputs> {
     }
     Ok(outputs([("id", live.id.clone()), ("version", version)]))
 }
+
+pub async fn delete(aws: &Aws, c: &Change) -> Result<Outputs> {
+    let live = c.live.as_ref().expect("a deletion has a live resource");
+    aws.ec2.delete_launch_template().launch_template_id(&live.id).send().await.aws("ec2:DeleteLaunchTemplate")?;
+    Ok(Outputs::new())
+}

@@ -70,3 +70,9 @@ pub async fn apply(aws: &Aws, c: &Change, fields: &Fields) -> Result<Outputs> {
     let arn = out.listeners.unwrap_or_default().into_iter().next().and_then(|l| l.listener_arn).unwrap_or_default();
     Ok(outputs([("arn", arn)]))
 }
+
+pub async fn delete(aws: &Aws, c: &Change) -> Result<Outputs> {
+    let live = c.live.as_ref().expect("a deletion has a live resource");
+    aws.elbv2.delete_listener().listener_arn(&live.id).send().await.aws("elbv2:DeleteListener")?;
+    Ok(Outputs::new())
+}

@@ -110,3 +110,9 @@ pub async fn apply(aws: &Aws, c: &Change, fields: &Fields) -> Result<Outputs> {
         ("dns", lb.and_then(|l| l.dns_name).unwrap_or_default()),
     ]))
 }
+
+pub async fn delete(aws: &Aws, c: &Change) -> Result<Outputs> {
+    let live = c.live.as_ref().expect("a deletion has a live resource");
+    aws.elbv2.delete_load_balancer().load_balancer_arn(&live.id).send().await.aws("elbv2:DeleteLoadBalancer")?;
+    Ok(Outputs::new())
+}

@@ -74,3 +74,8 @@ pub async fn apply(aws: &Aws, c: &Change, fields: &Fields) -> Result<Outputs> {
     };
     Ok(outputs([("arn", arn), ("name", name.clone())]))
 }
+
+pub async fn delete(aws: &Aws, c: &Change) -> Result<Outputs> {
+    aws.logs.delete_log_group().log_group_name(&c.desired.name).send().await.aws("logs:DeleteLogGroup")?;
+    Ok(Outputs::new())
+}

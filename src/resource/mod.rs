@@ -117,6 +117,9 @@ impl Provider for AwsProvider {
     fn apply<'a>(&'a self, c: &'a Change, fields: &'a Fields) -> BoxFuture<'a, std::result::Result<Outputs, Failure>> {
         Box::pin(async move {
             let aws = &self.aws;
+            if c.action == crate::plan::Action::Delete {
+                return self.delete(c).await.map_err(|e| failure(&c.address, e));
+            }
             let r = match c.desired.kind.as_str() {
                 iam_role::KIND => iam_role::apply(aws, c, fields).await,
                 instance_profile::KIND => instance_profile::apply(aws, c, fields).await,
@@ -137,6 +140,71 @@ impl Provider for AwsProvider {
             };
             r.map_err(|e| failure(&c.address, e))
         })
+    }
+}
+
+impl AwsProvider {
+    async fn delete(&self, c: &Change) -> Result<Outputs> {
+        let aws = &self.aws;
+        match c.desired.kind.as_str() {
+            service::KIND => service::delete(aws, c).await,
+            listener::KIND => listener::delete(aws, c).await,
+            load_balancer::KIND => load_balancer::delete(aws, c).await,
+            target_group::KIND => target_group::delete(aws, c).await,
+            task_definition::KIND => task_definition::delete(aws, c).await,
+            log_group::KIND => log_group::delete(aws, c).await,
+            cluster_capacity::KIND => cluster_capacity::delete(aws, c).await,
+            capacity_provider::KIND => capacity_provider::delete(aws, c).await,
+            autoscaling_group::KIND => autoscaling_group::delete(aws, c).await,
+            launch_template::KIND => launch_template::delete(aws, c).await,
+            cluster::KIND => cluster::delete(aws, c).await,
+            ingress::KIND => ingress::delete(aws, c, &self.stack).await,
+            security_group::KIND => security_group::delete(aws, c).await,
+            instance_profile::KIND => instance_profile::delete(aws, c).await,
+            iam_role::KIND => iam_role::delete(aws, c).await,
+            other => unreachable!("`{other}` is never deleted"),
+        }
+    }
+}
+
+/// How long teardown waits for AWS to let go of something (instances terminating, a service
+/// draining) before giving up with a clear message.
+const TEARDOWN_PATIENCE: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// Poll `done` with backoff until it holds, within [`TEARDOWN_PATIENCE`].
+async fn until<F, Fut>(what: &str, mut done: F) -> Result<()>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<bool>>,
+{
+    let start = std::time::Instant::now();
+    let mut pause = std::time::Duration::from_millis(200);
+    while !done().await? {
+        if start.elapsed() > TEARDOWN_PATIENCE {
+            return Err(Error::Other(Failure::new(format!("gave up waiting until {what}"), "run destroy again later: it continues where it stopped")));
+        }
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(std::time::Duration::from_secs(5));
+    }
+    Ok(())
+}
+
+/// Repeat a deletion AWS refuses while something still uses the resource.
+async fn retry_in_use<T, F, Fut>(mut op: F) -> Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = std::result::Result<T, AwsError>>,
+{
+    let start = std::time::Instant::now();
+    let mut pause = std::time::Duration::from_millis(200);
+    loop {
+        match op().await {
+            Err(e) if e.is_in_use() && start.elapsed() < TEARDOWN_PATIENCE => {
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(std::time::Duration::from_secs(5));
+            }
+            other => return other.map_err(Error::from),
+        }
     }
 }
 

@@ -87,3 +87,10 @@ pub async fn apply(aws: &Aws, c: &Change, fields: &Fields) -> Result<Outputs> {
         .send().await.aws("ec2:CreateSecurityGroup")?;
     Ok(outputs([("id", out.group_id.unwrap_or_default())]))
 }
+
+/// A group goes once no instance, interface or rule uses it; those leave asynchronously.
+pub async fn delete(aws: &Aws, c: &Change) -> Result<Outputs> {
+    let live = c.live.as_ref().expect("a deletion has a live resource");
+    super::retry_in_use(|| async { aws.ec2.delete_security_group().group_id(&live.id).send().await.aws("ec2:DeleteSecurityGroup") }).await?;
+    Ok(Outputs::new())
+}

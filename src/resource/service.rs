@@ -390,3 +390,15 @@ pub async fn public_url(aws: &Aws, spec: &Spec, name: &str) -> Result<Option<Str
 pub fn watched(plan: &crate::plan::Plan) -> HashMap<String, String> {
     plan.changes.iter().filter(|c| c.desired.kind == KIND && c.action.mutates()).map(|c| (c.address.clone(), c.desired.name.clone())).collect()
 }
+
+/// Scale to zero and delete; wait until ECS has drained it, so the cluster can go next.
+pub async fn delete(aws: &Aws, c: &Change) -> Result<Outputs> {
+    let cluster = &c.desired.meta["cluster"];
+    aws.ecs.update_service().cluster(cluster).service(&c.desired.name).desired_count(0).send().await.aws("ecs:UpdateService")?;
+    aws.ecs.delete_service().cluster(cluster).service(&c.desired.name).force(true).send().await.aws("ecs:DeleteService")?;
+    super::until("the service has drained", || async {
+        let out = aws.ecs.describe_services().cluster(cluster).services(&c.desired.name).send().await.aws("ecs:DescribeServices")?;
+        Ok(out.services.unwrap_or_default().iter().all(|s| s.status.as_deref() == Some("INACTIVE")))
+    }).await?;
+    Ok(Outputs::new())
+}

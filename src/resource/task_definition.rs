@@ -359,3 +359,13 @@ async fn in_use(aws: &Aws, cluster: &str) -> Result<BTreeSet<String>> {
     }
     Ok(used)
 }
+
+/// Deregister every ACTIVE revision of the family.
+pub async fn delete(aws: &Aws, c: &Change) -> Result<Outputs> {
+    let family = &c.desired.name;
+    let list = aws.ecs.list_task_definitions().family_prefix(family).status(TaskDefinitionStatus::Active).send().await.aws("ecs:ListTaskDefinitions")?;
+    for arn in list.task_definition_arns.unwrap_or_default().into_iter().filter(|a| a.rsplit_once(':').and_then(|(f, _)| f.rsplit('/').next()) == Some(family.as_str())) {
+        aws.ecs.deregister_task_definition().task_definition(&arn).send().await.aws("ecs:DeregisterTaskDefinition")?;
+    }
+    Ok(Outputs::new())
+}

@@ -5,5 +5,6 @@ mod day2;
 mod spec_corpus;
 mod stack_capacity;
 mod stack_services;
+mod teardown;
 mod support;
 mod world_behaviour;
