@@ -24,8 +24,8 @@ async fn stack_tagged(s: &Session) -> Vec<String> {
         }
     }
     for p in s.aws.iam.list_instance_profiles().send().await.unwrap().instance_profiles {
-        let tags = s.aws.iam.list_instance_profile_tags().instance_profile_name(&p.instance_profile_name).send().await.unwrap().tags;
-        if tags.iter().any(|t| ours(Some(&t.key), Some(&t.value))) {
+        let profile = s.aws.iam.get_instance_profile().instance_profile_name(&p.instance_profile_name).send().await.unwrap().instance_profile.unwrap();
+        if profile.tags().iter().any(|t| ours(Some(&t.key), Some(&t.value))) {
             found.push(format!("instance_profile:{}", p.instance_profile_name));
         }
     }
