@@ -95,6 +95,24 @@ pub enum Command {
         #[arg(long = "env", value_name = "NAME=VALUE")]
         env: Vec<String>,
     },
+    /// Services (desired/running/pending, deployment, events, targets, URL), the cluster's
+    /// instances, and the estimated monthly cost against the free tier. Read calls only.
+    Status,
+    /// Print the CloudWatch log lines of a service, job or task.
+    Logs {
+        /// Service, job or task family (may be left out when the spec has one service).
+        name: Option<String>,
+        /// Keep printing new lines until interrupted.
+        #[arg(long)]
+        follow: bool,
+        /// How far back to start.
+        #[arg(long, default_value = "10m")]
+        since: String,
+    },
+    /// Print a completion script for a shell (bash, zsh, fish, elvish, powershell).
+    Completions {
+        shell: clap_complete::Shell,
+    },
     /// Start a new deployment of the service's current revision (an image tag re-pushed), then
     /// wait and verify like apply.
     Redeploy {

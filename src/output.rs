@@ -6,6 +6,8 @@ use crate::cli::Global;
 use crate::engine::{Event, Report};
 use crate::error::{Error, Result};
 use crate::plan::{render_json, render_text, Plan, Style};
+use crate::cost::Estimate;
+use crate::resource::observe::{InstanceStatus, ServiceStatus};
 use crate::spec::Loaded;
 
 pub struct Output {
@@ -77,6 +79,57 @@ impl Output {
                 }
             }
             Event::Skipped(c, cause) => eprintln!("  - {}: skipped because {cause} failed", c.address),
+        }
+    }
+
+    /// A log line of some task, prefixed by its stream (one task each).
+    pub fn stream_line(&self, stream: &str, line: &str) {
+        let task = stream.rsplit('/').next().unwrap_or(stream);
+        println!("[{}] {line}", &task[..task.len().min(8)]);
+    }
+
+    pub fn completions(&self, shell: clap_complete::Shell) {
+        use clap::CommandFactory;
+        clap_complete::generate(shell, &mut crate::cli::Cli::command(), "ecsdeploy", &mut std::io::stdout());
+    }
+
+    pub fn status(&self, stack: &str, cluster: &str, services: &[ServiceStatus], instances: &[InstanceStatus], cost: &Estimate) {
+        println!("stack `{stack}`, cluster `{cluster}`");
+        for s in services {
+            if !s.exists {
+                println!("\nservice {}: not created yet (run apply)", s.name);
+                continue;
+            }
+            println!("\nservice {}: {} running / {} desired / {} pending", s.name, s.running, s.desired, s.pending);
+            println!("  task definition: {}", s.task_definition.rsplit('/').next().unwrap_or(&s.task_definition));
+            for (id, status, rollout, reason) in &s.deployments {
+                println!("  deployment {id}: {status} {rollout}{}", if reason.is_empty() { String::new() } else { format!(" ({reason})") });
+            }
+            for (target, state) in &s.targets {
+                println!("  target {target}: {state}");
+            }
+            match &s.url {
+                Some(u) => println!("  url: {u}"),
+                None => println!("  url: none (nothing running)"),
+            }
+            for e in &s.events {
+                println!("  event: {e}");
+            }
+        }
+        println!();
+        if instances.is_empty() {
+            println!("container instances: none");
+        }
+        for i in instances {
+            println!("container instance {} ({}), public IP {}, {} task(s)", i.instance_id, i.instance_type, if i.public_ip.is_empty() { "none" } else { &i.public_ip }, i.running_tasks);
+        }
+        if cost.beyond_free_tier.is_empty() {
+            println!("estimated cost: within the free tier (first 12 months: 750 t2.micro hours a month)");
+        } else {
+            println!("estimated cost: about ${:.2} a month beyond the free tier (us-east-1 list prices):", cost.monthly);
+            for line in &cost.beyond_free_tier {
+                println!("  {line}");
+            }
         }
     }
 

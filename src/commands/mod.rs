@@ -2,11 +2,13 @@
 
 mod apply;
 mod destroy;
+mod logs;
 mod plan;
 mod redeploy;
 mod rollout;
 mod run;
 mod scale;
+mod status;
 mod validate;
 
 use crate::aws::{Aws, Target};
@@ -26,9 +28,23 @@ pub fn run(cli: Cli) -> Result<u8> {
             runtime().block_on(apply::run(&cli.global, &out, apply::Options { auto_approve, allow_cost, no_rollback, images }))
         }
         Command::Scale { service, desired, capacity } => runtime().block_on(scale::run(&cli.global, &out, service, desired, capacity)),
+        Command::Status => runtime().block_on(status::run(&cli.global, &out)),
+        Command::Logs { name, follow, since } => runtime().block_on(logs::run(&cli.global, &out, name, follow, &since)),
+        Command::Completions { shell } => {
+            out.completions(shell);
+            Ok(0)
+        }
         Command::Destroy { auto_approve, logs } => runtime().block_on(destroy::run(&cli.global, &out, auto_approve, logs)),
         Command::Run { name, wait, env } => runtime().block_on(run::run(&cli.global, &out, &name, wait, &env)),
         Command::Redeploy { service, force } => runtime().block_on(redeploy::run(&cli.global, &out, service, force)),
+    }
+}
+
+/// A resource-layer error, for a command that reports it.
+pub(crate) fn resource_error(e: crate::resource::Error) -> Error {
+    match e {
+        crate::resource::Error::Aws(a) => Error::Aws(a),
+        crate::resource::Error::Other(f) => Error::Failed { message: f.message, hint: f.hint },
     }
 }
 
@@ -58,13 +74,25 @@ impl Stack {
 
     /// The service a day-2 command means: the one named, or the only one.
     pub fn service(&self, name: Option<String>) -> Result<String> {
-        let services: Vec<&String> = self.loaded.spec.services.keys().collect();
-        let list = services.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ");
         match name {
-            Some(n) if self.loaded.spec.services.contains_key(&n) => Ok(n),
-            Some(n) => Err(Error::usage(format!("the spec has no service `{n}`"), format!("name one of: {list}"))),
-            None if services.len() == 1 => Ok(services[0].clone()),
-            None => Err(Error::usage("which service?", format!("name one of: {list}"))),
+            None => Stack::only_service(&self.loaded),
+            Some(n) => Stack::named_service(&self.loaded, n),
+        }
+    }
+
+    pub fn only_service(loaded: &Loaded) -> Result<String> {
+        let services: Vec<&String> = loaded.spec.services.keys().collect();
+        match services.as_slice() {
+            [one] => Ok((*one).clone()),
+            _ => Err(Error::usage("which service?", format!("name one of: {}", services.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")))),
+        }
+    }
+
+    fn named_service(loaded: &Loaded, n: String) -> Result<String> {
+        let list = loaded.spec.services.keys().map(String::as_str).collect::<Vec<_>>().join(", ");
+        match n {
+            n if loaded.spec.services.contains_key(&n) => Ok(n),
+            n => Err(Error::usage(format!("the spec has no service `{n}`"), format!("name one of: {list}"))),
         }
     }
 

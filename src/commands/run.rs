@@ -15,7 +15,7 @@ pub async fn run(global: &Global, out: &Output, name: &str, wait: bool, env: &[S
     let stack = Stack::open(global).await?;
     let aws = &stack.provider.aws;
     let cluster = &stack.loaded.spec.cluster.name;
-    let started = job::start(aws, &stack.loaded.spec, name, &env).await.map_err(failed)?;
+    let started = job::start(aws, &stack.loaded.spec, name, &env).await.map_err(super::resource_error)?;
     out.step(&format!("started {}", started.arn));
     if !wait {
         out.hint(&format!("follow it with `ecsdeploy logs {name} --follow`"));
@@ -24,11 +24,11 @@ pub async fn run(global: &Global, out: &Output, name: &str, wait: bool, env: &[S
     let mut token = None;
     let mut pause = Duration::from_millis(200);
     loop {
-        let state = job::state(aws, cluster, &started.arn).await.map_err(failed)?;
+        let state = job::state(aws, cluster, &started.arn).await.map_err(super::resource_error)?;
         if let Some((group, stream)) = &started.log {
             // Read until the stream has nothing new, so lines arrive in order and none is lost.
             loop {
-                let (lines, next) = job::log_lines(aws, group, stream, token.clone()).await.map_err(failed)?;
+                let (lines, next) = job::log_lines(aws, group, stream, token.clone()).await.map_err(super::resource_error)?;
                 let done = lines.is_empty() || next == token;
                 lines.iter().for_each(|l| out.log_line(l));
                 token = next;
@@ -50,12 +50,5 @@ pub async fn run(global: &Global, out: &Output, name: &str, wait: bool, env: &[S
         }
         tokio::time::sleep(pause).await;
         pause = (pause * 2).min(Duration::from_secs(2));
-    }
-}
-
-fn failed(e: crate::resource::Error) -> Error {
-    match e {
-        crate::resource::Error::Aws(a) => Error::Aws(a),
-        crate::resource::Error::Other(f) => Error::Failed { message: f.message, hint: f.hint },
     }
 }

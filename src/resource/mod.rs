@@ -16,6 +16,7 @@ mod key_pair;
 mod launch_template;
 mod listener;
 mod load_balancer;
+pub mod observe;
 mod log_group;
 mod security_group;
 pub mod service;

@@ -146,3 +146,21 @@ async fn apply_image_registers_one_revision_and_a_missing_image_fails_before_any
     let bad = s.ecsdeploy(&["apply", "--auto-approve", "--image", "nosuch=repo:1"]).await;
     assert_eq!(bad.code, 2, "{}", bad.stderr);
 }
+
+#[tokio::test]
+async fn status_and_logs_report_the_running_stack() {
+    let s = session().await;
+    let url = deployed(&s).await;
+    let status = s.ecsdeploy(&["status"]).await;
+    status.assert_ok("status");
+    for expected in ["service iris-app: 1 running / 1 desired / 0 pending", "iris-inference:1", "PRIMARY COMPLETED", &format!("url: {url}"), "(t2.micro)", "within the free tier"] {
+        assert!(status.stdout.contains(expected), "`{expected}` missing:\n{}", status.stdout);
+    }
+    let logs = s.ecsdeploy(&["logs", "iris-app", "--since", "1h"]).await;
+    logs.assert_ok("logs");
+    assert!(logs.stdout.contains("Uvicorn running on http://0.0.0.0:80"), "{}", logs.stdout);
+    assert_eq!(s.ecsdeploy(&["logs", "nope"]).await.code, 2);
+    assert_eq!(s.ecsdeploy(&["logs", "--since", "soon"]).await.code, 2);
+    let completions = s.ecsdeploy(&["completions", "bash"]).await;
+    assert!(completions.stdout.contains("_ecsdeploy()"), "{}", completions.stdout);
+}

@@ -1,0 +1,26 @@
+use super::Stack;
+use crate::cli::Global;
+use crate::cost::estimate;
+use crate::error::Result;
+use crate::output::Output;
+use crate::resource::observe;
+use crate::spec::uses_fargate;
+
+/// What runs, where users reach it, and what it costs. Read calls only.
+pub async fn run(global: &Global, out: &Output) -> Result<u8> {
+    let stack = Stack::open(global).await?;
+    let spec = &stack.loaded.spec;
+    let aws = &stack.provider.aws;
+    let services = observe::services(aws, spec).await.map_err(super::resource_error)?;
+    let instances = observe::instances(aws, &spec.cluster.name).await.map_err(super::resource_error)?;
+    let fargate: Vec<(u32, u32)> = services.iter().filter_map(|st| {
+        let s = &spec.services[&st.name];
+        let task = spec.tasks.get(&s.task)?;
+        uses_fargate(spec, s.capacity_provider.as_deref(), s.launch_type).then(|| (task.cpu.unwrap_or(256), task.memory.unwrap_or(512)))
+            .map(|size| std::iter::repeat_n(size, st.running.max(0) as usize))
+    }).flatten().collect();
+    let types: Vec<String> = instances.iter().map(|i| i.instance_type.clone()).collect();
+    let cost = estimate(&types, &fargate, spec.load_balancer.is_some());
+    out.status(&spec.stack.name, &spec.cluster.name, &services, &instances, &cost);
+    Ok(0)
+}

@@ -1,0 +1,127 @@
+//! Read-only views for the commands that report (`status`, `logs`): what runs where, and the
+//! lines a task family wrote. Nothing here changes AWS.
+
+use super::{log_group, service, Result};
+use crate::aws::{Aws, AwsResultExt, ErrorKind};
+use crate::spec::Spec;
+
+/// One service as `status` shows it.
+#[derive(Debug, Default)]
+pub struct ServiceStatus {
+    pub name: String,
+    pub exists: bool,
+    pub desired: i32,
+    pub running: i32,
+    pub pending: i32,
+    pub task_definition: String,
+    /// (id, status, rollout state, rollout reason).
+    pub deployments: Vec<(String, String, String, String)>,
+    pub events: Vec<String>,
+    pub url: Option<String>,
+    /// (target, state) from the load balancer's target group.
+    pub targets: Vec<(String, String)>,
+}
+
+/// A container instance of the cluster.
+#[derive(Debug, Default)]
+pub struct InstanceStatus {
+    pub instance_id: String,
+    pub instance_type: String,
+    pub public_ip: String,
+    pub running_tasks: i32,
+}
+
+pub async fn services(aws: &Aws, spec: &Spec) -> Result<Vec<ServiceStatus>> {
+    let mut out = Vec::new();
+    for name in spec.services.keys() {
+        let mut st = ServiceStatus { name: name.clone(), ..Default::default() };
+        let described = match aws.ecs.describe_services().cluster(&spec.cluster.name).services(name).send().await.aws("ecs:DescribeServices") {
+            Ok(o) => o.services.unwrap_or_default().into_iter().find(|s| s.status.as_deref() == Some("ACTIVE")),
+            Err(e) if e.is(ErrorKind::NotFound) => None,
+            Err(e) => return Err(e.into()),
+        };
+        if let Some(s) = described {
+            st.exists = true;
+            (st.desired, st.running, st.pending) = (s.desired_count, s.running_count, s.pending_count);
+            st.task_definition = s.task_definition.clone().unwrap_or_default();
+            st.deployments = s.deployments().iter().map(|d| (
+                d.id.clone().unwrap_or_default(),
+                d.status.clone().unwrap_or_default(),
+                d.rollout_state.as_ref().map(|r| r.as_str().to_string()).unwrap_or_default(),
+                d.rollout_state_reason.clone().unwrap_or_default(),
+            )).collect();
+            st.events = s.events().iter().take(5).filter_map(|e| e.message.clone()).collect();
+            for lb in s.load_balancers() {
+                let Some(tg) = &lb.target_group_arn else { continue };
+                let health = aws.elbv2.describe_target_health().target_group_arn(tg).send().await.aws("elbv2:DescribeTargetHealth")?;
+                st.targets.extend(health.target_health_descriptions.unwrap_or_default().into_iter().map(|t| {
+                    let target = t.target.map(|x| format!("{}:{}", x.id.unwrap_or_default(), x.port.unwrap_or(0))).unwrap_or_default();
+                    (target, t.target_health.and_then(|h| h.state).map(|s| s.as_str().to_string()).unwrap_or_default())
+                }));
+            }
+            if st.running > 0 {
+                st.url = service::public_url(aws, spec, name).await?;
+            }
+        }
+        out.push(st);
+    }
+    Ok(out)
+}
+
+pub async fn instances(aws: &Aws, cluster: &str) -> Result<Vec<InstanceStatus>> {
+    let arns = match aws.ecs.list_container_instances().cluster(cluster).send().await.aws("ecs:ListContainerInstances") {
+        Ok(o) => o.container_instance_arns.unwrap_or_default(),
+        Err(e) if e.is(ErrorKind::NotFound) => return Ok(vec![]),
+        Err(e) => return Err(e.into()),
+    };
+    if arns.is_empty() {
+        return Ok(vec![]);
+    }
+    let cis = aws.ecs.describe_container_instances().cluster(cluster).set_container_instances(Some(arns)).send().await.aws("ecs:DescribeContainerInstances")?;
+    let mut out = Vec::new();
+    for ci in cis.container_instances.unwrap_or_default() {
+        let id = ci.ec2_instance_id.clone().unwrap_or_default();
+        let described = aws.ec2.describe_instances().instance_ids(&id).send().await.aws("ec2:DescribeInstances")?;
+        let instance = described.reservations.unwrap_or_default().into_iter().flat_map(|r| r.instances.unwrap_or_default()).next();
+        out.push(InstanceStatus {
+            instance_type: instance.as_ref().and_then(|i| i.instance_type.as_ref()).map(|t| t.as_str().to_string()).unwrap_or_default(),
+            public_ip: instance.and_then(|i| i.public_ip_address).unwrap_or_default(),
+            running_tasks: ci.running_tasks_count,
+            instance_id: id,
+        });
+    }
+    Ok(out)
+}
+
+/// The log group of a service's or job's task family (or of a task family named directly).
+pub fn log_group_of(spec: &Spec, name: &str) -> Option<String> {
+    let family = match (spec.services.get(name), spec.jobs.get(name)) {
+        (Some(s), _) => s.task.clone(),
+        (None, Some(j)) => j.task.clone(),
+        (None, None) => name.to_string(),
+    };
+    log_group::group_name(&family, spec.tasks.get(&family)?)
+}
+
+/// Lines of `group` since `from_ms` (epoch milliseconds), oldest first, with the stream they
+/// came from; and the timestamp to continue from.
+pub async fn log_lines(aws: &Aws, group: &str, from_ms: i64) -> Result<(Vec<(String, String)>, i64)> {
+    let mut lines = Vec::new();
+    let mut last = from_ms;
+    let mut token = None;
+    loop {
+        let out = match aws.logs.filter_log_events().log_group_name(group).start_time(from_ms).set_next_token(token).send().await.aws("logs:FilterLogEvents") {
+            Ok(o) => o,
+            Err(e) if e.is(ErrorKind::NotFound) => return Ok((vec![], from_ms)),
+            Err(e) => return Err(e.into()),
+        };
+        for e in out.events.unwrap_or_default() {
+            last = last.max(e.timestamp.unwrap_or(0) + 1);
+            lines.push((e.log_stream_name.unwrap_or_default(), e.message.unwrap_or_default()));
+        }
+        token = out.next_token;
+        if token.is_none() {
+            return Ok((lines, last));
+        }
+    }
+}
