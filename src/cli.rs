@@ -46,6 +46,9 @@ pub enum Command {
         /// Exit 0 when there is nothing to change, 2 when there is (1 on error), for CI.
         #[arg(long)]
         detailed_exitcode: bool,
+        /// Plan as if this image were deployed for a container (what `apply --image` would do).
+        #[arg(long = "image", value_name = "CONTAINER=URI")]
+        images: Vec<String>,
     },
     /// Make AWS match the spec, then re-plan to prove nothing is left to change.
     Apply {

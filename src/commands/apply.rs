@@ -16,7 +16,7 @@ pub struct Options {
 pub async fn run(global: &Global, out: &Output, opts: Options) -> Result<u8> {
     let Options { auto_approve, allow_cost, no_rollback, images } = opts;
     let mut loaded = spec::load(&global.file)?;
-    let overrides = override_images(&mut loaded.spec, &images)?;
+    let overrides = super::override_images(&mut loaded.spec, &images)?;
     // Guardrails come from the spec alone: refuse before any AWS call.
     let costly: Vec<String> = loaded.warnings.iter().filter(|w| w.cost).map(|w| w.message.clone()).collect();
     if !costly.is_empty() && !allow_cost {
@@ -73,22 +73,4 @@ pub(super) fn failed(report: &Report) -> Result<()> {
         message: format!("{} change(s) failed, {} skipped; first: {address}: {}", report.failed.len(), report.skipped.len(), first.message),
         hint: first.hint.or(Some("fix the cause and run the command again: it continues where this one stopped".into())),
     })
-}
-
-/// Apply `CONTAINER=URI` overrides to the spec; a container name must be known and unambiguous.
-fn override_images(spec: &mut crate::spec::Spec, images: &[String]) -> Result<Vec<(String, String)>> {
-    let mut out = Vec::new();
-    for kv in images {
-        let Some((name, uri)) = kv.split_once('=').filter(|(n, u)| !n.is_empty() && !u.is_empty()) else {
-            return Err(Error::usage(format!("`{kv}` is not CONTAINER=URI"), "write --image inference=ACCOUNT.dkr.ecr.REGION.amazonaws.com/iris-inference:TAG"));
-        };
-        let mut found = spec.tasks.values_mut().flat_map(|t| t.containers.iter_mut()).filter(|c| c.name == name).collect::<Vec<_>>();
-        match found.len() {
-            1 => found[0].image = uri.to_string(),
-            0 => return Err(Error::usage(format!("no container `{name}` in the spec"), "name a container of one of the [tasks.*] tables")),
-            _ => return Err(Error::usage(format!("several tasks have a container `{name}`"), "rename them apart in the spec")),
-        }
-        out.push((name.to_string(), uri.to_string()));
-    }
-    Ok(out)
 }

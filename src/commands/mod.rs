@@ -23,7 +23,7 @@ pub fn run(cli: Cli) -> Result<u8> {
     let out = Output::new(&cli.global);
     match cli.command {
         Command::Validate => validate::run(&cli.global, &out),
-        Command::Plan { json, detailed_exitcode } => runtime().block_on(plan::run(&cli.global, &out, json, detailed_exitcode)),
+        Command::Plan { json, detailed_exitcode, images } => runtime().block_on(plan::run(&cli.global, &out, json, detailed_exitcode, &images)),
         Command::Apply { auto_approve, allow_cost, no_rollback, images } => {
             runtime().block_on(apply::run(&cli.global, &out, apply::Options { auto_approve, allow_cost, no_rollback, images }))
         }
@@ -113,4 +113,22 @@ impl Stack {
         warnings.extend(resource::notes(spec));
         Ok(crate::engine::plan(&self.provider, &spec.stack.name, resource::desired(spec), warnings).await?)
     }
+}
+
+/// Apply `CONTAINER=URI` overrides to the spec; a container name must be known and unambiguous.
+pub(crate) fn override_images(spec: &mut crate::spec::Spec, images: &[String]) -> Result<Vec<(String, String)>> {
+    let mut out = Vec::new();
+    for kv in images {
+        let Some((name, uri)) = kv.split_once('=').filter(|(n, u)| !n.is_empty() && !u.is_empty()) else {
+            return Err(Error::usage(format!("`{kv}` is not CONTAINER=URI"), "write --image inference=ACCOUNT.dkr.ecr.REGION.amazonaws.com/iris-inference:TAG"));
+        };
+        let mut found = spec.tasks.values_mut().flat_map(|t| t.containers.iter_mut()).filter(|c| c.name == name).collect::<Vec<_>>();
+        match found.len() {
+            1 => found[0].image = uri.to_string(),
+            0 => return Err(Error::usage(format!("no container `{name}` in the spec"), "name a container of one of the [tasks.*] tables")),
+            _ => return Err(Error::usage(format!("several tasks have a container `{name}`"), "rename them apart in the spec")),
+        }
+        out.push((name.to_string(), uri.to_string()));
+    }
+    Ok(out)
 }

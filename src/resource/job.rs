@@ -57,18 +57,24 @@ pub async fn start(aws: &Aws, spec: &Spec, name: &str, env: &[(String, String)])
         // The cluster's default strategy (the stack's EC2 provider).
         (None, None) => req,
     };
-    // A task that is stopping still holds its memory and ports: when that is why there is no room,
-    // wait for it (bounded) rather than fail.
+    // A task on its way to STOPPED still holds its memory and ports: when that may be why there is
+    // no room, wait for it (bounded) rather than fail.
     let mut pause = std::time::Duration::from_millis(300);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let mut last_try = false;
     let out = loop {
         let out = req.clone().send().await.aws("ecs:RunTask")?;
         let no_room = out.failures().iter().any(|f| f.reason().is_some_and(|r| r.starts_with("RESOURCE:")));
-        if !no_room || std::time::Instant::now() > deadline || !stopping(aws, &spec.cluster.name).await? {
+        if !no_room || last_try || std::time::Instant::now() > deadline {
             break out;
         }
-        tokio::time::sleep(pause).await;
-        pause = (pause * 2).min(std::time::Duration::from_secs(5));
+        if in_flux(aws, &spec.cluster.name).await? {
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(std::time::Duration::from_secs(5));
+        } else {
+            // A task may have finished stopping between the attempt and the look: one more try.
+            last_try = true;
+        }
     };
     if let Some(f) = out.failures.as_ref().and_then(|f| f.first()) {
         let reason = f.reason.clone().unwrap_or_default();
@@ -83,15 +89,21 @@ pub async fn start(aws: &Aws, spec: &Spec, name: &str, env: &[(String, String)])
     Ok(Started { arn, log })
 }
 
-/// Whether some task of the cluster is on its way to STOPPED.
-async fn stopping(aws: &Aws, cluster: &str) -> Result<bool> {
-    let arns = aws.ecs.list_tasks().cluster(cluster).desired_status(aws_sdk_ecs::types::DesiredStatus::Stopped).send().await.aws("ecs:ListTasks")?.task_arns.unwrap_or_default();
-    if arns.is_empty() {
-        return Ok(false);
+/// Whether some task of the cluster has not reached the status it is headed for (starting or
+/// stopping): placement may succeed once it has.
+async fn in_flux(aws: &Aws, cluster: &str) -> Result<bool> {
+    for status in [aws_sdk_ecs::types::DesiredStatus::Running, aws_sdk_ecs::types::DesiredStatus::Stopped] {
+        let arns = aws.ecs.list_tasks().cluster(cluster).desired_status(status).send().await.aws("ecs:ListTasks")?.task_arns.unwrap_or_default();
+        if arns.is_empty() {
+            continue;
+        }
+        let arns: Vec<String> = arns.into_iter().take(100).collect();
+        let tasks = aws.ecs.describe_tasks().cluster(cluster).set_tasks(Some(arns)).send().await.aws("ecs:DescribeTasks")?.tasks.unwrap_or_default();
+        if tasks.iter().any(|t| t.last_status != t.desired_status) {
+            return Ok(true);
+        }
     }
-    let arns: Vec<String> = arns.into_iter().take(100).collect();
-    let tasks = aws.ecs.describe_tasks().cluster(cluster).set_tasks(Some(arns)).send().await.aws("ecs:DescribeTasks")?.tasks.unwrap_or_default();
-    Ok(tasks.iter().any(|t| t.last_status.as_deref() != Some("STOPPED")))
+    Ok(false)
 }
 
 pub async fn state(aws: &Aws, cluster: &str, arn: &str) -> Result<State> {
