@@ -86,16 +86,30 @@ where
             let status = se.raw().status().as_u16();
             (kind_of(code.as_deref().unwrap_or(""), &message, status), code, message)
         }
-        SdkError::TimeoutError(_) | SdkError::ResponseError(_) => {
-            (ErrorKind::Retryable, None, DisplayErrorContext(err).to_string())
-        }
+        SdkError::TimeoutError(_) => (ErrorKind::Retryable, None, "the request timed out".to_string()),
+        SdkError::ResponseError(_) => (ErrorKind::Retryable, None, format!("the response could not be read ({})", cause(err))),
         SdkError::DispatchFailure(d) if d.is_timeout() || d.is_io() => {
-            (ErrorKind::Retryable, None, DisplayErrorContext(err).to_string())
+            (ErrorKind::Retryable, None, format!("cannot reach AWS: {}", cause(err)))
         }
-        _ => (ErrorKind::Fatal, None, DisplayErrorContext(err).to_string()),
+        _ => (ErrorKind::Fatal, None, cause(err)),
     };
     let hint = hint_for(code.as_deref(), &message);
     AwsError { kind, operation: operation.to_string(), code, message, hint }
+}
+
+/// The most telling message in an error's chain, without the SDK's debug dump: the part about
+/// credentials when there is one, else the innermost cause.
+fn cause(err: &(dyn StdError + 'static)) -> String {
+    let mut chain = vec![err.to_string()];
+    let mut cur = err.source();
+    while let Some(e) = cur {
+        chain.push(e.to_string());
+        cur = e.source();
+    }
+    if let Some(c) = chain.iter().find(|m| m.contains("credentials")) {
+        return format!("no usable AWS credentials: {}", c.trim_start_matches("other: "));
+    }
+    chain.into_iter().rev().find(|m| !m.is_empty()).unwrap_or_else(|| DisplayErrorContext(err).to_string())
 }
 
 /// The one place that knows AWS's error codes.
@@ -148,13 +162,37 @@ fn hint_for(code: Option<&str>, message: &str) -> Option<String> {
         Some("AccessDenied" | "AccessDeniedException" | "UnauthorizedOperation") => {
             "these credentials may not perform this call: grant the permission to your IAM user or role"
         }
-        _ if message.contains("no credentials") || message.contains("credentials provider") || message.contains("the credential provider was not enabled") => {
+        _ if message.contains("credentials") => {
             "no AWS credentials found: run `aws configure`, set AWS_PROFILE, or export AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
         }
-        _ if message.contains("dns error") || message.contains("Connection refused") || message.contains("error trying to connect") => {
+        _ if message.starts_with("cannot reach AWS") || message.contains("dns error") || message.contains("Connection refused") => {
             "the AWS endpoint is unreachable: check the network, the region name, and AWS_ENDPOINT_URL if set"
         }
         _ => return None,
     };
     Some(hint.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_map_to_kinds() {
+        assert_eq!(kind_of("NoSuchEntity", "", 404), ErrorKind::NotFound);
+        assert_eq!(kind_of("InvalidGroup.Duplicate", "", 400), ErrorKind::AlreadyExists);
+        assert_eq!(kind_of("RequestLimitExceeded", "", 503), ErrorKind::Throttled);
+        assert_eq!(kind_of("ThrottlingException", "", 400), ErrorKind::Throttled);
+        assert_eq!(kind_of("InternalFailure", "", 500), ErrorKind::Retryable);
+        assert_eq!(kind_of("ValidationError", "AutoScalingGroup name not found - x", 400), ErrorKind::NotFound);
+        assert_eq!(kind_of("AccessDenied", "", 403), ErrorKind::Fatal);
+    }
+
+    #[test]
+    fn expired_and_denied_credentials_say_what_to_do() {
+        assert!(hint_for(Some("ExpiredToken"), "").unwrap().contains("expired"));
+        assert!(hint_for(Some("AccessDeniedException"), "").unwrap().contains("grant the permission"));
+        assert!(hint_for(Some("UnrecognizedClientException"), "").unwrap().contains("--profile"));
+        assert!(hint_for(None, "no usable AWS credentials: …").unwrap().contains("aws configure"));
+    }
 }

@@ -65,6 +65,9 @@ impl Stack {
 
     /// Connect for a spec already checked (commands refuse bad input before any AWS call).
     pub async fn connect(global: &Global, loaded: Loaded) -> Result<Stack> {
+        if let Some(r) = global.region.as_deref().filter(|r| !spec::is_region(r)) {
+            return Err(Error::usage(format!("`{r}` is not an AWS region name"), "pass a region such as --region us-east-1"));
+        }
         let target = Target { profile: global.profile.clone(), region: global.region.clone().or_else(|| loaded.spec.stack.region.clone()) };
         let aws = Aws::connect(&target).await?;
         aws.account_id().await?;

@@ -10,7 +10,7 @@ use std::path::Path;
 
 pub use diag::{line_col, Diagnostic, KeyPath, Level, Seg, SourceFile};
 pub use model::*;
-pub use validate::{parse_duration, static_host_ports, uses_fargate, OWN_GROUPS};
+pub use validate::{is_region, parse_duration, static_host_ports, uses_fargate, OWN_GROUPS};
 
 use diag::SpanIndex;
 

@@ -688,7 +688,7 @@ fn is_env_name(s: &str) -> bool {
     is_name(s, 255, "_") && !s.starts_with(|c: char| c.is_ascii_digit())
 }
 
-fn is_region(s: &str) -> bool {
+pub fn is_region(s: &str) -> bool {
     let parts: Vec<&str> = s.split('-').collect();
     parts.len() >= 3
         && parts[0].len() == 2
