@@ -177,3 +177,42 @@ async fn docs_answering_500_fails_verification_and_rolls_back() {
     s.stage(serde_json::json!({"image": image, "docs_status": 500})).await;
     fails_and_rolls_back(&s, variant("docs500", &[]), &[("IMAGE_TAG", "broken")], "answered 500").await;
 }
+
+#[tokio::test]
+async fn secret_values_never_appear_in_any_output() {
+    let s = session().await;
+    ready(&s).await;
+    const SECRET: &str = "hunter2-s3cr3t-value";
+    const ROTATED: &str = "rotated-s3cr3t-value";
+    // File names say nothing of the value: a path is printed.
+    let with = |file: &str, value: &str| variant(file, &[(
+        "environment = { BUCKET_NAME = \"${BUCKET_NAME:-mlds-iris-data}\" }\n\n[services",
+        &format!("environment = {{ BUCKET_NAME = \"${{BUCKET_NAME:-mlds-iris-data}}\", DB_PASSWORD = {{ value = \"{value}\", secret = true }} }}\nsecrets = {{ API_KEY = \"arn:aws:secretsmanager:us-east-1:123456789012:secret:iris-api-key\" }}\n\n[services"),
+    )]);
+    let (first, second) = (with("secret-first", SECRET), with("secret-rotated", ROTATED));
+    let mut outputs = Vec::new();
+    for args in [
+        vec!["validate", "-f", first.to_str().unwrap()],
+        vec!["plan", "-f", first.to_str().unwrap()],
+        vec!["plan", "--json", "-f", first.to_str().unwrap()],
+        vec!["apply", "--auto-approve", "-f", first.to_str().unwrap()],
+        vec!["status", "-f", first.to_str().unwrap()],
+        vec!["plan", "-f", second.to_str().unwrap()],
+        vec!["plan", "--json", "-f", second.to_str().unwrap()],
+        vec!["apply", "--auto-approve", "-f", second.to_str().unwrap()],
+        vec!["logs", "iris-app", "--since", "1h", "-f", second.to_str().unwrap()],
+    ] {
+        let run = s.ecsdeploy(&args).await;
+        assert!(run.code == 0, "{args:?}: {}\n{}", run.stdout, run.stderr);
+        outputs.push(format!("{}{}", run.stdout, run.stderr));
+    }
+    for (i, o) in outputs.iter().enumerate() {
+        assert!(!o.contains(SECRET) && !o.contains(ROTATED), "a secret value was printed by command #{i}:\n{o}");
+    }
+    // The change is still visible: as a digest.
+    assert!(outputs[5].contains("DB_PASSWORD") && outputs[5].contains("sha256:"), "{}", outputs[5]);
+    // And the task definition did get the real value (ECS needs it).
+    let td = s.aws.ecs.describe_task_definition().task_definition("iris-inference").send().await.unwrap().task_definition.unwrap();
+    let env = td.container_definitions.unwrap()[0].environment.clone().unwrap_or_default();
+    assert!(env.iter().any(|kv| kv.name.as_deref() == Some("DB_PASSWORD") && kv.value.as_deref() == Some(ROTATED)));
+}
