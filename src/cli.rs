@@ -112,6 +112,12 @@ pub enum Command {
         #[arg(long, default_value = "10m")]
         since: String,
     },
+    /// Explain why a service's /docs is not answering: capacity, the task, the app's logs, the
+    /// security group, target health, the URL; each problem with its fix in the spec.
+    Doctor {
+        /// The service (may be left out when the spec has one).
+        service: Option<String>,
+    },
     /// Print a completion script for a shell (bash, zsh, fish, elvish, powershell).
     Completions {
         shell: clap_complete::Shell,

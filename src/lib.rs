@@ -7,6 +7,7 @@ pub mod aws;
 pub mod cli;
 pub mod commands;
 pub mod cost;
+pub mod doctor;
 pub mod error;
 pub mod engine;
 pub mod output;

@@ -133,6 +133,26 @@ impl Output {
         }
     }
 
+    pub fn findings(&self, service: &str, findings: &[crate::doctor::Finding], log_lines: &[String]) {
+        println!("doctor: service `{service}`");
+        for f in findings {
+            println!("  {} {:<15} {}", if f.ok { "ok " } else { "BAD" }, f.check, f.detail);
+            if let Some(fix) = &f.fix {
+                println!("      fix: {fix}");
+            }
+        }
+        if !log_lines.is_empty() {
+            println!("  last log lines:");
+            for l in log_lines {
+                println!("    | {l}");
+            }
+        }
+        match findings.iter().find(|f| !f.ok) {
+            Some(f) => println!("cause: {} ({})", f.detail, f.check),
+            None => println!("nothing wrong found: /docs answers"),
+        }
+    }
+
     /// A line the task wrote, as it wrote it.
     pub fn log_line(&self, line: &str) {
         println!("{line}");

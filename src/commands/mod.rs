@@ -2,6 +2,7 @@
 
 mod apply;
 mod destroy;
+mod doctor;
 mod logs;
 mod plan;
 mod redeploy;
@@ -28,6 +29,7 @@ pub fn run(cli: Cli) -> Result<u8> {
             runtime().block_on(apply::run(&cli.global, &out, apply::Options { auto_approve, allow_cost, no_rollback, images }))
         }
         Command::Scale { service, desired, capacity } => runtime().block_on(scale::run(&cli.global, &out, service, desired, capacity)),
+        Command::Doctor { service } => runtime().block_on(doctor::run(&cli.global, &out, service)),
         Command::Status => runtime().block_on(status::run(&cli.global, &out)),
         Command::Logs { name, follow, since } => runtime().block_on(logs::run(&cli.global, &out, name, follow, &since)),
         Command::Completions { shell } => {

@@ -22,3 +22,14 @@ pub async fn verify(url: &str, expect: u16, deadline: Duration) -> Result<(), St
         pause = (pause * 2).min(Duration::from_secs(3));
     }
 }
+
+/// One GET: the status, or why there was none.
+pub async fn probe(url: &str) -> Result<u16, String> {
+    let client = reqwest::Client::builder().timeout(Duration::from_secs(5)).build().map_err(|e| e.to_string())?;
+    match client.get(url).send().await {
+        Ok(r) => Ok(r.status().as_u16()),
+        Err(e) if e.is_timeout() => Err("timed out".into()),
+        Err(e) if e.is_connect() => Err("connection refused or unreachable".into()),
+        Err(e) => Err(e.to_string()),
+    }
+}

@@ -125,3 +125,52 @@ pub async fn log_lines(aws: &Aws, group: &str, from_ms: i64) -> Result<(Vec<(Str
         }
     }
 }
+
+/// Everything `doctor` looks at for one service. Read calls only.
+pub async fn doctor_facts(aws: &Aws, spec: &Spec, name: &str) -> Result<crate::doctor::Facts> {
+    let cluster = &spec.cluster.name;
+    let status = services(aws, spec).await?.into_iter().find(|s| s.name == name).unwrap_or_default();
+    let container_instances = instances(aws, cluster).await?.len();
+    let group = aws.autoscaling.describe_auto_scaling_groups().auto_scaling_group_names(super::stack_name(spec, "ecs")).send().await.aws("autoscaling:DescribeAutoScalingGroups")?;
+    let group_instances = group.auto_scaling_groups.unwrap_or_default().iter().map(|g| g.instances().len()).sum();
+    let mut stopped = if status.exists { service::stopped_tasks(aws, cluster, name).await? } else { vec![] };
+    stopped.sort_by(|a, b| b.stopped_at.total_cmp(&a.stopped_at));
+    let last = stopped.first();
+    let log_lines = match last {
+        Some(t) if status.running == 0 => service::last_log_lines(aws, t, 10).await,
+        _ => match log_group_of(spec, name) {
+            Some(g) => {
+                let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0) - 3_600_000;
+                let (lines, _) = log_lines(aws, &g, since).await?;
+                lines.into_iter().rev().take(10).rev().map(|(_, l)| l).collect()
+            }
+            None => vec![],
+        },
+    };
+    let rules = match aws.ec2.describe_security_groups().filters(aws_sdk_ec2::types::Filter::builder().name("group-name").values(super::stack_name(spec, "ecs")).build()).send().await.aws("ec2:DescribeSecurityGroups")?.security_groups.unwrap_or_default().into_iter().next() {
+        Some(g) => g.ip_permissions().iter().flat_map(|p| {
+            let (a, b) = (p.from_port.unwrap_or(-1), p.to_port.unwrap_or(-1));
+            p.ip_ranges().iter().filter_map(|r| r.cidr_ip.clone()).chain(p.user_id_group_pairs().iter().filter_map(|u| u.group_id.clone())).map(move |src| (a, b, src)).collect::<Vec<_>>()
+        }).collect(),
+        None => vec![],
+    };
+    let answer = match &status.url {
+        Some(u) => crate::engine::verify::probe(u).await,
+        None => Err("no address".into()),
+    };
+    Ok(crate::doctor::Facts {
+        service: name.to_string(),
+        service_exists: status.exists,
+        desired: status.desired,
+        running: status.running,
+        group_instances,
+        container_instances,
+        events: status.events.clone(),
+        last_stopped: last.map(|t| (t.stop_code.clone(), t.reason.clone(), t.exit_codes.iter().map(|(_, c)| *c).collect())),
+        log_lines,
+        rules,
+        targets: status.targets.iter().map(|(_, s)| s.clone()).collect(),
+        url: status.url.clone(),
+        answer,
+    })
+}

@@ -327,7 +327,7 @@ pub async fn snapshot(aws: &Aws, cluster: &str, name: &str) -> Result<Snapshot> 
     Ok(Snapshot { desired: s.desired_count, deployments, events, stopped })
 }
 
-async fn stopped_tasks(aws: &Aws, cluster: &str, name: &str) -> Result<Vec<StoppedTask>> {
+pub async fn stopped_tasks(aws: &Aws, cluster: &str, name: &str) -> Result<Vec<StoppedTask>> {
     let arns = aws.ecs.list_tasks().cluster(cluster).service_name(name).desired_status(DesiredStatus::Stopped).send().await.aws("ecs:ListTasks")?.task_arns.unwrap_or_default();
     if arns.is_empty() {
         return Ok(vec![]);

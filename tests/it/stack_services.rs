@@ -216,3 +216,36 @@ async fn secret_values_never_appear_in_any_output() {
     let env = td.container_definitions.unwrap()[0].environment.clone().unwrap_or_default();
     assert!(env.iter().any(|kv| kv.name.as_deref() == Some("DB_PASSWORD") && kv.value.as_deref() == Some(ROTATED)));
 }
+
+#[tokio::test]
+async fn doctor_names_the_cause_of_each_staged_failure() {
+    let s = session().await;
+    ready(&s).await;
+    s.ecsdeploy(&["apply", "--auto-approve"]).await.assert_ok("good apply");
+    let healthy = s.ecsdeploy(&["doctor"]).await;
+    assert_eq!(healthy.code, 0, "{}", healthy.stdout);
+    assert!(healthy.stdout.contains("nothing wrong found"));
+
+    let crash = s.push_image("iris-inference", "crash").await;
+    s.push_image("iris-pipeline", "crash").await;
+    s.stage(serde_json::json!({"image": crash, "exit_code": 1, "run_seconds": 0.3, "logs": ["KeyError: 'BUCKET_NAME'"]})).await;
+    let broken = s.push_image("iris-inference", "broken").await;
+    s.push_image("iris-pipeline", "broken").await;
+    s.stage(serde_json::json!({"image": broken, "docs_status": 500})).await;
+    let big = variant("doctor-big", &[("[tasks.iris-inference]\nnetwork_mode = \"bridge\"\ncpu = 256\nmemory = 512", "[tasks.iris-inference]\nnetwork_mode = \"bridge\"\ncpu = 256\nmemory = 2048")]);
+    let cases: [(&str, Vec<(&str, &str)>, PathBuf, &[&str]); 4] = [
+        ("missing image", vec![("IMAGE_TAG", "not-pushed")], variant("doctor-pull", &[]), &["CannotPullContainerError", "push it to ECR"]),
+        ("app exits 1", vec![("IMAGE_TAG", "crash")], variant("doctor-crash", &[]), &["Essential container in task exited (exit code 1)", "KeyError: 'BUCKET_NAME'"]),
+        ("/docs answers 500", vec![("IMAGE_TAG", "broken")], variant("doctor-500", &[]), &["answers 500", "read its logs"]),
+        ("too much memory", vec![], big, &["ECS cannot place the task", "memory = 2048 does not fit the instance"]),
+    ];
+    for (what, env, spec, expected) in cases {
+        let bad = s.ecsdeploy_with_env(&["apply", "--auto-approve", "--no-rollback", "-f", spec.to_str().unwrap()], &env).await;
+        assert_eq!(bad.code, 1, "{what}: the apply fails:\n{}", bad.stderr);
+        let doctor = s.ecsdeploy_with_env(&["doctor", "-f", spec.to_str().unwrap()], &env).await;
+        assert_eq!(doctor.code, 1, "{what}:\n{}", doctor.stdout);
+        for e in expected {
+            assert!(doctor.stdout.contains(e), "{what}: `{e}` missing:\n{}", doctor.stdout);
+        }
+    }
+}
