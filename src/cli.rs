@@ -49,9 +49,14 @@ pub enum Command {
         /// Plan as if this image were deployed for a container (what `apply --image` would do).
         #[arg(long = "image", value_name = "CONTAINER=URI")]
         images: Vec<String>,
+        /// Save the plan for `apply FILE`, which refuses it if AWS changed in between.
+        #[arg(long, value_name = "FILE")]
+        out: Option<std::path::PathBuf>,
     },
     /// Make AWS match the spec, then re-plan to prove nothing is left to change.
     Apply {
+        /// A plan saved by `plan --out`: apply exactly it, or refuse if AWS changed since.
+        plan_file: Option<std::path::PathBuf>,
         /// Do not ask for confirmation (required when not on a terminal).
         #[arg(long)]
         auto_approve: bool,

@@ -3,9 +3,12 @@ use crate::cli::Global;
 use crate::engine::{self, Report};
 use crate::error::{Error, Result};
 use crate::output::Output;
+use crate::plan::Plan;
 use crate::spec;
 
 pub struct Options {
+    /// A plan saved by `plan --out`.
+    pub plan_file: Option<std::path::PathBuf>,
     pub auto_approve: bool,
     pub allow_cost: bool,
     pub no_rollback: bool,
@@ -14,7 +17,7 @@ pub struct Options {
 }
 
 pub async fn run(global: &Global, out: &Output, opts: Options) -> Result<u8> {
-    let Options { auto_approve, allow_cost, no_rollback, images } = opts;
+    let Options { plan_file, auto_approve, allow_cost, no_rollback, images } = opts;
     let mut loaded = spec::load(&global.file)?;
     let overrides = super::override_images(&mut loaded.spec, &images)?;
     // Guardrails come from the spec alone: refuse before any AWS call.
@@ -38,7 +41,10 @@ pub async fn run(global: &Global, out: &Output, opts: Options) -> Result<u8> {
             Err(crate::resource::Error::Other(f)) => return Err(Error::Failed { message: f.message, hint: f.hint }),
         }
     }
-    let plan = stack.plan().await?;
+    let plan = match &plan_file {
+        Some(file) => saved_plan(&stack, file).await?,
+        None => stack.plan().await?,
+    };
     out.plan(&plan);
     if !plan.has_changes() {
         return Ok(0);
@@ -46,10 +52,15 @@ pub async fn run(global: &Global, out: &Output, opts: Options) -> Result<u8> {
     if !auto_approve && !out.confirm("Apply these changes?")? {
         return Err(Error::usage("nothing applied", "answer y to apply, or pass --auto-approve"));
     }
-    let since = super::rollout::now();
-    let report = engine::execute(&stack.provider, &plan, &|e| out.progress(&e)).await;
-    failed(&report)?;
-    super::rollout::follow(&stack, out, &plan, &report, since, no_rollback).await?;
+    let report = stack.locked(async {
+        // Under the lease, the plan must still be true: another run may have finished meanwhile.
+        still_current(&stack, &plan).await?;
+        let since = super::rollout::now();
+        let report = engine::execute(&stack.provider, &plan, &|e| out.progress(&e)).await;
+        failed(&report)?;
+        super::rollout::follow(&stack, out, &plan, &report, since, no_rollback).await?;
+        Ok(report)
+    }).await?;
     // Prove convergence: a fresh look must find nothing left to do.
     let after = stack.plan().await?;
     if after.has_changes() {
@@ -72,5 +83,39 @@ pub(super) fn failed(report: &Report) -> Result<()> {
     Err(Error::Failed {
         message: format!("{} change(s) failed, {} skipped; first: {address}: {}", report.failed.len(), report.skipped.len(), first.message),
         hint: first.hint.or(Some("fix the cause and run the command again: it continues where this one stopped".into())),
+    })
+}
+
+/// A saved plan, still true: made from this spec, and AWS unchanged since (re-observed now).
+async fn saved_plan(stack: &Stack, file: &std::path::Path) -> Result<Plan> {
+    let text = std::fs::read_to_string(file).map_err(|e| Error::usage(format!("cannot read {}: {e}", file.display()), "pass a file written by `ecsdeploy plan --out`"))?;
+    let saved: Plan = serde_json::from_str(&text).map_err(|e| Error::usage(format!("{} is not a saved plan: {e}", file.display()), "pass a file written by `ecsdeploy plan --out`"))?;
+    let desired: Vec<_> = saved.changes.iter().map(|c| c.desired.clone()).collect();
+    let mut from_spec = crate::resource::desired(&stack.loaded.spec);
+    from_spec.sort_by(|a, b| a.address.cmp(&b.address));
+    let mut in_plan = desired.clone();
+    in_plan.sort_by(|a, b| a.address.cmp(&b.address));
+    if saved.stack != stack.loaded.spec.stack.name || from_spec != in_plan {
+        return Err(Error::Failed { message: format!("{} was made from another spec (or the spec changed since)", file.display()), hint: Some("run `ecsdeploy plan --out` again".into()) });
+    }
+    still_current(stack, &saved).await?;
+    Ok(saved)
+}
+
+/// Re-observe what `plan` covers; refuse when any change is no longer the same.
+async fn still_current(stack: &Stack, plan: &Plan) -> Result<()> {
+    let desired = plan.changes.iter().map(|c| c.desired.clone()).collect();
+    let fresh = crate::engine::plan(&stack.provider, &plan.stack, desired, vec![]).await?;
+    let now: std::collections::HashMap<&str, &crate::plan::Change> = fresh.changes.iter().map(|c| (c.address.as_str(), c)).collect();
+    let moved: Vec<&str> = plan.changes.iter()
+        .filter(|a| now.get(a.address.as_str()).is_none_or(|b| a.action != b.action || a.fields != b.fields))
+        .map(|a| a.address.as_str())
+        .collect();
+    if moved.is_empty() {
+        return Ok(());
+    }
+    Err(Error::Failed {
+        message: format!("AWS changed since the plan was made ({}); nothing was applied", moved.join(", ")),
+        hint: Some("run plan again and review it (another ecsdeploy run, or a change by hand)".into()),
     })
 }

@@ -24,9 +24,11 @@ pub fn run(cli: Cli) -> Result<u8> {
     let out = Output::new(&cli.global);
     match cli.command {
         Command::Validate => validate::run(&cli.global, &out),
-        Command::Plan { json, detailed_exitcode, images } => runtime().block_on(plan::run(&cli.global, &out, json, detailed_exitcode, &images)),
-        Command::Apply { auto_approve, allow_cost, no_rollback, images } => {
-            runtime().block_on(apply::run(&cli.global, &out, apply::Options { auto_approve, allow_cost, no_rollback, images }))
+        Command::Plan { json, detailed_exitcode, images, out: file } => {
+            runtime().block_on(plan::run(&cli.global, &out, plan::Options { json, detailed_exitcode, images, file }))
+        }
+        Command::Apply { plan_file, auto_approve, allow_cost, no_rollback, images } => {
+            runtime().block_on(apply::run(&cli.global, &out, apply::Options { plan_file, auto_approve, allow_cost, no_rollback, images }))
         }
         Command::Scale { service, desired, capacity } => runtime().block_on(scale::run(&cli.global, &out, service, desired, capacity)),
         Command::Doctor { service } => runtime().block_on(doctor::run(&cli.global, &out, service)),
@@ -105,6 +107,16 @@ impl Stack {
     pub fn desired(&self, address: &str) -> Result<crate::plan::Desired> {
         resource::desired(&self.loaded.spec).into_iter().find(|d| d.address == address)
             .ok_or_else(|| Error::usage(format!("the spec defines no `{address}`"), "check the spec"))
+    }
+
+    /// Run `work` holding the stack's lease (one changing run at a time), releasing it after.
+    pub async fn locked<T>(&self, work: impl std::future::Future<Output = Result<T>>) -> Result<T> {
+        let lease = crate::resource::lease::acquire(&self.provider.aws, &self.loaded.spec.stack.name).await.map_err(resource_error)?;
+        let result = work.await;
+        let released = crate::resource::lease::release(&self.provider.aws, lease).await.map_err(resource_error);
+        let value = result?;
+        released?;
+        Ok(value)
     }
 
     /// Plan just these resources (day-2 commands).

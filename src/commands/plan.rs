@@ -1,17 +1,33 @@
+use std::path::PathBuf;
+
 use super::Stack;
 use crate::cli::Global;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::output::Output;
 
-pub async fn run(global: &Global, out: &Output, json: bool, detailed_exitcode: bool, images: &[String]) -> Result<u8> {
+pub struct Options {
+    pub json: bool,
+    pub detailed_exitcode: bool,
+    pub images: Vec<String>,
+    /// Where to save the plan for `apply FILE`.
+    pub file: Option<PathBuf>,
+}
+
+pub async fn run(global: &Global, out: &Output, opts: Options) -> Result<u8> {
     let mut loaded = crate::spec::load(&global.file)?;
-    super::override_images(&mut loaded.spec, images)?;
+    super::override_images(&mut loaded.spec, &opts.images)?;
     let stack = Stack::connect(global, loaded).await?;
     let plan = stack.plan().await?;
-    if json {
+    if opts.json {
         out.plan_json(&plan);
     } else {
         out.plan(&plan);
     }
-    Ok(if detailed_exitcode && plan.has_changes() { 2 } else { 0 })
+    if let Some(file) = &opts.file {
+        // The plan holds digests of secret values, never the values.
+        let text = serde_json::to_string_pretty(&plan).expect("a plan serialises");
+        std::fs::write(file, text).map_err(|e| Error::usage(format!("cannot write {}: {e}", file.display()), "choose a writable path for --out"))?;
+        out.step(&format!("plan saved to {}; `ecsdeploy apply {}` applies exactly it", file.display(), file.display()));
+    }
+    Ok(if opts.detailed_exitcode && plan.has_changes() { 2 } else { 0 })
 }

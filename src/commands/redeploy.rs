@@ -20,9 +20,11 @@ pub async fn run(global: &Global, out: &Output, name: Option<String>, force: boo
         return Ok(0);
     }
     let plan = stack.plan_only(vec![desired.narrowed(fields([(service::FORCE, json!(true))]))]).await?;
-    let since = super::rollout::now();
-    let report = engine::execute(&stack.provider, &plan, &|e| out.progress(&e)).await;
-    super::apply::failed(&report)?;
-    rollout::follow(&stack, out, &plan, &report, since, true).await?;
+    stack.locked(async {
+        let since = super::rollout::now();
+        let report = engine::execute(&stack.provider, &plan, &|e| out.progress(&e)).await;
+        super::apply::failed(&report)?;
+        rollout::follow(&stack, out, &plan, &report, since, true).await
+    }).await?;
     Ok(0)
 }

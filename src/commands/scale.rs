@@ -34,9 +34,11 @@ pub async fn run(global: &Global, out: &Output, name: Option<String>, desired: u
     if !plan.has_changes() {
         return Ok(0);
     }
-    let since = super::rollout::now();
-    let report = engine::execute(&stack.provider, &plan, &|e| out.progress(&e)).await;
-    super::apply::failed(&report)?;
-    rollout::follow(&stack, out, &plan, &report, since, true).await?;
+    stack.locked(async {
+        let since = super::rollout::now();
+        let report = engine::execute(&stack.provider, &plan, &|e| out.progress(&e)).await;
+        super::apply::failed(&report)?;
+        rollout::follow(&stack, out, &plan, &report, since, true).await
+    }).await?;
     Ok(0)
 }

@@ -12,6 +12,7 @@ mod iam_role;
 mod ingress;
 mod instance_profile;
 pub mod job;
+pub mod lease;
 mod key_pair;
 mod launch_template;
 mod listener;

@@ -34,19 +34,19 @@ async fn scale_changes_only_the_desired_count_and_capacity_stops_the_instance() 
 
     let before = s.requests().await.len();
     s.ecsdeploy(&["scale", "--desired", "0"]).await.assert_ok("scale to 0");
-    assert_eq!(s.mutating_since(before).await, ["ecs:UpdateService"]);
+    assert_eq!(s.changes_since(before).await, ["ecs:UpdateService"]);
     eventually("/docs stops answering", Duration::from_secs(20), || async { docs(&s, &url).await.is_none().then_some(()) }).await;
 
     let before = s.requests().await.len();
     let up = s.ecsdeploy(&["scale", "iris-app", "--desired", "1"]).await;
     up.assert_ok("scale to 1");
-    assert_eq!(s.mutating_since(before).await, ["ecs:UpdateService"]);
+    assert_eq!(s.changes_since(before).await, ["ecs:UpdateService"]);
     assert_eq!(docs(&s, &live_url(&up)).await, Some(200));
 
     // Nothing left running, then everything back.
     let before = s.requests().await.len();
     s.ecsdeploy(&["scale", "--desired", "0", "--capacity"]).await.assert_ok("scale to 0 with capacity");
-    assert_eq!(s.mutating_since(before).await, ["ecs:UpdateService", "autoscaling:UpdateAutoScalingGroup"]);
+    assert_eq!(s.changes_since(before).await, ["ecs:UpdateService", "autoscaling:UpdateAutoScalingGroup"]);
     eventually("no running instance", Duration::from_secs(20), || async { (running_instances(&s).await == 0).then_some(()) }).await;
     let up = s.ecsdeploy(&["scale", "--desired", "1", "--capacity"]).await;
     up.assert_ok("scale back up");
@@ -79,7 +79,7 @@ async fn redeploy_force_replaces_the_task_with_the_same_revision() {
 
     let run = s.ecsdeploy(&["redeploy", "--force"]).await;
     run.assert_ok("redeploy --force");
-    assert_eq!(s.mutating_since(before).await, ["ecs:UpdateService"]);
+    assert_eq!(s.changes_since(before).await, ["ecs:UpdateService"]);
     let after_tasks = tasks(&s).await;
     assert_eq!(after_tasks.len(), 1);
     assert_ne!(after_tasks[0].0, before_tasks[0].0, "a new task");
@@ -127,7 +127,7 @@ async fn apply_image_registers_one_revision_and_a_missing_image_fails_before_any
     let before = s.requests().await.len();
     let run = s.ecsdeploy(&["apply", "--auto-approve", "--image", &format!("inference={uri}")]).await;
     run.assert_ok("apply --image");
-    assert_eq!(s.mutating_since(before).await, ["ecs:RegisterTaskDefinition", "ecs:UpdateService"]);
+    assert_eq!(s.changes_since(before).await, ["ecs:RegisterTaskDefinition", "ecs:UpdateService"]);
     let out = s.aws.ecs.describe_task_definition().task_definition("iris-inference").include(aws_sdk_ecs::types::TaskDefinitionField::Tags).send().await.unwrap();
     let td = out.task_definition.unwrap();
     assert_eq!(td.revision, 2);

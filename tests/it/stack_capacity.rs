@@ -173,3 +173,57 @@ async fn refusals_make_no_mutating_call() {
     assert!(r.stderr.contains("--allow-cost"), "{}", r.stderr);
     assert_eq!(s.mutating_since(before).await, Vec::<String>::new());
 }
+
+#[tokio::test]
+async fn a_saved_plan_applies_exactly_or_is_refused_when_aws_moved() {
+    let s = session().await;
+    s.tutorial_prerequisites().await;
+    let dir = std::env::temp_dir().join(format!("ecsdeploy-plan-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("plan.json");
+    let file = file.to_str().unwrap();
+
+    // Someone changes AWS between plan and apply: refused, nothing applied.
+    s.ecsdeploy(&["plan", "--out", file]).await.assert_ok("plan --out");
+    s.aws.iam.create_role().role_name("ecs-iris-tasks").assume_role_policy_document("{}").send().await.unwrap();
+    let before = s.requests().await.len();
+    let stale = s.ecsdeploy(&["apply", file, "--auto-approve"]).await;
+    assert_eq!(stale.code, 1, "{}", stale.stderr);
+    assert!(stale.stderr.contains("AWS changed since the plan was made (iam_role.ecs-iris-tasks"), "{}", stale.stderr);
+    assert_eq!(s.mutating_since(before).await, Vec::<String>::new());
+
+    // A fresh plan applies exactly, and the stack converges.
+    s.ecsdeploy(&["plan", "--out", file]).await.assert_ok("plan --out");
+    s.ecsdeploy(&["apply", file, "--auto-approve"]).await.assert_ok("apply of the saved plan");
+    assert_eq!(s.ecsdeploy(&["plan", "--detailed-exitcode"]).await.code, 0);
+
+    // A plan of another spec is refused too.
+    let other = s.ecsdeploy(&["apply", file, "--auto-approve", "-f", "examples/minimal.toml"]).await;
+    assert_eq!(other.code, 1, "{}", other.stderr);
+    assert!(other.stderr.contains("another spec"), "{}", other.stderr);
+}
+
+#[tokio::test]
+async fn a_second_run_is_refused_while_the_stack_is_leased() {
+    let s = session().await;
+    s.tutorial_prerequisites().await;
+    // A lease held by a live run elsewhere (another machine, not expired).
+    let expires = (std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() + 600).to_string();
+    s.aws.logs.create_log_group().log_group_name("/ecsdeploy/lease/iris")
+        .tags("ecsdeploy:stack", "iris").tags("ecsdeploy:lease-owner", "ci-runner-7:4242").tags("ecsdeploy:lease-expires", &expires)
+        .send().await.unwrap();
+    let before = s.requests().await.len();
+    let r = s.ecsdeploy(&["apply", "--auto-approve"]).await;
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(r.stderr.contains("another ecsdeploy run (ci-runner-7:4242) is changing stack `iris`"), "{}", r.stderr);
+    assert_eq!(s.mutating_since(before).await, ["logs:CreateLogGroup"], "only the attempt to take the lease");
+
+    // Expired: taken over, and the run goes ahead.
+    s.aws.logs.delete_log_group().log_group_name("/ecsdeploy/lease/iris").send().await.unwrap();
+    s.aws.logs.create_log_group().log_group_name("/ecsdeploy/lease/iris")
+        .tags("ecsdeploy:stack", "iris").tags("ecsdeploy:lease-owner", "ci-runner-7:4242").tags("ecsdeploy:lease-expires", "1")
+        .send().await.unwrap();
+    s.ecsdeploy(&["apply", "--auto-approve"]).await.assert_ok("apply after the lease expired");
+    let groups = s.aws.logs.describe_log_groups().log_group_name_prefix("/ecsdeploy/lease").send().await.unwrap().log_groups.unwrap_or_default();
+    assert!(groups.is_empty(), "the lease is released");
+}

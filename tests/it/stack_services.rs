@@ -97,7 +97,7 @@ async fn an_environment_change_is_one_revision_and_one_service_update() {
     let before = s.requests().await.len();
     let run = s.ecsdeploy(&["apply", "--auto-approve", "-f", spec.to_str().unwrap()]).await;
     run.assert_ok("apply of the new environment");
-    assert_eq!(s.mutating_since(before).await, ["ecs:RegisterTaskDefinition", "ecs:UpdateService"]);
+    assert_eq!(s.changes_since(before).await, ["ecs:RegisterTaskDefinition", "ecs:UpdateService"]);
     let second = running_revision(&s).await;
     assert_ne!(first, second);
     assert!(second.ends_with("iris-inference:2"), "{second}");

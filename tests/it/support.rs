@@ -209,6 +209,15 @@ impl Session {
             .collect()
     }
 
+    /// The mutating calls since `from` that changed the stack, once the stack's lease (taken
+    /// first, released last, by every run that changes something) is set aside.
+    pub async fn changes_since(&self, from: usize) -> Vec<String> {
+        let calls = self.mutating_since(from).await;
+        assert_eq!(calls.first().map(String::as_str), Some("logs:CreateLogGroup"), "the lease is taken first: {calls:?}");
+        assert_eq!(calls.last().map(String::as_str), Some("logs:DeleteLogGroup"), "the lease is released last: {calls:?}");
+        calls[1..calls.len() - 1].to_vec()
+    }
+
     /// What the console tutorial assumes already exists: the SSH key pair, the RDS group, and
     /// the images pushed to ECR. Returns the RDS group's id.
     pub async fn tutorial_prerequisites(&self) -> String {

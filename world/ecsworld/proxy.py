@@ -429,7 +429,8 @@ def _upstream(url):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="ecsworld.proxy", description=__doc__.splitlines()[2])
+    parser = argparse.ArgumentParser(prog="ecsworld.proxy",
+                                     description="A fault-injecting proxy in front of the local AWS world.")
     parser.add_argument("--upstream", required=True, type=_upstream, help="the world: http://127.0.0.1:PORT")
     parser.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default 0: pick a free one)")
     parser.add_argument("--exit-on-stdin-eof", action="store_true", help="stop when stdin is closed")
