@@ -43,6 +43,11 @@ pub fn unresolved_refs(v: &Value) -> Vec<String> {
     out
 }
 
+/// JSON null is "absent": stored as `None`, so a plan reads back from JSON exactly as it was.
+fn present(v: Value) -> Option<Value> {
+    (!v.is_null()).then_some(v)
+}
+
 fn sorted(v: &Value) -> Value {
     match v {
         Value::Array(a) => {
@@ -82,7 +87,7 @@ pub fn diff(desired: &Desired, live: Option<&Live>, known: &HashMap<Address, Out
         let fields = desired
             .fields
             .iter()
-            .map(|(k, v)| FieldChange { field: k.clone(), before: None, after: Some(display_unknown(&resolve(v, known))) })
+            .map(|(k, v)| FieldChange { field: k.clone(), before: None, after: present(display_unknown(&resolve(v, known))) })
             .collect();
         return change(Action::Create, "does not exist yet".into(), fields);
     };
@@ -98,7 +103,7 @@ pub fn diff(desired: &Desired, live: Option<&Live>, known: &HashMap<Address, Out
         if unresolved_refs(&after).is_empty() && same {
             continue;
         }
-        fields.push(FieldChange { field: k.clone(), before: before.cloned(), after: Some(display_unknown(&after)) });
+        fields.push(FieldChange { field: k.clone(), before: before.cloned().and_then(present), after: present(display_unknown(&after)) });
     }
     if fields.is_empty() {
         return change(Action::NoOp, "up to date".into(), fields);
