@@ -7,6 +7,9 @@ pub use error::{AwsError, AwsResultExt, ErrorKind};
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 
+/// Attempts per AWS call (the first and up to 7 retries, with exponential backoff and jitter).
+pub const MAX_ATTEMPTS: u32 = 8;
+
 /// What the command line and the spec say about where to connect.
 #[derive(Debug, Clone, Default)]
 pub struct Target {
@@ -34,6 +37,11 @@ impl Aws {
     /// can be found.
     pub async fn connect(target: &Target) -> Result<Aws, AwsError> {
         let mut loader = aws_config::defaults(BehaviorVersion::latest());
+        // Standard retry mode, with more attempts than the SDK's 3: an apply makes dozens of
+        // calls and must ride out throttling. AWS_MAX_ATTEMPTS still wins when set.
+        if std::env::var_os("AWS_MAX_ATTEMPTS").is_none() {
+            loader = loader.retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS));
+        }
         if let Some(p) = &target.profile {
             loader = loader.profile_name(p);
         }

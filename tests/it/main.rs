@@ -3,6 +3,7 @@
 
 mod bad_input;
 mod day2;
+mod faults;
 mod spec_corpus;
 mod stack_capacity;
 mod stack_services;

@@ -183,11 +183,16 @@ impl Session {
 
     /// As [`Session::ecsdeploy`], with extra environment variables (`IMAGE_TAG`, say).
     pub async fn ecsdeploy_with_env(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
+        self.ecsdeploy_at(&self.world.endpoint, args, env).await
+    }
+
+    /// Run the binary against `endpoint` (the world, or a fault proxy in front of it).
+    pub async fn ecsdeploy_at(&self, endpoint: &str, args: &[&str], env: &[(&str, &str)]) -> Run {
         let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_ecsdeploy"))
             .args(args)
             .envs(env.iter().copied())
             .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .env("AWS_ENDPOINT_URL", &self.world.endpoint)
+            .env("AWS_ENDPOINT_URL", endpoint)
             .env("AWS_ACCESS_KEY_ID", "testing")
             .env("AWS_SECRET_ACCESS_KEY", "testing")
             .env("AWS_REGION", "us-east-1")
@@ -233,5 +238,56 @@ impl Run {
     pub fn assert_ok(&self, what: &str) -> &Self {
         assert_eq!(self.code, 0, "{what} failed:\n{}\n{}", self.stdout, self.stderr);
         self
+    }
+}
+
+/// A fault-injecting proxy (world/ecsworld/proxy.py) in front of the world, for one test.
+pub struct Proxy {
+    pub url: String,
+    http: reqwest::Client,
+    _child: tokio::process::Child,
+}
+
+impl Session {
+    pub async fn proxy(&self) -> Proxy {
+        let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+        let venv = std::env::var_os("ECSDEPLOY_VENV").map(PathBuf::from).unwrap_or_else(|| root.join(".venv"));
+        let mut child = tokio::process::Command::new(venv.join("bin/python"))
+            .args(["-m", "ecsworld.proxy", "--upstream", &self.world.endpoint, "--exit-on-stdin-eof"])
+            .env("PYTHONPATH", root.join("world"))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("start the fault proxy");
+        let stdout = child.stdout.take().unwrap();
+        let mut line = String::new();
+        tokio::io::AsyncBufReadExt::read_line(&mut tokio::io::BufReader::new(stdout), &mut line).await.unwrap();
+        let url = line.trim().strip_prefix("PROXY_URL=").unwrap_or_else(|| panic!("proxy did not start: {line:?}")).to_string();
+        Proxy { url, http: self.http.clone(), _child: child }
+    }
+}
+
+impl Proxy {
+    /// Set faults: `{"throttle_rate": 0.3, "fail_after_mutations": 5, "seed": 1, …}`.
+    pub async fn faults(&self, config: serde_json::Value) {
+        let r = self.http.post(format!("{}/_proxy/config", self.url)).header("content-type", "application/json").body(config.to_string()).send().await.unwrap();
+        assert!(r.status().is_success(), "proxy config: {}", r.text().await.unwrap_or_default());
+    }
+
+    pub async fn reset(&self) {
+        self.http.post(format!("{}/_proxy/reset", self.url)).send().await.unwrap();
+    }
+
+    /// (service, action, injected) of every AWS request since the last reset.
+    pub async fn log(&self) -> Vec<(String, String, Option<String>)> {
+        let text = self.http.get(format!("{}/_proxy/log", self.url)).send().await.unwrap().text().await.unwrap();
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        v.as_array().unwrap().iter().map(|e| (
+            e["service"].as_str().unwrap_or("").to_string(),
+            e["action"].as_str().unwrap_or("").to_string(),
+            e["injected"].as_str().map(String::from),
+        )).collect()
     }
 }

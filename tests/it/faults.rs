@@ -1,0 +1,94 @@
+//! Reliability under faults: throttling on every service, and an apply that dies after its k-th
+//! change followed by a clean one, for every k.
+
+use std::collections::BTreeSet;
+
+use aws_sdk_ec2::types::Filter;
+
+use crate::support::{session, Session};
+
+/// What a converged stack holds, counted where duplicates or leftovers would show.
+async fn inventory(s: &Session) -> Vec<(String, usize)> {
+    let groups = s.aws.ec2.describe_security_groups().filters(Filter::builder().name("group-name").values("iris-ecs").build()).send().await.unwrap();
+    let services = s.aws.ecs.list_services().cluster("mlds-ecs-workshop").send().await.unwrap().service_arns.unwrap_or_default();
+    let revisions = |family: &'static str| {
+        let ecs = s.aws.ecs.clone();
+        async move { ecs.list_task_definitions().family_prefix(family).send().await.unwrap().task_definition_arns.unwrap_or_default().len()
+            + ecs.list_task_definitions().family_prefix(family).status(aws_sdk_ecs::types::TaskDefinitionStatus::Inactive).send().await.unwrap().task_definition_arns.unwrap_or_default().len() }
+    };
+    let versions = s.aws.ec2.describe_launch_template_versions().launch_template_name("iris-ecs").send().await.unwrap().launch_template_versions.unwrap_or_default();
+    let groups_asg = s.aws.autoscaling.describe_auto_scaling_groups().send().await.unwrap().auto_scaling_groups.unwrap_or_default();
+    let providers = s.aws.ecs.describe_capacity_providers().send().await.unwrap().capacity_providers.unwrap_or_default()
+        .into_iter().filter(|c| !c.name().unwrap_or_default().starts_with("FARGATE")).count();
+    let roles = s.aws.iam.list_roles().send().await.unwrap().roles.len();
+    let profiles = s.aws.iam.list_instance_profiles().send().await.unwrap().instance_profiles.len();
+    let leases = s.aws.logs.describe_log_groups().log_group_name_prefix("/ecsdeploy/lease").send().await.unwrap().log_groups.unwrap_or_default().len();
+    let rules = s.aws.ec2.describe_security_group_rules().send().await.unwrap().security_group_rules.unwrap_or_default()
+        .iter().filter(|r| r.is_egress != Some(true)).count();
+    vec![
+        ("security groups named iris-ecs".into(), groups.security_groups.unwrap_or_default().len()),
+        ("services".into(), services.len()),
+        ("iris-inference revisions".into(), revisions("iris-inference").await),
+        ("iris-pipeline revisions".into(), revisions("iris-pipeline").await),
+        ("launch template versions".into(), versions.len()),
+        ("autoscaling groups".into(), groups_asg.len()),
+        ("capacity providers".into(), providers),
+        ("roles".into(), roles),
+        ("instance profiles".into(), profiles),
+        ("leases".into(), leases),
+        ("inbound rules".into(), rules),
+    ]
+}
+
+#[tokio::test]
+async fn a_full_apply_converges_under_30_percent_throttling() {
+    let s = session().await;
+    s.tutorial_prerequisites().await;
+    let proxy = s.proxy().await;
+    proxy.faults(serde_json::json!({"throttle_rate": 0.3, "seed": 7})).await;
+    let run = s.ecsdeploy_at(&proxy.url, &["apply", "--auto-approve"], &[]).await;
+    run.assert_ok("apply under throttling");
+    let log = proxy.log().await;
+    let throttled: BTreeSet<&str> = log.iter().filter(|(_, _, i)| i.as_deref() == Some("throttle")).map(|(svc, _, _)| svc.as_str()).collect();
+    for svc in ["ecs", "ec2", "iam", "autoscaling", "logs"] {
+        assert!(throttled.contains(svc), "{svc} was never throttled: {throttled:?}");
+    }
+    // The end state is the fault-free one: nothing left to change, and one of everything.
+    proxy.reset().await;
+    assert_eq!(s.ecsdeploy(&["plan", "--detailed-exitcode"]).await.code, 0);
+    let counts = inventory(&s).await;
+    for (what, n) in &counts {
+        let expected = match what.as_str() { "roles" => 3, "inbound rules" => 3, "leases" => 0, _ => 1 };
+        assert_eq!(*n, expected, "{what}: {counts:?}");
+    }
+}
+
+#[tokio::test]
+async fn an_apply_that_dies_after_any_change_is_finished_by_the_next() {
+    let s = session().await;
+    // How many changes a full apply makes, fault-free, in a world of its own.
+    s.tutorial_prerequisites().await;
+    let proxy = s.proxy().await;
+    s.ecsdeploy_at(&proxy.url, &["apply", "--auto-approve"], &[]).await.assert_ok("reference apply");
+    let total = proxy.log().await.iter().filter(|(_, a, _)| !["Describe", "List", "Get"].iter().any(|p| a.starts_with(p))).count();
+    let expected = inventory(&s).await;
+    assert!(total > 20, "a full apply makes {total} changes");
+
+    for k in 1..=total {
+        let reset = s.http.post(format!("{}/_sim/reset", s.world.endpoint)).send().await.unwrap();
+        assert!(reset.status().is_success());
+        s.tutorial_prerequisites().await;
+        proxy.reset().await;
+        proxy.faults(serde_json::json!({"fail_after_mutations": k})).await;
+        let dying = s.ecsdeploy_at(&proxy.url, &["apply", "--auto-approve"], &[("AWS_MAX_ATTEMPTS", "2")]).await;
+        assert!(dying.code != 0 || k == total, "k={k}: the apply should have died:\n{}", dying.stdout);
+        proxy.reset().await;
+        let clean = s.ecsdeploy_at(&proxy.url, &["apply", "--auto-approve"], &[]).await;
+        assert_eq!(clean.code, 0, "k={k}: the clean apply after dying did not converge:\n{}\n{}", clean.stdout, clean.stderr);
+        // The stack's lease is bookkeeping: a run that died holding it leaves it for the next
+        // changing run to take over (tested with the lease); everything else must match exactly.
+        let without_lease = |v: Vec<(String, usize)>| v.into_iter().filter(|(w, _)| w != "leases").collect::<Vec<_>>();
+        assert_eq!(without_lease(inventory(&s).await), without_lease(expected.clone()), "k={k}: duplicates or leftovers");
+    }
+    eprintln!("resumption sweep: k = 1..={total}, every one converged with no duplicate");
+}
