@@ -258,6 +258,14 @@ pub fn changed(c: &Change, name: &str) -> bool {
     c.live.is_none() || c.fields.iter().any(|f| f.field == name)
 }
 
+/// The same change always sends the same token, so AWS recognises a retried create. (The SDK
+/// fills tokens itself where the API marks them as idempotency tokens.)
+pub fn idempotency_token(c: &Change, fields: &Fields) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(format!("{}{}", c.address, serde_json::to_string(fields).unwrap_or_default()).as_bytes());
+    digest.iter().take(16).map(|b| format!("{b:02x}")).collect()
+}
+
 /// A name ecsdeploy makes up for a stack-owned resource.
 pub fn stack_name(spec: &Spec, suffix: &str) -> String {
     format!("{}-{suffix}", spec.stack.name)

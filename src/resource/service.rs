@@ -270,6 +270,8 @@ pub async fn apply(aws: &Aws, c: &Change, fields: &Fields) -> Result<Outputs> {
         _ => {
             let strategy = strategy(fields);
             let out = aws.ecs.create_service()
+                // A retried create (the response lost on the way) must not make a second service.
+                .client_token(super::idempotency_token(c, fields))
                 .cluster(cluster)
                 .service_name(name)
                 .task_definition(super::field(fields, "task_definition"))
