@@ -2,8 +2,6 @@
 //! period, deployment settings, load balancers). Also how to watch one deploy: snapshots for the
 //! wait, the address users open, and the last log lines of a task that stopped.
 
-use std::collections::HashMap;
-
 use aws_sdk_ecs::types::{
     AssignPublicIp, AwsVpcConfiguration, CapacityProviderStrategyItem, DeploymentCircuitBreaker, DeploymentConfiguration, DesiredStatus,
     LaunchType as EcsLaunchType, LoadBalancer as EcsLoadBalancer, NetworkConfiguration,
@@ -386,11 +384,6 @@ pub async fn public_url(aws: &Aws, spec: &Spec, name: &str) -> Result<Option<Str
         .reservations.unwrap_or_default().into_iter().flat_map(|r| r.instances.unwrap_or_default()).find_map(|i| i.public_ip_address);
     let port = if port == 80 { String::new() } else { format!(":{port}") };
     Ok(ip.map(|ip| format!("http://{ip}{port}{path}")))
-}
-
-/// The services of a plan that `apply` must watch, by address.
-pub fn watched(plan: &crate::plan::Plan) -> HashMap<String, String> {
-    plan.changes.iter().filter(|c| c.desired.kind == KIND && c.action.mutates()).map(|c| (c.address.clone(), c.desired.name.clone())).collect()
 }
 
 /// Scale to zero and delete; wait until ECS has drained it, so the cluster can go next.

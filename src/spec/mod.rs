@@ -8,7 +8,7 @@ mod validate;
 
 use std::path::Path;
 
-pub use diag::{line_col, Diagnostic, KeyPath, Level, Seg, SourceFile};
+pub use diag::{Diagnostic, KeyPath, Level, Seg, SourceFile};
 pub use model::*;
 pub use validate::{is_region, parse_duration, static_host_ports, uses_fargate, OWN_GROUPS};
 

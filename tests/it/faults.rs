@@ -49,10 +49,12 @@ async fn a_full_apply_converges_under_30_percent_throttling() {
     let run = s.ecsdeploy_at(&proxy.url, &["apply", "--auto-approve"], &[]).await;
     run.assert_ok("apply under throttling");
     let log = proxy.log().await;
-    let throttled: BTreeSet<&str> = log.iter().filter(|(_, _, i)| i.as_deref() == Some("throttle")).map(|(svc, _, _)| svc.as_str()).collect();
-    for svc in ["ecs", "ec2", "iam", "autoscaling", "logs"] {
-        assert!(throttled.contains(svc), "{svc} was never throttled: {throttled:?}");
-    }
+    // Seeded, but which calls draw a throttle depends on their order under concurrency: assert
+    // the rate and the spread, not particular calls.
+    let throttled: Vec<&str> = log.iter().filter(|(_, _, i)| i.as_deref() == Some("throttle")).map(|(svc, _, _)| svc.as_str()).collect();
+    let services: BTreeSet<&str> = throttled.iter().copied().collect();
+    assert!(throttled.len() * 100 >= log.len() * 15, "{} of {} calls throttled", throttled.len(), log.len());
+    assert!(services.len() >= 3, "throttling reached only {services:?}");
     // The end state is the fault-free one: nothing left to change, and one of everything.
     proxy.reset().await;
     assert_eq!(s.ecsdeploy(&["plan", "--detailed-exitcode"]).await.code, 0);
