@@ -238,7 +238,7 @@ def t_config(c):
     c.config(latency_ms=5, throttle_rate=0.25)
     cfg = c.config(error_rate=0.1)["config"]
     check(cfg == {"latency_ms": 5, "throttle_rate": 0.25, "error_rate": 0.1, "fail_after_mutations": None,
-                  "seed": None}, f"config kept other keys? {cfg}")
+                  "seed": None, "deny": None}, f"config kept other keys? {cfg}")
     got = c.ctl("GET", "/_proxy/config")
     check(got["config"] == cfg and got["mutations_forwarded"] == 2 and got["requests"] == 4, f"GET /_proxy/config {got}")
     c.reset()

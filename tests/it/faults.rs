@@ -94,3 +94,31 @@ async fn an_apply_that_dies_after_any_change_is_finished_by_the_next() {
     }
     eprintln!("resumption sweep: k = 1..={total}, every one converged with no duplicate");
 }
+
+#[tokio::test]
+async fn a_refused_call_and_expired_credentials_get_one_clear_message() {
+    let s = session().await;
+    s.tutorial_prerequisites().await;
+    let proxy = s.proxy().await;
+    let clean = |r: &crate::support::Run| {
+        for dump in ["panicked", "ServiceError {", "DispatchFailure(", "source:"] {
+            assert!(!r.stderr.contains(dump), "raw dump `{dump}`:\n{}", r.stderr);
+        }
+    };
+
+    proxy.faults(serde_json::json!({"deny": {"action": "CreateRole", "code": "AccessDenied", "message": "User: arn:aws:iam::123456789012:user/student is not authorized to perform: iam:CreateRole"}})).await;
+    let denied = s.ecsdeploy_at(&proxy.url, &["apply", "--auto-approve"], &[]).await;
+    assert_eq!(denied.code, 1, "{}", denied.stderr);
+    clean(&denied);
+    assert!(denied.stderr.contains("iam:CreateRole") && denied.stderr.contains("not authorized"), "{}", denied.stderr);
+    assert!(denied.stderr.contains("grant the permission"), "{}", denied.stderr);
+    // Only what needed the role was skipped; the rest was done, and a permitted run finishes.
+    proxy.reset().await;
+    s.ecsdeploy_at(&proxy.url, &["apply", "--auto-approve"], &[]).await.assert_ok("apply once permitted");
+
+    proxy.faults(serde_json::json!({"deny": {"action": "GetCallerIdentity", "code": "ExpiredToken", "message": "The security token included in the request is expired"}})).await;
+    let expired = s.ecsdeploy_at(&proxy.url, &["plan"], &[]).await;
+    assert_eq!(expired.code, 1, "{}", expired.stderr);
+    clean(&expired);
+    assert!(expired.stderr.contains("expired") && expired.stderr.contains("renew them"), "{}", expired.stderr);
+}

@@ -50,7 +50,8 @@ QUERY_NAMESPACES = {
 }
 JSON_SERVICES = {"ecs", "logs", "ecr"}
 
-DEFAULTS = {"latency_ms": 0, "throttle_rate": 0.0, "error_rate": 0.0, "fail_after_mutations": None, "seed": None}
+DEFAULTS = {"latency_ms": 0, "throttle_rate": 0.0, "error_rate": 0.0, "fail_after_mutations": None, "seed": None,
+            "deny": None}
 
 
 # ------------------------------------------------------------------ identification
@@ -108,7 +109,7 @@ def _xml_escape(text):
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def error_response(kind, service, headers, fail_after=None):
+def error_response(kind, service, headers, fail_after=None, deny=None):
     """(status, headers, body) of an injected error, in the service's own wire
     format. kind: 'throttle', 'error' or 'cut'. Codes are ones every AWS SDK
     classifies: throttles as throttling (ThrottlingException, Throttling,
@@ -122,6 +123,11 @@ def error_response(kind, service, headers, fail_after=None):
             status, code, message = 503, "RequestLimitExceeded", "Request limit exceeded."
         else:
             status, code, message = 400, "Throttling", "Rate exceeded"
+    elif kind == "deny":
+        # A refusal of one operation (access denied, expired credentials), as AWS words it.
+        status = int(deny.get("status", 403 if protocol != "json" else 400))
+        code = deny["code"]
+        message = deny.get("message", f"{code} (injected by ecsworld.proxy: deny)")
     elif kind == "error":
         status = 500
         code = "InternalError" if protocol == "ec2" else "InternalFailure"
@@ -191,6 +197,9 @@ class Faults:
                 raise ValueError("fail_after_mutations must be an integer >= 0 or null")
             if key == "seed" and not (value is None or isinstance(value, (int, str)) and not isinstance(value, bool)):
                 raise ValueError("seed must be an integer, a string or null")
+            if key == "deny" and not (value is None or (isinstance(value, dict) and isinstance(value.get("action"), str)
+                                                         and isinstance(value.get("code"), str))):
+                raise ValueError('deny must be null or {"action": "CreateRole", "code": "AccessDenied", "status"?, "message"?}')
         with self.lock:
             self.config.update(changes)
             if "seed" in changes:
@@ -214,13 +223,15 @@ class Faults:
             latency = self.config["latency_ms"]
         return entry, latency
 
-    def decide(self, mutating):
+    def decide(self, mutating, action=None):
         """None (forward) or the injected fault, decided before forwarding.
         A forwarded mutating request is counted here, so concurrent requests
         cannot slip past fail_after_mutations."""
         with self.lock:
             cfg = self.config
             limit = cfg["fail_after_mutations"]
+            if cfg["deny"] and cfg["deny"]["action"] == action:
+                return "deny", limit
             if limit is not None and self.mutations >= limit:
                 return "cut", limit
             if cfg["throttle_rate"] > 0 and self.rng.random() < cfg["throttle_rate"]:
@@ -291,9 +302,9 @@ class ProxyHandler(BaseHTTPRequestHandler):
         try:
             if latency_ms:
                 time.sleep(latency_ms / 1000.0)
-            injected, limit = faults.decide(mutating)
+            injected, limit = faults.decide(mutating, action)
             if injected:
-                status, headers, data = error_response(injected, service, self.headers, limit)
+                status, headers, data = error_response(injected, service, self.headers, limit, faults.config["deny"])
                 log.info("%s %s: injected %s (HTTP %d)", service, action, injected, status)
                 reason = None
             else:
