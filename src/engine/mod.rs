@@ -82,11 +82,12 @@ fn order(desired: &[Desired]) -> Result<Vec<usize>, PlanError> {
 pub async fn plan(provider: &dyn Provider, stack: &str, desired: Vec<Desired>, warnings: Vec<String>) -> Result<Plan, PlanError> {
     let order = order(&desired)?;
     let sorted: Vec<Desired> = order.iter().map(|&i| desired[i].clone()).collect();
-    let deps: HashMap<Address, Vec<Address>> = sorted.iter().map(|d| (d.address.clone(), d.depends_on.clone())).collect();
+    // Observation waits only on what a resource reads; the rest goes out at once.
+    let reads: HashMap<Address, Vec<Address>> = sorted.iter().map(|d| (d.address.clone(), d.reads.clone())).collect();
     let by_address: HashMap<&str, &Desired> = sorted.iter().map(|d| (d.address.as_str(), d)).collect();
     let addresses: Vec<Address> = sorted.iter().map(|d| d.address.clone()).collect();
 
-    let observed = walk(&addresses, &deps, CONCURRENCY, |address, dep_results: Vec<(Address, Option<Live>)>| {
+    let observed = walk(&addresses, &reads, CONCURRENCY, |address, dep_results: Vec<(Address, Option<Live>)>| {
         let d = by_address[address.as_str()];
         Box::pin(async move {
             let live_deps: HashMap<Address, Live> = dep_results.into_iter().filter_map(|(a, l)| l.map(|l| (a, l))).collect();

@@ -136,6 +136,7 @@ mod tests {
             replace_on: vec!["description".into()],
             unordered: vec![],
             depends_on: vec!["vpc.default".into()],
+            reads: vec![],
             data: false,
             versioned: false,
             meta: Default::default(),

@@ -51,6 +51,10 @@ pub struct Desired {
     pub unordered: Vec<String>,
     #[serde(default)]
     pub depends_on: Vec<Address>,
+    /// The dependencies whose observation this one needs to observe itself (a group's rules need
+    /// the group's id). Everything else is read at once, in parallel.
+    #[serde(default)]
+    pub reads: Vec<Address>,
     /// An update makes a new version with new outputs (a task-definition revision), so
     /// dependents see the new values only after apply.
     #[serde(default)]
@@ -67,7 +71,7 @@ impl Desired {
     /// The same resource asked for only these fields, on its own: what day-2 commands plan
     /// (a desired count, a forced deployment) without touching anything else.
     pub fn narrowed(&self, fields: Fields) -> Self {
-        Desired { fields, depends_on: vec![], ..self.clone() }
+        Desired { fields, depends_on: vec![], reads: vec![], ..self.clone() }
     }
 
     /// Something that must already exist; `missing_hint` says how to make it.

@@ -38,6 +38,7 @@ pub fn desired(spec: &Spec) -> Vec<Desired> {
         name: spec.cluster.name.clone(),
         fields: [("capacity_providers".to_string(), Value::Array(providers)), ("default_strategy".to_string(), strategy)].into(),
         unordered: vec!["capacity_providers".into()],
+        reads: vec![cluster::address(spec)],
         depends_on,
         ..Default::default()
     }]

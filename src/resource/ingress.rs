@@ -92,6 +92,7 @@ pub fn desired(spec: &Spec) -> Vec<Desired> {
                 name: group,
                 kind: KIND.into(),
                 unordered: vec!["rules".into()],
+                reads: vec![target.clone()],
                 depends_on,
                 address,
                 ..Default::default()

@@ -32,6 +32,7 @@ pub fn desired(spec: &Spec) -> Vec<Desired> {
         fields: crate::plan::fields(fields),
         replace_on: vec!["port".into(), "load_balancer".into()],
         depends_on: vec![alb, tg],
+        reads: vec![load_balancer::address(lb)],
         ..Default::default()
     }]
 }

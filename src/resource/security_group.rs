@@ -44,6 +44,7 @@ fn group(spec: &Spec, which: &str, what: &str) -> Desired {
         // EC2 cannot rename a group, change its description or move it to another VPC.
         replace_on: vec!["description".into(), "vpc".into()],
         depends_on: vec![vpc::ADDRESS.into()],
+        reads: vec![vpc::ADDRESS.into()],
         ..Default::default()
     }
 }
