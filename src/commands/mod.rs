@@ -119,9 +119,14 @@ impl Stack {
         Ok(value)
     }
 
-    /// Plan just these resources (day-2 commands).
+    /// Plan just these resources (day-2 commands), which must already exist: a day-2 command
+    /// changes a field, it never creates.
     pub async fn plan_only(&self, desired: Vec<crate::plan::Desired>) -> Result<crate::plan::Plan> {
-        Ok(crate::engine::plan(&self.provider, &self.loaded.spec.stack.name, desired, vec![]).await?)
+        let plan = crate::engine::plan(&self.provider, &self.loaded.spec.stack.name, desired, vec![]).await?;
+        if let Some(c) = plan.changes.iter().find(|c| c.action == crate::plan::Action::Create) {
+            return Err(Error::usage(format!("`{}` does not exist yet", c.address), "run `ecsdeploy apply` first"));
+        }
+        Ok(plan)
     }
 
     pub async fn plan(&self) -> Result<crate::plan::Plan> {

@@ -2,7 +2,6 @@ use serde_json::json;
 
 use super::{rollout, Stack};
 use crate::cli::Global;
-use crate::engine;
 use crate::error::Result;
 use crate::output::Output;
 use crate::plan::{fields, Fields};
@@ -20,11 +19,6 @@ pub async fn run(global: &Global, out: &Output, name: Option<String>, force: boo
         return Ok(0);
     }
     let plan = stack.plan_only(vec![desired.narrowed(fields([(service::FORCE, json!(true))]))]).await?;
-    stack.locked(async {
-        let since = super::rollout::now();
-        let report = engine::execute(&stack.provider, &plan, &|e| out.progress(&e)).await;
-        super::apply::failed(&report)?;
-        rollout::follow(&stack, out, &plan, &report, since, true).await
-    }).await?;
+    rollout::execute_and_follow(&stack, out, &plan).await?;
     Ok(0)
 }

@@ -20,6 +20,17 @@ pub fn now() -> f64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs_f64() - 1.0).unwrap_or(0.0)
 }
 
+/// Execute a planned change under the stack's lease, then follow the deployments it started
+/// (day-2 commands: nothing to roll back to).
+pub async fn execute_and_follow(stack: &Stack, out: &Output, plan: &Plan) -> Result<()> {
+    stack.locked(async {
+        let since = now();
+        let report = engine::execute(&stack.provider, plan, &|e| out.progress(&e)).await;
+        super::apply::failed(&report)?;
+        follow(stack, out, plan, &report, since, true).await
+    }).await
+}
+
 /// Wait for and verify every service deployment `report` started (the run began at `since`);
 /// roll back failures unless `no_rollback`.
 pub async fn follow(stack: &Stack, out: &Output, plan: &Plan, report: &Report, since: f64, no_rollback: bool) -> Result<()> {

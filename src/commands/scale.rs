@@ -2,7 +2,6 @@ use serde_json::json;
 
 use super::{rollout, Stack};
 use crate::cli::Global;
-use crate::engine;
 use crate::error::{Error, Result};
 use crate::output::Output;
 use crate::plan::fields;
@@ -34,11 +33,6 @@ pub async fn run(global: &Global, out: &Output, name: Option<String>, desired: u
     if !plan.has_changes() {
         return Ok(0);
     }
-    stack.locked(async {
-        let since = super::rollout::now();
-        let report = engine::execute(&stack.provider, &plan, &|e| out.progress(&e)).await;
-        super::apply::failed(&report)?;
-        rollout::follow(&stack, out, &plan, &report, since, true).await
-    }).await?;
+    rollout::execute_and_follow(&stack, out, &plan).await?;
     Ok(0)
 }

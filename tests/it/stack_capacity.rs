@@ -163,6 +163,12 @@ async fn refusals_make_no_mutating_call() {
 
     s.tutorial_prerequisites().await;
     let before = s.requests().await.len();
+    // Day-2 commands change what exists; they never create it.
+    for args in [&["scale", "--desired", "0"][..], &["redeploy", "--force"][..]] {
+        let r = s.ecsdeploy(args).await;
+        assert_eq!(r.code, 2, "{args:?}: {}", r.stderr);
+        assert!(r.stderr.contains("does not exist yet") && r.stderr.contains("ecsdeploy apply"), "{}", r.stderr);
+    }
     // Not on a terminal and no --auto-approve.
     let r = s.ecsdeploy(&["apply"]).await;
     assert_eq!(r.code, 2, "{}", r.stderr);
