@@ -9,11 +9,12 @@ server is closed, every thread joined, exit status 0.
 import argparse
 import logging
 import os
-import select
 import signal
 import sys
 import threading
 import time
+
+from ecsworld.lifecycle import watch_stdin
 
 
 def _environment():
@@ -26,23 +27,6 @@ def _environment():
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
     os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
     os.environ["AWS_EC2_METADATA_DISABLED"] = "true"
-
-
-def _watch_stdin(stop):
-    """Stop the world when stdin reaches EOF (the parent test process died)."""
-    fd = sys.stdin.fileno()
-    while not stop.is_set():
-        try:
-            readable, _, _ = select.select([fd], [], [], 0.2)
-        except (OSError, ValueError):
-            break
-        if readable:
-            try:
-                if not os.read(fd, 4096):
-                    break
-            except OSError:
-                break
-    stop.set()
 
 
 def main(argv=None):
@@ -72,7 +56,7 @@ def main(argv=None):
     api.start()
     watcher = None
     if args.exit_on_stdin_eof:
-        watcher = threading.Thread(target=_watch_stdin, args=(stop,), name="stdin-watch", daemon=True)
+        watcher = threading.Thread(target=watch_stdin, args=(stop,), name="stdin-watch", daemon=True)
         watcher.start()
 
     sys.stdout.write(f"AWS_ENDPOINT_URL=http://127.0.0.1:{api.port}\n")

@@ -22,7 +22,6 @@ import json
 import logging
 import os
 import random
-import select
 import signal
 import sys
 import threading
@@ -30,6 +29,8 @@ import time
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
+
+from ecsworld.lifecycle import watch_stdin
 
 log = logging.getLogger("ecsworld.proxy")
 
@@ -415,23 +416,6 @@ class ProxyHandler(BaseHTTPRequestHandler):
 
 
 # ------------------------------------------------------------------ main
-def _watch_stdin(stop):
-    """Stop when stdin reaches EOF (the parent test process died)."""
-    fd = sys.stdin.fileno()
-    while not stop.is_set():
-        try:
-            readable, _, _ = select.select([fd], [], [], 0.2)
-        except (OSError, ValueError):
-            break
-        if readable:
-            try:
-                if not os.read(fd, 4096):
-                    break
-            except OSError:
-                break
-    stop.set()
-
-
 def _upstream(url):
     split = urlsplit(url)
     if split.scheme != "http" or not split.hostname or split.path not in ("", "/"):
@@ -459,7 +443,7 @@ def main(argv=None):
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, name="proxy", daemon=True)
     thread.start()
     if args.exit_on_stdin_eof:
-        threading.Thread(target=_watch_stdin, args=(stop,), name="stdin-watch", daemon=True).start()
+        threading.Thread(target=watch_stdin, args=(stop,), name="stdin-watch", daemon=True).start()
 
     port = server.server_address[1]
     sys.stdout.write(f"PROXY_URL=http://127.0.0.1:{port}\n")
