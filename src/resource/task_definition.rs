@@ -329,9 +329,13 @@ pub async fn apply(aws: &Aws, c: &Change, fields: &Fields, secrets: &Secrets, di
 async fn prune(aws: &Aws, cluster: &str, family: &str, keep: usize) -> Result<()> {
     let list = aws.ecs.list_task_definitions().family_prefix(family).status(TaskDefinitionStatus::Active)
         .sort(aws_sdk_ecs::types::SortOrder::Desc).send().await.aws("ecs:ListTaskDefinitions")?;
-    let old: Vec<String> = list.task_definition_arns.unwrap_or_default().into_iter()
+    let mut revisions: Vec<(u32, String)> = list.task_definition_arns.unwrap_or_default().into_iter()
         .filter(|a| a.rsplit_once(':').and_then(|(f, _)| f.rsplit('/').next()) == Some(family))
-        .skip(keep).collect();
+        .map(|a| (a.rsplit(':').next().and_then(|r| r.parse().ok()).unwrap_or(0), a))
+        .collect();
+    // Newest first, by revision number: the API's own ordering is not relied on.
+    revisions.sort_by(|a, b| b.0.cmp(&a.0));
+    let old: Vec<String> = revisions.into_iter().skip(keep).map(|(_, a)| a).collect();
     if old.is_empty() {
         return Ok(());
     }

@@ -249,3 +249,31 @@ async fn doctor_names_the_cause_of_each_staged_failure() {
         }
     }
 }
+
+#[tokio::test]
+async fn old_revisions_beyond_keep_revisions_are_deregistered_but_never_one_in_use() {
+    let s = session().await;
+    ready(&s).await;
+    let env_line = "port_mappings = [{ container = 80, host = 80 }]\nenvironment = { BUCKET_NAME = \"${BUCKET_NAME:-mlds-iris-data}\" }";
+    let spec = |bucket: &str| {
+        let p = variant(&format!("keep-{bucket}"), &[(env_line, &format!("port_mappings = [{{ container = 80, host = 80 }}]\nenvironment = {{ BUCKET_NAME = \"{bucket}\" }}"))]);
+        // Keep one revision besides what services use.
+        let text = std::fs::read_to_string(&p).unwrap().replace("[services.iris-app.deployment]\n", "[services.iris-app.deployment]\nkeep_revisions = 1\n");
+        std::fs::write(&p, text).unwrap();
+        p
+    };
+    for bucket in ["one", "two", "three"] {
+        let p = spec(bucket);
+        s.ecsdeploy(&["apply", "--auto-approve", "-f", p.to_str().unwrap()]).await.assert_ok(bucket);
+    }
+    let list = |status: aws_sdk_ecs::types::TaskDefinitionStatus| {
+        let ecs = s.aws.ecs.clone();
+        async move {
+            let arns = ecs.list_task_definitions().family_prefix("iris-inference").status(status).send().await.unwrap().task_definition_arns.unwrap_or_default();
+            arns.into_iter().map(|a| a.rsplit(':').next().unwrap().to_string()).collect::<std::collections::BTreeSet<_>>()
+        }
+    };
+    // Revision 3 is new and runs; 2 was in use when 3 was registered; 1 is gone.
+    assert_eq!(list(aws_sdk_ecs::types::TaskDefinitionStatus::Active).await, ["2".to_string(), "3".to_string()].into());
+    assert_eq!(list(aws_sdk_ecs::types::TaskDefinitionStatus::Inactive).await, ["1".to_string()].into());
+}
