@@ -35,9 +35,10 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 from botocore.retries import standard
 
+from selfcheck import PASSED, Failed, check, step
+
 REPO = Path(__file__).resolve().parent.parent
 REGION = "us-east-1"
-PASSED = []
 LOG_KEYS = {"service", "action", "mutating", "start", "end", "status", "injected"}
 SERVICES = ("ecs", "ec2", "iam", "autoscaling", "elasticloadbalancing", "logs", "sts")  # signing names
 CLIENT_NAMES = {"elasticloadbalancing": "elbv2"}
@@ -48,27 +49,8 @@ standard.ExponentialBackoff.delay_amount = lambda self, ctx: _delay_amount(self,
 random.seed(1)  # botocore's jitter
 
 
-class Failed(Exception):
-    pass
 
 
-def check(cond, what):
-    if not cond:
-        raise Failed(what)
-
-
-def step(name):
-    def deco(fn):
-        def run(*args, **kwargs):
-            t0 = time.monotonic()
-            result = fn(*args, **kwargs)
-            PASSED.append(name)
-            print(f"ok   {name} ({time.monotonic() - t0:.1f} s)", flush=True)
-            return result
-
-        return run
-
-    return deco
 
 
 # --------------------------------------------------------------------------- processes

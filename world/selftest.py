@@ -24,20 +24,14 @@ from pathlib import Path
 import boto3
 from botocore.config import Config
 
+from selfcheck import PASSED, Failed, check, step
+
 REPO = Path(__file__).resolve().parent.parent
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
 USER_DATA = "#!/bin/bash\necho ECS_CLUSTER=demo >> /etc/ecs/ecs.config"
-PASSED = []
 
 
-class Failed(Exception):
-    pass
-
-
-def check(cond, what):
-    if not cond:
-        raise Failed(what)
 
 
 def wait_for(what, fn, timeout=15.0, interval=0.1):
@@ -101,18 +95,6 @@ class World:
             self.proc.wait()
 
 
-def step(name):
-    def deco(fn):
-        def run(*args, **kwargs):
-            t0 = time.monotonic()
-            result = fn(*args, **kwargs)
-            PASSED.append(name)
-            print(f"ok   {name} ({time.monotonic() - t0:.1f} s)", flush=True)
-            return result
-
-        return run
-
-    return deco
 
 
 # --------------------------------------------------------------------------- helpers

@@ -88,9 +88,7 @@ async fn drift_is_shown_exactly_and_repaired() {
     let ecs = group_id(&s, "iris-ecs").await;
 
     // Out of band: a rule added, a rule removed, max size raised, a policy detached.
-    s.aws.ec2.authorize_security_group_ingress().group_id(&ecs)
-        .ip_permissions(IpPermission::builder().ip_protocol("tcp").from_port(8080).to_port(8080).ip_ranges(IpRange::builder().cidr_ip("0.0.0.0/0").build()).build())
-        .send().await.unwrap();
+    s.allow_by_hand(&ecs, 8080, "0.0.0.0/0").await;
     s.aws.ec2.revoke_security_group_ingress().group_id(&ecs)
         .ip_permissions(IpPermission::builder().ip_protocol("tcp").from_port(22).to_port(22).ip_ranges(IpRange::builder().cidr_ip("165.124.160.0/21").build()).build())
         .send().await.unwrap();
@@ -142,9 +140,7 @@ async fn rules_others_made_on_an_existing_group_are_left_alone() {
     let s = session().await;
     let rds = s.tutorial_prerequisites().await;
     // Someone's own rule on the RDS group, before and after ecsdeploy arrives.
-    s.aws.ec2.authorize_security_group_ingress().group_id(&rds)
-        .ip_permissions(IpPermission::builder().ip_protocol("tcp").from_port(3306).to_port(3306).ip_ranges(IpRange::builder().cidr_ip("10.0.0.0/16").build()).build())
-        .send().await.unwrap();
+    s.allow_by_hand(&rds, 3306, "10.0.0.0/16").await;
     s.ecsdeploy(&["apply", "--auto-approve"]).await.assert_ok("apply");
     let rules = ingress_rules(&s, &rds).await;
     assert!(rules.contains("tcp 3306-3306 10.0.0.0/16"), "{rules:?}");

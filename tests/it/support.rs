@@ -214,6 +214,14 @@ impl Session {
             .collect()
     }
 
+    /// An inbound rule added by hand (out of band, untagged), as someone in the console would.
+    pub async fn allow_by_hand(&self, group: &str, port: i32, cidr: &str) {
+        use aws_sdk_ec2::types::{IpPermission, IpRange};
+        self.aws.ec2.authorize_security_group_ingress().group_id(group)
+            .ip_permissions(IpPermission::builder().ip_protocol("tcp").from_port(port).to_port(port).ip_ranges(IpRange::builder().cidr_ip(cidr).build()).build())
+            .send().await.unwrap();
+    }
+
     /// The mutating calls since `from` that changed the stack, once the stack's lease (taken
     /// first, released last, by every run that changes something) is set aside.
     pub async fn changes_since(&self, from: usize) -> Vec<String> {

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use aws_sdk_ec2::types::{Filter, IpPermission, IpRange};
+use aws_sdk_ec2::types::Filter;
 
 use crate::support::{eventually, session, Session};
 
@@ -75,9 +75,7 @@ async fn destroy_removes_only_what_the_stack_owns() {
     let s = session().await;
     let rds = s.tutorial_prerequisites().await;
     // Someone's own rule on the RDS group, and untagged look-alikes of stack resources.
-    s.aws.ec2.authorize_security_group_ingress().group_id(&rds)
-        .ip_permissions(IpPermission::builder().ip_protocol("tcp").from_port(3306).to_port(3306).ip_ranges(IpRange::builder().cidr_ip("10.0.0.0/16").build()).build())
-        .send().await.unwrap();
+    s.allow_by_hand(&rds, 3306, "10.0.0.0/16").await;
     s.ecsdeploy(&["apply", "--auto-approve"]).await.assert_ok("apply");
     let vpc = s.aws.ec2.create_vpc().cidr_block("10.9.0.0/16").send().await.unwrap().vpc.unwrap().vpc_id.unwrap();
     let look_alike = s.aws.ec2.create_security_group().group_name("iris-ecs").description("not ecsdeploy's").vpc_id(vpc).send().await.unwrap().group_id.unwrap();
