@@ -91,6 +91,9 @@ pub enum Command {
         /// for), the spec's count otherwise.
         #[arg(long)]
         capacity: bool,
+        /// Return once ECS accepted the change, without waiting for the tasks (or verifying).
+        #[arg(long)]
+        no_wait: bool,
     },
     /// Run a one-off task (a [jobs.*] entry such as the iris pipeline) on the cluster.
     Run {
@@ -135,5 +138,8 @@ pub enum Command {
         /// Do it; without it, say what would happen and change nothing.
         #[arg(long)]
         force: bool,
+        /// Return once ECS accepted the new deployment, without waiting for it (or verifying).
+        #[arg(long)]
+        no_wait: bool,
     },
 }

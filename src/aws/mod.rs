@@ -30,6 +30,8 @@ pub struct Aws {
     pub elbv2: aws_sdk_elasticloadbalancingv2::Client,
     pub logs: aws_sdk_cloudwatchlogs::Client,
     pub sts: aws_sdk_sts::Client,
+    /// The caller's account, asked once per run (see [`Aws::account_id`]).
+    identity: std::sync::Arc<tokio::sync::OnceCell<Result<String, AwsError>>>,
 }
 
 impl Aws {
@@ -69,6 +71,7 @@ impl Aws {
             elbv2: aws_sdk_elasticloadbalancingv2::Client::new(&config),
             logs: aws_sdk_cloudwatchlogs::Client::new(&config),
             sts: aws_sdk_sts::Client::new(&config),
+            identity: Default::default(),
             config,
         }
     }
@@ -77,11 +80,17 @@ impl Aws {
         self.config.region().map(Region::as_ref).unwrap_or("")
     }
 
-    /// The account the credentials belong to; the first call most commands make, so credential
-    /// problems surface here with a clear remedy.
+    /// The account the credentials belong to, asked once per run. Commands ask it alongside
+    /// their first reads (not before them), and report its failure first: credential problems
+    /// surface here with a clear remedy.
     pub async fn account_id(&self) -> Result<String, AwsError> {
-        let out = self.sts.get_caller_identity().send().await.aws("sts:GetCallerIdentity")?;
-        Ok(out.account.unwrap_or_default())
+        self.identity
+            .get_or_init(|| async {
+                let out = self.sts.get_caller_identity().send().await.aws("sts:GetCallerIdentity")?;
+                Ok(out.account.unwrap_or_default())
+            })
+            .await
+            .clone()
     }
 }
 

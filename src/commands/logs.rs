@@ -19,6 +19,7 @@ pub async fn run(global: &Global, out: &Output, name: Option<String>, follow: bo
     let group = observe::log_group_of(&loaded.spec, &name)
         .ok_or_else(|| Error::usage(format!("`{name}` has no logs"), "name a service, job or task whose task logs to CloudWatch (logs.enabled)"))?;
     let stack = Stack::connect(global, loaded).await?;
+    stack.provider.aws.account_id().await?;
     let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0);
     let mut from = now_ms - window.as_millis() as i64;
     loop {

@@ -30,7 +30,7 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Apply { plan_file, auto_approve, allow_cost, no_rollback, images } => {
             runtime().block_on(apply::run(&cli.global, &out, apply::Options { plan_file, auto_approve, allow_cost, no_rollback, images }))
         }
-        Command::Scale { service, desired, capacity } => runtime().block_on(scale::run(&cli.global, &out, service, desired, capacity)),
+        Command::Scale { service, desired, capacity, no_wait } => runtime().block_on(scale::run(&cli.global, &out, service, desired, capacity, !no_wait)),
         Command::Doctor { service } => runtime().block_on(doctor::run(&cli.global, &out, service)),
         Command::Status => runtime().block_on(status::run(&cli.global, &out)),
         Command::Logs { name, follow, since } => runtime().block_on(logs::run(&cli.global, &out, name, follow, &since)),
@@ -40,7 +40,7 @@ pub fn run(cli: Cli) -> Result<u8> {
         }
         Command::Destroy { auto_approve, logs } => runtime().block_on(destroy::run(&cli.global, &out, auto_approve, logs)),
         Command::Run { name, wait, env } => runtime().block_on(run::run(&cli.global, &out, &name, wait, &env)),
-        Command::Redeploy { service, force } => runtime().block_on(redeploy::run(&cli.global, &out, service, force)),
+        Command::Redeploy { service, force, no_wait } => runtime().block_on(redeploy::run(&cli.global, &out, service, force, !no_wait)),
     }
 }
 
@@ -63,18 +63,21 @@ pub(crate) struct Stack {
 }
 
 impl Stack {
+    /// Load the spec, connect, and check the credentials before anything else.
     pub async fn open(global: &Global) -> Result<Stack> {
-        Stack::connect(global, spec::load(&global.file)?).await
+        let stack = Stack::connect(global, spec::load(&global.file)?).await?;
+        stack.provider.aws.account_id().await?;
+        Ok(stack)
     }
 
-    /// Connect for a spec already checked (commands refuse bad input before any AWS call).
+    /// Connect for a spec already checked (commands refuse bad input before any AWS call). No
+    /// call yet: planning asks for the caller's identity alongside its first reads.
     pub async fn connect(global: &Global, loaded: Loaded) -> Result<Stack> {
         if let Some(r) = global.region.as_deref().filter(|r| !spec::is_region(r)) {
             return Err(Error::usage(format!("`{r}` is not an AWS region name"), "pass a region such as --region us-east-1"));
         }
         let target = Target { profile: global.profile.clone(), region: global.region.clone().or_else(|| loaded.spec.stack.region.clone()) };
         let aws = Aws::connect(&target).await?;
-        aws.account_id().await?;
         let provider = AwsProvider::new(aws, &loaded.spec);
         Ok(Stack { loaded, provider })
     }
@@ -122,18 +125,40 @@ impl Stack {
     /// Plan just these resources (day-2 commands), which must already exist: a day-2 command
     /// changes a field, it never creates.
     pub async fn plan_only(&self, desired: Vec<crate::plan::Desired>) -> Result<crate::plan::Plan> {
-        let plan = crate::engine::plan(&self.provider, &self.loaded.spec.stack.name, desired, vec![]).await?;
+        let plan = self.observed(crate::engine::plan(&self.provider, &self.loaded.spec.stack.name, desired, vec![])).await?;
         if let Some(c) = plan.changes.iter().find(|c| c.action == crate::plan::Action::Create) {
             return Err(Error::usage(format!("`{}` does not exist yet", c.address), "run `ecsdeploy apply` first"));
         }
         Ok(plan)
     }
 
+    /// `--no-wait` day-2 changes: one field set by one call that AWS applies atomically (an
+    /// `UpdateService`), made without reading first, like `aws ecs update-service`. Nothing can
+    /// be left half-done, so no lease is taken; AWS refuses the call when the service is missing.
+    pub async fn apply_unread(&self, out: &Output, desired: crate::plan::Desired, reason: &str) -> Result<()> {
+        use crate::plan::{Action, Change, FieldChange, Live, Plan};
+        let fields = desired.fields.iter().map(|(k, v)| FieldChange { field: k.clone(), before: Some(serde_json::json!("(not read)")), after: Some(v.clone()) }).collect();
+        let live = Live { id: desired.name.clone(), ..Default::default() };
+        let change = Change { address: desired.address.clone(), action: Action::Update, reason: reason.into(), fields, desired, live: Some(live) };
+        let plan = Plan { stack: self.loaded.spec.stack.name.clone(), changes: vec![change], warnings: vec![] };
+        out.plan(&plan);
+        // No identity check either: a refusal of this one call names the credential problem itself.
+        apply::failed(&crate::engine::execute(&self.provider, &plan, &|e| out.progress(&e)).await)
+    }
+
     pub async fn plan(&self) -> Result<crate::plan::Plan> {
         let spec = &self.loaded.spec;
         let mut warnings: Vec<String> = self.loaded.warnings.iter().map(|w| format!("{}: {}", w.place(&self.loaded.file), w.message)).collect();
         warnings.extend(resource::notes(spec));
-        Ok(crate::engine::plan(&self.provider, &spec.stack.name, resource::desired(spec), warnings).await?)
+        self.observed(crate::engine::plan(&self.provider, &spec.stack.name, resource::desired(spec), warnings)).await
+    }
+
+    /// Run `reads` alongside the identity check; a credentials problem is reported first, as it
+    /// explains every other failure.
+    pub async fn observed<T, E: Into<Error>>(&self, reads: impl std::future::Future<Output = std::result::Result<T, E>>) -> Result<T> {
+        let (identity, result) = tokio::join!(self.provider.aws.account_id(), reads);
+        identity?;
+        result.map_err(Into::into)
     }
 }
 

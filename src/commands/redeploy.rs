@@ -6,10 +6,11 @@ use crate::error::Result;
 use crate::output::Output;
 use crate::plan::{fields, Fields};
 use crate::resource::service;
+use crate::spec;
 
 /// A new deployment of the running revision, through the engine; then wait and verify.
-pub async fn run(global: &Global, out: &Output, name: Option<String>, force: bool) -> Result<u8> {
-    let stack = Stack::open(global).await?;
+pub async fn run(global: &Global, out: &Output, name: Option<String>, force: bool, follow: bool) -> Result<u8> {
+    let stack = Stack::connect(global, spec::load(&global.file)?).await?;
     let name = stack.service(name)?;
     let desired = stack.desired(&service::address(&name))?;
     if !force {
@@ -18,7 +19,11 @@ pub async fn run(global: &Global, out: &Output, name: Option<String>, force: boo
         out.explain_redeploy(&name, current.as_deref());
         return Ok(0);
     }
-    let plan = stack.plan_only(vec![desired.narrowed(fields([(service::FORCE, json!(true))]))]).await?;
-    rollout::execute_and_follow(&stack, out, &plan).await?;
+    let forced = desired.narrowed(fields([(service::FORCE, json!(true))]));
+    if !follow {
+        return stack.apply_unread(out, forced, "new deployment of the running revision (--no-wait)").await.map(|_| 0);
+    }
+    let plan = stack.plan_only(vec![forced]).await?;
+    rollout::execute_and_follow(&stack, out, &plan, follow).await?;
     Ok(0)
 }

@@ -20,13 +20,16 @@ pub fn now() -> f64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs_f64() - 1.0).unwrap_or(0.0)
 }
 
-/// Execute a planned change under the stack's lease, then follow the deployments it started
-/// (day-2 commands: nothing to roll back to).
-pub async fn execute_and_follow(stack: &Stack, out: &Output, plan: &Plan) -> Result<()> {
+/// Execute a planned change under the stack's lease, then (with `and_follow`) follow the
+/// deployments it started (day-2 commands: nothing to roll back to).
+pub async fn execute_and_follow(stack: &Stack, out: &Output, plan: &Plan, and_follow: bool) -> Result<()> {
     stack.locked(async {
         let since = now();
         let report = engine::execute(&stack.provider, plan, &|e| out.progress(&e)).await;
         super::apply::failed(&report)?;
+        if !and_follow {
+            return Ok(());
+        }
         follow(stack, out, plan, &report, since, true).await
     }).await
 }

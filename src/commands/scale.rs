@@ -6,12 +6,17 @@ use crate::error::{Error, Result};
 use crate::output::Output;
 use crate::plan::fields;
 use crate::resource::{autoscaling_group, service};
+use crate::spec;
 
 /// One field of the service (and, with `capacity`, the group's size), through the engine.
-pub async fn run(global: &Global, out: &Output, name: Option<String>, desired: u32, capacity: bool) -> Result<u8> {
-    let stack = Stack::open(global).await?;
+pub async fn run(global: &Global, out: &Output, name: Option<String>, desired: u32, capacity: bool, follow: bool) -> Result<u8> {
+    let stack = Stack::connect(global, spec::load(&global.file)?).await?;
     let name = stack.service(name)?;
     let mut svc = stack.desired(&service::address(&name))?.narrowed(fields([("desired_count", json!(desired))]));
+    if !follow && !capacity {
+        stack.apply_unread(out, svc, "desired count (--no-wait: ECS scales in the background)").await?;
+        return Ok(0);
+    }
     let mut changes = vec![];
     if capacity {
         let Some(ec2) = &stack.loaded.spec.cluster.ec2 else {
@@ -33,6 +38,6 @@ pub async fn run(global: &Global, out: &Output, name: Option<String>, desired: u
     if !plan.has_changes() {
         return Ok(0);
     }
-    rollout::execute_and_follow(&stack, out, &plan).await?;
+    rollout::execute_and_follow(&stack, out, &plan, follow).await?;
     Ok(0)
 }

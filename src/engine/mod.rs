@@ -15,8 +15,13 @@ use petgraph::graph::DiGraph;
 use crate::plan::{diff, resolve, Action, Address, Change, Desired, Fields, Live, Outputs, Plan};
 use walk::{walk, Outcome};
 
-/// How many AWS operations run at once; low enough to stay clear of API throttling.
+/// How many changes run at once; low enough to stay clear of the mutating APIs' throttling.
 pub const CONCURRENCY: usize = 8;
+
+/// How many observations run at once: a whole plan's reads go out together (read APIs allow far
+/// higher rates, and the SDK retries throttling), so a plan costs its dependency depth in round
+/// trips, not its size.
+pub const READ_CONCURRENCY: usize = 64;
 
 /// A resource operation that failed, said for a human.
 #[derive(Debug, Clone, Default, PartialEq, thiserror::Error)]
@@ -36,6 +41,9 @@ impl Failure {
 pub trait Provider: Sync {
     /// Read one resource; `deps` holds the observations of its dependencies that exist.
     fn observe<'a>(&'a self, desired: &'a Desired, deps: &'a HashMap<Address, Live>) -> BoxFuture<'a, Result<Option<Live>, Failure>>;
+    /// A new observation begins: forget reads shared within the previous one (a plan sees AWS
+    /// as it is now, not as an earlier plan of the same run saw it).
+    fn begin_observation(&self) {}
     /// Carry out one change with its fields resolved; returns the resource's outputs.
     fn apply<'a>(&'a self, change: &'a Change, fields: &'a Fields) -> BoxFuture<'a, Result<Outputs, Failure>>;
 }
@@ -81,13 +89,14 @@ fn order(desired: &[Desired]) -> Result<Vec<usize>, PlanError> {
 /// Makes only read calls.
 pub async fn plan(provider: &dyn Provider, stack: &str, desired: Vec<Desired>, warnings: Vec<String>) -> Result<Plan, PlanError> {
     let order = order(&desired)?;
+    provider.begin_observation();
     let sorted: Vec<Desired> = order.iter().map(|&i| desired[i].clone()).collect();
     // Observation waits only on what a resource reads; the rest goes out at once.
     let reads: HashMap<Address, Vec<Address>> = sorted.iter().map(|d| (d.address.clone(), d.reads.clone())).collect();
     let by_address: HashMap<&str, &Desired> = sorted.iter().map(|d| (d.address.as_str(), d)).collect();
     let addresses: Vec<Address> = sorted.iter().map(|d| d.address.clone()).collect();
 
-    let observed = walk(&addresses, &reads, CONCURRENCY, |address, dep_results: Vec<(Address, Option<Live>)>| {
+    let observed = walk(&addresses, &reads, READ_CONCURRENCY, |address, dep_results: Vec<(Address, Option<Live>)>| {
         let d = by_address[address.as_str()];
         Box::pin(async move {
             let live_deps: HashMap<Address, Live> = dep_results.into_iter().filter_map(|(a, l)| l.map(|l| (a, l))).collect();

@@ -104,15 +104,17 @@ fn trust_document(principals: &Value) -> String {
 }
 
 pub async fn observe(aws: &Aws, d: &Desired) -> Result<Option<Live>> {
-    let role = match aws.iam.get_role().role_name(&d.name).send().await.aws("iam:GetRole") {
-        Ok(out) => out.role.expect("GetRole returns a role"),
+    // All three at once; each says NoSuchEntity when the role does not exist.
+    let read = tokio::try_join!(
+        async { aws.iam.get_role().role_name(&d.name).send().await.aws("iam:GetRole") },
+        async { aws.iam.list_attached_role_policies().role_name(&d.name).send().await.aws("iam:ListAttachedRolePolicies") },
+        async { aws.iam.list_role_policies().role_name(&d.name).send().await.aws("iam:ListRolePolicies") },
+    );
+    let (role, attached, inline_names) = match read {
+        Ok((r, a, i)) => (r.role.expect("GetRole returns a role"), a, i),
         Err(e) if e.is(ErrorKind::NotFound) => return Ok(None),
         Err(e) => return Err(e.into()),
     };
-    let (attached, inline_names) = tokio::try_join!(
-        async { aws.iam.list_attached_role_policies().role_name(&d.name).send().await.aws("iam:ListAttachedRolePolicies") },
-        async { aws.iam.list_role_policies().role_name(&d.name).send().await.aws("iam:ListRolePolicies") },
-    )?;
     let managed: BTreeSet<String> = attached.attached_policies.unwrap_or_default().iter().filter_map(|p| p.policy_arn.as_deref()).map(policy_key).collect();
     let mut inline = serde_json::Map::new();
     for name in inline_names.policy_names {

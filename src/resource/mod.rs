@@ -26,6 +26,10 @@ mod task_definition;
 mod vpc;
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+
+use aws_sdk_ec2::types::SecurityGroup;
+use tokio::sync::OnceCell;
 
 use futures::future::BoxFuture;
 use serde_json::Value;
@@ -78,11 +82,22 @@ pub struct AwsProvider {
     pub secrets: task_definition::Secrets,
     /// Digests of images a CI deploy named (`apply --image`), recorded on the new revision.
     pub digests: BTreeMap<String, String>,
+    /// Every security group the spec names, its own and existing ones: read in one call per
+    /// observation, shared by the resources that need one of them.
+    group_names: Vec<String>,
+    groups: Mutex<Arc<OnceCell<std::result::Result<Vec<SecurityGroup>, AwsError>>>>,
 }
 
 impl AwsProvider {
     pub fn new(aws: Aws, spec: &Spec) -> Self {
-        AwsProvider { aws, stack: spec.stack.name.clone(), secrets: task_definition::secrets(spec), digests: BTreeMap::new() }
+        let group_names = security_group::desired(spec).into_iter().chain(existing_group::desired(spec)).map(|d| d.name).collect();
+        AwsProvider { aws, stack: spec.stack.name.clone(), secrets: task_definition::secrets(spec), digests: BTreeMap::new(), group_names, groups: Default::default() }
+    }
+
+    /// The spec's security groups, as this observation reads them.
+    async fn groups(&self) -> Result<Vec<SecurityGroup>> {
+        let cell = self.groups.lock().expect("groups lock").clone();
+        Ok(cell.get_or_init(|| security_group::lookup(&self.aws, &self.group_names)).await.clone()?)
     }
 }
 
@@ -94,10 +109,10 @@ impl Provider for AwsProvider {
                 vpc::KIND => vpc::observe(aws, d).await,
                 ami::KIND => ami::observe(aws, d).await,
                 key_pair::KIND => key_pair::observe(aws, d).await,
-                existing_group::KIND => existing_group::observe(aws, d).await,
+                existing_group::KIND => self.groups().await.and_then(|g| existing_group::observe(&g, d)),
                 iam_role::KIND => iam_role::observe(aws, d).await,
                 instance_profile::KIND => instance_profile::observe(aws, d).await,
-                security_group::KIND => security_group::observe(aws, d, deps).await,
+                security_group::KIND => self.groups().await.and_then(|g| security_group::observe(&g, d, deps)),
                 ingress::KIND => ingress::observe(aws, d, deps, &self.stack).await,
                 cluster::KIND => cluster::observe(aws, d).await,
                 cluster_capacity::KIND => cluster_capacity::observe(d, deps),
@@ -114,6 +129,10 @@ impl Provider for AwsProvider {
             };
             r.map_err(|e| failure(&d.address, e))
         })
+    }
+
+    fn begin_observation(&self) {
+        *self.groups.lock().expect("groups lock") = Default::default();
     }
 
     fn apply<'a>(&'a self, c: &'a Change, fields: &'a Fields) -> BoxFuture<'a, std::result::Result<Outputs, Failure>> {

@@ -3,11 +3,11 @@
 
 use std::collections::HashMap;
 
-use aws_sdk_ec2::types::{Filter, ResourceType, Tag, TagSpecification};
+use aws_sdk_ec2::types::{Filter, ResourceType, SecurityGroup, Tag, TagSpecification};
 use serde_json::json;
 
 use super::{field, outputs, own_tags, stack_name, tag_pairs, vpc, Result};
-use crate::aws::{Aws, AwsResultExt};
+use crate::aws::{Aws, AwsError, AwsResultExt};
 use crate::plan::{reference, Address, Change, Desired, Fields, Live, Outputs};
 use crate::spec::Spec;
 
@@ -49,19 +49,30 @@ fn group(spec: &Spec, which: &str, what: &str) -> Desired {
     }
 }
 
-pub async fn observe(aws: &Aws, d: &Desired, deps: &HashMap<Address, Live>) -> Result<Option<Live>> {
+/// The groups named `names` (by name, or by `sg-` id), in one call per kind of name: the
+/// stack's own groups and the existing ones it adds rules to, for every resource that needs one.
+pub async fn lookup(aws: &Aws, names: &[String]) -> std::result::Result<Vec<SecurityGroup>, AwsError> {
+    let (ids, names): (Vec<String>, Vec<String>) = names.iter().cloned().partition(|n| n.starts_with("sg-"));
+    let by = |filter: &'static str, values: Vec<String>| async move {
+        if values.is_empty() {
+            return Ok(vec![]);
+        }
+        let f = Filter::builder().name(filter).set_values(Some(values)).build();
+        Ok(aws.ec2.describe_security_groups().filters(f).send().await.aws("ec2:DescribeSecurityGroups")?.security_groups.unwrap_or_default())
+    };
+    let (a, b) = tokio::try_join!(by("group-name", names), by("group-id", ids))?;
+    Ok(a.into_iter().chain(b).collect())
+}
+
+pub fn observe(groups: &[SecurityGroup], d: &Desired, deps: &HashMap<Address, Live>) -> Result<Option<Live>> {
     let Some(vpc) = deps.get(vpc::ADDRESS) else { return Ok(None) };
-    let out = aws.ec2.describe_security_groups()
-        .filters(Filter::builder().name("group-name").values(&d.name).build())
-        .filters(Filter::builder().name("vpc-id").values(&vpc.id).build())
-        .send().await.aws("ec2:DescribeSecurityGroups")?;
-    Ok(out.security_groups.unwrap_or_default().into_iter().next().map(|g| {
-        let id = g.group_id.unwrap_or_default();
-        let tags = g.tags.unwrap_or_default();
+    let found = groups.iter().find(|g| g.group_name.as_deref() == Some(d.name.as_str()) && g.vpc_id.as_deref() == Some(vpc.id.as_str()));
+    Ok(found.map(|g| {
+        let id = g.group_id.clone().unwrap_or_default();
         let fields = [
-            ("description", json!(g.description.unwrap_or_default())),
-            ("vpc", json!(g.vpc_id.unwrap_or_default())),
-            ("tags", super::live_tags(tags.iter().map(|t| (t.key().unwrap_or_default(), t.value().unwrap_or_default())))),
+            ("description", json!(g.description.clone().unwrap_or_default())),
+            ("vpc", json!(g.vpc_id.clone().unwrap_or_default())),
+            ("tags", super::live_tags(g.tags().iter().map(|t| (t.key().unwrap_or_default(), t.value().unwrap_or_default())))),
         ];
         Live { id: id.clone(), fields: crate::plan::fields(fields), outputs: outputs([("id", id)]) }
     }))

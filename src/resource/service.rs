@@ -132,7 +132,7 @@ pub fn desired(spec: &Spec) -> Vec<Desired> {
 }
 
 async fn describe(aws: &Aws, cluster: &str, name: &str) -> Result<Option<aws_sdk_ecs::types::Service>> {
-    match aws.ecs.describe_services().cluster(cluster).services(name).send().await.aws("ecs:DescribeServices") {
+    match aws.ecs.describe_services().cluster(cluster).services(name).include(aws_sdk_ecs::types::ServiceField::Tags).send().await.aws("ecs:DescribeServices") {
         Ok(out) => Ok(out.services.unwrap_or_default().into_iter().find(|s| s.status.as_deref() == Some("ACTIVE"))),
         Err(e) if e.is(ErrorKind::NotFound) => Ok(None),
         Err(e) => Err(e.into()),
@@ -158,7 +158,7 @@ pub async fn observe(aws: &Aws, d: &Desired) -> Result<Option<Live>> {
         json!({"subnets": subnets.join(","), "security_groups": a.security_groups, "public_ip": a.assign_public_ip == Some(AssignPublicIp::Enabled)})
     }).unwrap_or(Value::Null);
     let grace = if load_balancers.is_empty() { Value::Null } else { json!(s.health_check_grace_period_seconds.unwrap_or(0)) };
-    let tags = aws.ecs.list_tags_for_resource().resource_arn(s.service_arn.clone().unwrap_or_default()).send().await.aws("ecs:ListTagsForResource")?.tags.unwrap_or_default();
+    let tags = s.tags();
     let fields = [
         ("task_definition", json!(s.task_definition)),
         ("desired_count", json!(s.desired_count)),
@@ -303,7 +303,8 @@ fn epoch(t: Option<&aws_smithy_types::DateTime>) -> f64 {
 
 /// One look at the service for the wait: deployments, events, recently stopped tasks.
 pub async fn snapshot(aws: &Aws, cluster: &str, name: &str) -> Result<Snapshot> {
-    let Some(s) = describe(aws, cluster, name).await? else {
+    let (service, stopped) = tokio::try_join!(describe(aws, cluster, name), stopped_tasks(aws, cluster, name))?;
+    let Some(s) = service else {
         return Err(super::Error::Other(crate::engine::Failure::new(format!("service {name} is gone"), "run apply again")));
     };
     let deployments = s.deployments().iter().map(|d| DeploymentState {
@@ -323,7 +324,6 @@ pub async fn snapshot(aws: &Aws, cluster: &str, name: &str) -> Result<Snapshot> 
         at: epoch(e.created_at.as_ref()),
         message: e.message.clone().unwrap_or_default(),
     }).collect();
-    let stopped = stopped_tasks(aws, cluster, name).await?;
     Ok(Snapshot { desired: s.desired_count, deployments, events, stopped })
 }
 

@@ -164,3 +164,32 @@ async fn status_and_logs_report_the_running_stack() {
     let completions = s.ecsdeploy(&["completions", "bash"]).await;
     assert!(completions.stdout.contains("_ecsdeploy()"), "{}", completions.stdout);
 }
+
+#[tokio::test]
+async fn no_wait_is_one_update_service_call_and_refused_for_a_missing_service() {
+    let s = session().await;
+    s.tutorial_prerequisites().await;
+    let missing = s.ecsdeploy(&["scale", "--desired", "0", "--no-wait"]).await;
+    assert_eq!(missing.code, 1, "{}", missing.stderr);
+    assert!(missing.stderr.contains("ecs:UpdateService") && missing.stderr.to_lowercase().contains("not found"), "{}", missing.stderr);
+
+    let url = live_url(&{
+        let run = s.ecsdeploy(&["apply", "--auto-approve"]).await;
+        run.assert_ok("apply");
+        run
+    });
+    let s = &s;
+    let calls = |from: usize| async move { s.requests().await[from..].iter().map(|(svc, a)| format!("{svc}:{a}")).collect::<Vec<_>>() };
+    let before = s.requests().await.len();
+    s.ecsdeploy(&["scale", "--desired", "0", "--no-wait"]).await.assert_ok("scale --no-wait");
+    assert_eq!(calls(before).await, ["ecs:UpdateService"], "one call, no read, no lease");
+    eventually("/docs stops answering", Duration::from_secs(20), || async { docs(&s, &url).await.is_none().then_some(()) }).await;
+
+    s.ecsdeploy(&["scale", "--desired", "1"]).await.assert_ok("scale back");
+    let deployments = || async { s.aws.ecs.describe_services().cluster("mlds-ecs-workshop").services("iris-app").send().await.unwrap().services.unwrap()[0].deployments().len() };
+    let before = s.requests().await.len();
+    let run = s.ecsdeploy(&["redeploy", "--force", "--no-wait"]).await;
+    run.assert_ok("redeploy --no-wait");
+    assert_eq!(calls(before).await, ["ecs:UpdateService"]);
+    assert_eq!(deployments().await, 2, "a new deployment started, not waited for");
+}
