@@ -38,6 +38,23 @@ pub enum Command {
     /// Check the spec: syntax, references, combinations ECS would refuse, free-tier guardrails.
     /// Makes no AWS call.
     Validate,
+    /// Write the spec of a cluster that already exists (built in the console): its capacity,
+    /// roles, task definitions, services and rules, as they are. Reads only. `plan` on the file
+    /// then shows them as adopted, and `apply` tags them.
+    Init {
+        /// The cluster to read.
+        #[arg(long = "from-cluster", value_name = "CLUSTER")]
+        from_cluster: String,
+        /// Only these services (repeatable; default: all of the cluster's).
+        #[arg(long = "service", value_name = "NAME")]
+        services: Vec<String>,
+        /// Where to write the spec.
+        #[arg(short = 'o', long = "output", default_value = "deploy.toml")]
+        output: PathBuf,
+        /// Overwrite the output file if it exists.
+        #[arg(long)]
+        force: bool,
+    },
     /// Show what apply would change, and why. Makes only read calls.
     Plan {
         /// Print the plan as JSON (stable shape, see the README).

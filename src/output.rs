@@ -29,6 +29,17 @@ impl Output {
         }
     }
 
+    pub fn initialised(&self, file: &std::path::Path, s: &crate::spec::Spec, notes: &[String]) {
+        println!(
+            "wrote {}: stack `{}`, cluster `{}`, {} role(s), {} task definition(s), {} service(s), {} ingress rule(s)",
+            file.display(), s.stack.name, s.cluster.name, s.roles.len(), s.tasks.len(), s.services.len(), s.ingress.len(),
+        );
+        for n in notes {
+            eprintln!("note: {n}");
+        }
+        println!("next: `ecsdeploy plan -f {}` shows what is adopted; `ecsdeploy apply -f {}` tags it", file.display(), file.display());
+    }
+
     pub fn validated(&self, loaded: &Loaded) {
         let s = &loaded.spec;
         println!(
@@ -198,6 +209,7 @@ fn verb(a: crate::plan::Action) -> &'static str {
     use crate::plan::Action::*;
     match a {
         Create => "creating",
+        Adopt => "adopting",
         Update => "updating",
         Replace => "replacing",
         Delete => "deleting",

@@ -3,6 +3,7 @@
 mod apply;
 mod destroy;
 mod doctor;
+mod init;
 mod logs;
 mod plan;
 mod redeploy;
@@ -24,6 +25,9 @@ pub fn run(cli: Cli) -> Result<u8> {
     let out = Output::new(&cli.global);
     match cli.command {
         Command::Validate => validate::run(&cli.global, &out),
+        Command::Init { from_cluster, services, output, force } => {
+            runtime().block_on(init::run(&cli.global, &out, &from_cluster, &services, &output, force))
+        }
         Command::Plan { json, detailed_exitcode, images, out: file } => {
             runtime().block_on(plan::run(&cli.global, &out, plan::Options { json, detailed_exitcode, images, file }))
         }
@@ -56,6 +60,14 @@ fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("start the async runtime")
 }
 
+/// Where to connect: `--region` (checked before any call) wins over the spec's region.
+pub(crate) fn target(global: &Global, spec_region: Option<String>) -> Result<Target> {
+    if let Some(r) = global.region.as_deref().filter(|r| !spec::is_region(r)) {
+        return Err(Error::usage(format!("`{r}` is not an AWS region name"), "pass a region such as --region us-east-1"));
+    }
+    Ok(Target { profile: global.profile.clone(), region: global.region.clone().or(spec_region) })
+}
+
 /// The spec, checked, and a connection to the account it targets (credentials verified).
 pub(crate) struct Stack {
     pub loaded: Loaded,
@@ -73,10 +85,7 @@ impl Stack {
     /// Connect for a spec already checked (commands refuse bad input before any AWS call). No
     /// call yet: planning asks for the caller's identity alongside its first reads.
     pub async fn connect(global: &Global, loaded: Loaded) -> Result<Stack> {
-        if let Some(r) = global.region.as_deref().filter(|r| !spec::is_region(r)) {
-            return Err(Error::usage(format!("`{r}` is not an AWS region name"), "pass a region such as --region us-east-1"));
-        }
-        let target = Target { profile: global.profile.clone(), region: global.region.clone().or_else(|| loaded.spec.stack.region.clone()) };
+        let target = target(global, loaded.spec.stack.region.clone())?;
         let aws = Aws::connect(&target).await?;
         let provider = AwsProvider::new(aws, &loaded.spec);
         Ok(Stack { loaded, provider })

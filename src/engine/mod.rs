@@ -122,6 +122,8 @@ pub async fn plan(provider: &dyn Provider, stack: &str, desired: Vec<Desired>, w
         let keeps_outputs = match change.action {
             Action::NoOp | Action::Read => true,
             Action::Update => !d.versioned,
+            // Tagging keeps even a versioned resource's identity.
+            Action::Adopt => !d.versioned || change.fields.iter().all(|f| f.field == "tags"),
             _ => false,
         };
         if let (Some(l), true) = (&live, keeps_outputs) {

@@ -114,6 +114,15 @@ pub fn diff(desired: &Desired, live: Option<&Live>, known: &HashMap<Address, Out
             let reason = format!("`{}` cannot change in place", f.field);
             change(Action::Replace, reason, fields)
         }
+        // Tagged by no stack: someone built it by hand; it becomes the stack's.
+        None if live.fields.get("tags").is_some_and(|t| t.as_object().is_some_and(|m| m.is_empty())) && desired.fields.contains_key("tags") => {
+            let others: Vec<&str> = names.iter().copied().filter(|n| *n != "tags").collect();
+            let reason = match others.as_slice() {
+                [] => "found by name, not yet the stack's: tag it".to_string(),
+                o => format!("found by name, not yet the stack's: tag it, and change {}", o.join(", ")),
+            };
+            change(Action::Adopt, reason, fields)
+        }
         None => {
             let reason = format!("{} differ{}", names.join(", "), if names.len() == 1 { "s" } else { "" });
             change(Action::Update, reason, fields)
@@ -171,9 +180,22 @@ mod tests {
         let c = diff(&desired(fields(&[("description", json!("new"))])), Some(&live), &HashMap::new());
         assert_eq!(c.action, Action::Replace);
         assert_eq!(c.fields, vec![FieldChange { field: "description".into(), before: Some(json!("old")), after: Some(json!("new")) }]);
-        let c = diff(&desired(fields(&[("tags", json!({"a": "b"}))])), Some(&live), &HashMap::new());
+        let tagged = Live { fields: fields(&[("description", json!("old")), ("tags", json!({"a": "c"}))]), ..live.clone() };
+        let c = diff(&desired(fields(&[("tags", json!({"a": "b"}))])), Some(&tagged), &HashMap::new());
         assert_eq!(c.action, Action::Update);
         assert_eq!(c.reason, "tags differs");
+    }
+
+    #[test]
+    fn untagged_look_alike_is_adopted_never_created() {
+        let live = Live { id: "sg-1".into(), fields: fields(&[("description", json!("x")), ("tags", json!({}))]), outputs: Default::default() };
+        let c = diff(&desired(fields(&[("description", json!("x")), ("tags", json!({"ecsdeploy:stack": "iris"}))])), Some(&live), &HashMap::new());
+        assert_eq!(c.action, Action::Adopt);
+        assert_eq!(c.reason, "found by name, not yet the stack's: tag it");
+        assert_eq!(c.fields.len(), 1);
+        // Already ours: nothing to do.
+        let ours = Live { fields: fields(&[("description", json!("x")), ("tags", json!({"ecsdeploy:stack": "iris"}))]), ..live };
+        assert_eq!(diff(&desired(ours.fields.clone()), Some(&ours), &HashMap::new()).action, Action::NoOp);
     }
 
     #[test]

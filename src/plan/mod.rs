@@ -99,6 +99,9 @@ pub struct Live {
 #[serde(rename_all = "snake_case")]
 pub enum Action {
     Create,
+    /// Found by name but not yet tagged by ecsdeploy (built by hand, in the console): apply
+    /// tags it, and changes nothing else unless the spec says so.
+    Adopt,
     Update,
     Replace,
     Delete,
@@ -110,6 +113,7 @@ impl Action {
     pub fn symbol(self) -> &'static str {
         match self {
             Action::Create => "+",
+            Action::Adopt => "<-",
             Action::Update => "~",
             Action::Replace => "-/+",
             Action::Delete => "-",
@@ -118,7 +122,11 @@ impl Action {
         }
     }
     pub fn mutates(self) -> bool {
-        matches!(self, Action::Create | Action::Update | Action::Replace | Action::Delete)
+        matches!(self, Action::Create | Action::Adopt | Action::Update | Action::Replace | Action::Delete)
+    }
+    /// Changed where it stands, keeping its identity (an update, or an adoption).
+    pub fn in_place(self) -> bool {
+        matches!(self, Action::Update | Action::Adopt)
     }
 }
 

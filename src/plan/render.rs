@@ -14,6 +14,7 @@ impl Style {
     fn paint(&self, action: Action, s: &str) -> String {
         let code = match action {
             Action::Create => "32",
+            Action::Adopt => "36",
             Action::Update => "33",
             Action::Replace | Action::Delete => "31",
             Action::NoOp | Action::Read => "2",
@@ -88,11 +89,15 @@ fn summary(plan: &Plan) -> String {
     if !plan.has_changes() {
         return format!("No changes: stack `{}` matches the spec ({} resources).\n", plan.stack, plan.changes.len());
     }
-    if plan.changes.iter().all(|c| c.action != Action::Create && c.action != Action::Update && c.action != Action::Replace) {
+    if plan.changes.iter().all(|c| !matches!(c.action, Action::Create | Action::Adopt | Action::Update | Action::Replace)) {
         return format!("Plan: {} to delete; {} left alone.\n", plan.count(Action::Delete), plan.changes.len() - plan.count(Action::Delete));
     }
+    let adopt = match plan.count(Action::Adopt) {
+        0 => String::new(),
+        n => format!("{n} to adopt, "),
+    };
     format!(
-        "Plan: {} to create, {} to update, {} to replace, {} to delete; {} unchanged.\n",
+        "Plan: {adopt}{} to create, {} to update, {} to replace, {} to delete; {} unchanged.\n",
         plan.count(Action::Create),
         plan.count(Action::Update),
         plan.count(Action::Replace),
@@ -102,8 +107,8 @@ fn summary(plan: &Plan) -> String {
 }
 
 /// The documented JSON shape: `{stack, changes: [{address, kind, name, action, reason,
-/// depends_on, fields: [{field, before, after}]}], summary: {create, update, replace, delete,
-/// unchanged}, warnings}`. Every resource appears, in dependency order.
+/// depends_on, fields: [{field, before, after}]}], summary: {create, adopt, update, replace,
+/// delete, unchanged}, warnings}`. Every resource appears, in dependency order.
 pub fn render_json(plan: &Plan) -> String {
     let changes: Vec<Value> = plan
         .changes
@@ -125,6 +130,7 @@ pub fn render_json(plan: &Plan) -> String {
         "changes": changes,
         "summary": {
             "create": plan.count(Action::Create),
+            "adopt": plan.count(Action::Adopt),
             "update": plan.count(Action::Update),
             "replace": plan.count(Action::Replace),
             "delete": plan.count(Action::Delete),

@@ -18,6 +18,11 @@ pub const ADDRESS: &str = "autoscaling_group.ecs";
 /// How long an instance may take to boot and register with ECS (a few minutes on AWS).
 const REGISTER_TIMEOUT: Duration = Duration::from_secs(600);
 
+/// The group's name: the spec's (an adopted group) or `<stack>-ecs`.
+pub fn name(spec: &Spec) -> String {
+    spec.cluster.ec2.as_ref().and_then(|e| e.autoscaling_group.clone()).unwrap_or_else(|| stack_name(spec, "ecs"))
+}
+
 pub fn desired(spec: &Spec) -> Vec<Desired> {
     let Some(ec2) = &spec.cluster.ec2 else { return vec![] };
     let subnets = vpc::subnets(&ec2.subnets);
@@ -35,7 +40,7 @@ pub fn desired(spec: &Spec) -> Vec<Desired> {
     vec![Desired {
         address: ADDRESS.into(),
         kind: KIND.into(),
-        name: stack_name(spec, "ecs"),
+        name: name(spec),
         fields: crate::plan::fields(fields),
         // The cluster must exist before instances boot and try to join it.
         depends_on: vec![launch_template::ADDRESS.into(), vpc::ADDRESS.into(), cluster::address(spec)],

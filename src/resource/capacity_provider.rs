@@ -17,6 +17,9 @@ pub fn address(spec: &Spec) -> String {
 
 /// ECS refuses provider names starting with `aws`, `ecs` or `fargate`.
 pub fn name(spec: &Spec) -> String {
+    if let Some(n) = spec.cluster.ec2.as_ref().and_then(|e| e.capacity_provider.clone()) {
+        return n;
+    }
     let base = format!("{}-ec2", spec.stack.name);
     let lower = base.to_ascii_lowercase();
     if ["aws", "ecs", "fargate"].iter().any(|p| lower.starts_with(p)) {
@@ -75,7 +78,7 @@ fn scaling(fields: &Fields) -> ManagedScaling {
 
 pub async fn apply(aws: &Aws, c: &Change, fields: &Fields) -> Result<Outputs> {
     let name = &c.desired.name;
-    if let (Some(live), crate::plan::Action::Update) = (&c.live, c.action) {
+    if let (Some(live), true) = (&c.live, c.action.in_place()) {
         if super::changed(c, "managed_scaling") {
             aws.ecs.update_capacity_provider().name(name)
                 .auto_scaling_group_provider(AutoScalingGroupProviderUpdate::builder().managed_scaling(scaling(fields)).build())

@@ -16,9 +16,10 @@ pub fn address(name: &str) -> String {
     format!("{KIND}.{name}")
 }
 
-/// The instance role's name; the instance profile carries the same name.
+/// The instance role's name (a role of the spec's, or the stack's own); the instance profile
+/// carries the same name.
 pub fn instance_role_name(spec: &Spec) -> String {
-    stack_name(spec, "ecs-instance")
+    spec.cluster.ec2.as_ref().and_then(|e| e.instance_role.clone()).unwrap_or_else(|| stack_name(spec, "ecs-instance"))
 }
 
 pub fn execution_role_name(spec: &Spec) -> String {
@@ -34,11 +35,11 @@ pub fn desired(spec: &Spec) -> Vec<Desired> {
             role(spec, name, &r.trust, &r.managed_policies, inline, r.description.clone())
         })
         .collect();
-    if !spec.tasks.is_empty() {
+    if spec.tasks.values().any(|t| t.execution_role.is_none()) {
         out.push(role(spec, &execution_role_name(spec), &["ecs-tasks".into()], &["AmazonECSTaskExecutionRolePolicy".into()], Default::default(),
             Some("ECS task execution: image pulls and awslogs".into())));
     }
-    if spec.cluster.ec2.is_some() {
+    if spec.cluster.ec2.as_ref().is_some_and(|e| e.instance_role.is_none()) {
         out.push(role(spec, &instance_role_name(spec), &["ec2.amazonaws.com".into()], &["AmazonEC2ContainerServiceforEC2Role".into()], Default::default(),
             Some("ECS container instances of the stack's cluster".into())));
     }
@@ -66,7 +67,7 @@ fn role(spec: &Spec, name: &str, trust: &[String], managed: &[String], inline: s
 }
 
 /// AWS managed policies by name, others by ARN: what the user writes and what the plan shows.
-fn policy_key(p: &str) -> String {
+pub fn policy_key(p: &str) -> String {
     match p.strip_prefix("arn:aws:iam::aws:policy/") {
         Some(rest) => rest.rsplit('/').next().unwrap_or(rest).to_string(),
         None => p.to_string(),
@@ -74,9 +75,14 @@ fn policy_key(p: &str) -> String {
 }
 
 /// IAM returns policy documents URL-encoded.
-fn decode(doc: &str) -> Value {
+pub fn decode(doc: &str) -> Value {
     let text = percent_encoding::percent_decode_str(doc).decode_utf8_lossy();
     serde_json::from_str(&text).unwrap_or(Value::Null)
+}
+
+/// The service principals a trust policy document (as IAM returns it) allows.
+pub fn principals_of(doc: &str) -> BTreeSet<String> {
+    principals(&decode(doc))
 }
 
 fn principals(doc: &Value) -> BTreeSet<String> {

@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 
 use super::{existing_group, field, own_tags, security_group, Result, TAG_STACK};
 use crate::aws::{Aws, AwsResultExt};
-use crate::plan::{reference, Address, Change, Desired, Fields, Live, Outputs};
+use crate::plan::{reference, resolve, Address, Change, Desired, Fields, Live, Outputs};
 use crate::spec::{Spec, OWN_GROUPS};
 
 pub const KIND: &str = "ingress";
@@ -87,12 +87,18 @@ pub fn desired(spec: &Spec) -> Vec<Desired> {
             }
             let address = format!("{KIND}.{group}");
             Desired {
-                fields: [("group".to_string(), reference(&target, "id")), ("rules".to_string(), Value::Array(rules))].into(),
+                fields: [
+                    ("group".to_string(), reference(&target, "id")),
+                    ("rules".to_string(), Value::Array(rules)),
+                    // On the rules themselves: ours, or matching ones made by hand (to adopt).
+                    ("tags".to_string(), own_tags(&spec.stack.name, &address)),
+                ].into(),
                 meta: [("own".to_string(), OWN_GROUPS.contains(&group.as_str()).to_string())].into(),
                 name: group,
                 kind: KIND.into(),
                 unordered: vec!["rules".into()],
-                reads: vec![target.clone()],
+                // The sources' ids too: a matching rule made by hand is recognised by its source.
+                reads: depends_on.clone(),
                 depends_on,
                 address,
                 ..Default::default()
@@ -105,17 +111,41 @@ fn rule(protocol: &str, from: i64, to: i64, source: Value, description: &str) ->
     json!({ "protocol": protocol, "from": from, "to": to, "source": source, "description": description })
 }
 
-/// The rules we own on a group, normalised, with their ids.
-async fn owned_rules(aws: &Aws, group_id: &str, own_group: bool, stack: &str) -> Result<Vec<(Value, String)>> {
+/// One inbound rule as observed: normalised, its id, and whether it carries this stack's tag.
+struct Owned {
+    rule: Value,
+    id: String,
+    tagged: bool,
+}
+
+/// The rules we own on a group: on our own groups every inbound rule, on existing ones those
+/// tagged with the stack; on both, untagged rules equal to a wanted one (made by hand, to adopt).
+async fn owned_rules(aws: &Aws, group_id: &str, own_group: bool, stack: &str, want: &[Value]) -> Result<Vec<Owned>> {
     let out = aws.ec2.describe_security_group_rules().filters(Filter::builder().name("group-id").values(group_id).build()).send().await.aws("ec2:DescribeSecurityGroupRules")?;
     Ok(out
         .security_group_rules
         .unwrap_or_default()
         .into_iter()
         .filter(|r| r.is_egress != Some(true))
-        .filter(|r| own_group || r.tags().iter().any(|t| t.key() == Some(TAG_STACK) && t.value() == Some(stack)))
-        .map(|r| (normalise(&r), r.security_group_rule_id.clone().unwrap_or_default()))
+        .map(|r| Owned {
+            rule: normalise(&r),
+            id: r.security_group_rule_id.clone().unwrap_or_default(),
+            tagged: r.tags().iter().any(|t| t.key() == Some(TAG_STACK) && t.value() == Some(stack)),
+        })
+        .filter(|o| own_group || o.tagged || want.contains(&o.rule))
         .collect())
+}
+
+/// The `tags` field as observed: none (`{}`, to adopt) while a wanted rule lacks the stack's
+/// tag, ours when the stack's rules are there, absent when there is no rule of ours at all.
+fn rules_tags(owned: &[Owned], want: &[Value], stack: &str, address: &str) -> Value {
+    if owned.iter().any(|o| !o.tagged && want.contains(&o.rule)) {
+        json!({})
+    } else if owned.iter().any(|o| o.tagged) {
+        own_tags(stack, address)
+    } else {
+        Value::Null
+    }
 }
 
 fn normalise(r: &SecurityGroupRule) -> Value {
@@ -130,8 +160,14 @@ fn normalise(r: &SecurityGroupRule) -> Value {
 pub async fn observe(aws: &Aws, d: &Desired, deps: &HashMap<Address, Live>, stack: &str) -> Result<Option<Live>> {
     let target = &d.depends_on[0];
     let Some(group) = deps.get(target) else { return Ok(None) };
-    let rules = owned_rules(aws, &group.id, d.meta["own"] == "true", stack).await?;
-    let fields = [("group".to_string(), json!(group.id)), ("rules".to_string(), Value::Array(rules.into_iter().map(|(r, _)| r).collect()))];
+    let known: HashMap<Address, Outputs> = deps.iter().map(|(a, l)| (a.clone(), l.outputs.clone())).collect();
+    let want = resolve(&d.fields["rules"], &known).as_array().cloned().unwrap_or_default();
+    let owned = owned_rules(aws, &group.id, d.meta["own"] == "true", stack, &want).await?;
+    let fields = [
+        ("group".to_string(), json!(group.id)),
+        ("tags".to_string(), rules_tags(&owned, &want, stack, &d.address)),
+        ("rules".to_string(), Value::Array(owned.into_iter().map(|o| o.rule).collect())),
+    ];
     Ok(Some(Live { id: group.id.clone(), fields: fields.into(), outputs: Default::default() }))
 }
 
@@ -139,12 +175,17 @@ pub async fn apply(aws: &Aws, c: &Change, fields: &Fields, stack: &str) -> Resul
     let group_id = field(fields, "group");
     let want = fields["rules"].as_array().cloned().unwrap_or_default();
     // Read again for the rule ids: revoking by id removes exactly the rule meant.
-    let have = owned_rules(aws, group_id, c.desired.meta["own"] == "true", stack).await?;
-    let revoke: Vec<String> = have.iter().filter(|(r, _)| !want.contains(r)).map(|(_, id)| id.clone()).collect();
+    let have = owned_rules(aws, group_id, c.desired.meta["own"] == "true", stack, &want).await?;
+    let adopt: Vec<String> = have.iter().filter(|o| !o.tagged && want.contains(&o.rule)).map(|o| o.id.clone()).collect();
+    if !adopt.is_empty() {
+        let tags = security_group::ec2_tags(&[("tags".to_string(), own_tags(stack, &c.address))].into());
+        aws.ec2.create_tags().set_resources(Some(adopt)).set_tags(Some(tags)).send().await.aws("ec2:CreateTags")?;
+    }
+    let revoke: Vec<String> = have.iter().filter(|o| !want.contains(&o.rule)).map(|o| o.id.clone()).collect();
     if !revoke.is_empty() {
         aws.ec2.revoke_security_group_ingress().group_id(group_id).set_security_group_rule_ids(Some(revoke)).send().await.aws("ec2:RevokeSecurityGroupIngress")?;
     }
-    let add: Vec<IpPermission> = want.iter().filter(|r| !have.iter().any(|(h, _)| h == *r)).map(permission).collect();
+    let add: Vec<IpPermission> = want.iter().filter(|r| !have.iter().any(|o| o.rule == **r)).map(permission).collect();
     if !add.is_empty() {
         let tags = security_group::ec2_tags(&[("tags".to_string(), own_tags(stack, &c.address))].into());
         aws.ec2.authorize_security_group_ingress()
@@ -173,7 +214,7 @@ fn permission(r: &Value) -> IpPermission {
 /// Revoke the rules the stack owns on the group (on an existing group, only those).
 pub async fn delete(aws: &Aws, c: &Change, stack: &str) -> Result<Outputs> {
     let live = c.live.as_ref().expect("a deletion has a live resource");
-    let ids: Vec<String> = owned_rules(aws, &live.id, c.desired.meta["own"] == "true", stack).await?.into_iter().map(|(_, id)| id).collect();
+    let ids: Vec<String> = owned_rules(aws, &live.id, c.desired.meta["own"] == "true", stack, &[]).await?.into_iter().map(|o| o.id).collect();
     if !ids.is_empty() {
         aws.ec2.revoke_security_group_ingress().group_id(&live.id).set_security_group_rule_ids(Some(ids)).send().await.aws("ec2:RevokeSecurityGroupIngress")?;
     }

@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 
 use super::{ami, field, instance_profile, key_pair, outputs, own_tags, security_group, stack_name, Result};
 use crate::aws::{Aws, AwsResultExt, ErrorKind};
-use crate::plan::{reference, Action, Change, Desired, Fields, Live, Outputs};
+use crate::plan::{reference, Change, Desired, Fields, Live, Outputs};
 use crate::spec::Spec;
 
 pub const KIND: &str = "launch_template";
@@ -38,13 +38,13 @@ pub fn desired(spec: &Spec) -> Vec<Desired> {
         ("key_name", key),
         ("instance_profile", reference(&profile, "arn")),
         ("security_groups", json!([reference(&group, "id")])),
-        ("user_data", json!(user_data(&spec.cluster.name))),
+        ("user_data", json!(ec2.user_data.clone().unwrap_or_else(|| user_data(&spec.cluster.name)))),
         ("tags", own_tags(&spec.stack.name, ADDRESS)),
     ];
     vec![Desired {
         address: ADDRESS.into(),
         kind: KIND.into(),
-        name: stack_name(spec, "ecs"),
+        name: ec2.launch_template.clone().unwrap_or_else(|| stack_name(spec, "ecs")),
         fields: crate::plan::fields(fields),
         unordered: vec!["security_groups".into()],
         depends_on,
@@ -112,7 +112,7 @@ pub async fn apply(aws: &Aws, c: &Change, fields: &Fields) -> Result<Outputs> {
         return Ok(outputs([("id", lt.and_then(|l| l.launch_template_id.clone()).unwrap_or_default()), ("version", version)]));
     };
     let mut version = live.outputs["version"].clone();
-    if c.fields.iter().any(|f| f.field != "tags") && c.action == Action::Update {
+    if c.fields.iter().any(|f| f.field != "tags") && c.action.in_place() {
         let out = aws.ec2.create_launch_template_version().launch_template_id(&live.id).launch_template_data(data(fields)).send().await.aws("ec2:CreateLaunchTemplateVersion")?;
         version = out.launch_template_version.and_then(|v| v.version_number).unwrap_or(1).to_string();
         aws.ec2.modify_launch_template().launch_template_id(&live.id).default_version(&version).send().await.aws("ec2:ModifyLaunchTemplate")?;

@@ -55,7 +55,7 @@ pub async fn observe(aws: &Aws, d: &Desired, deps: &HashMap<Address, Live>) -> R
 
 pub async fn apply(aws: &Aws, c: &Change, fields: &Fields) -> Result<Outputs> {
     let forward = ElbAction::builder().r#type(ActionTypeEnum::Forward).target_group_arn(field(fields, "target_group")).build();
-    if let (Some(live), crate::plan::Action::Update) = (&c.live, c.action) {
+    if let (Some(live), true) = (&c.live, c.action.in_place()) {
         aws.elbv2.modify_listener().listener_arn(&live.id).protocol(ProtocolEnum::Http).default_actions(forward).send().await.aws("elbv2:ModifyListener")?;
         return Ok(live.outputs.clone());
     }

@@ -81,7 +81,7 @@ fn list(fields: &Fields, name: &str) -> Vec<String> {
 }
 
 pub async fn apply(aws: &Aws, c: &Change, fields: &Fields) -> Result<Outputs> {
-    if let (Some(live), crate::plan::Action::Update) = (&c.live, c.action) {
+    if let (Some(live), true) = (&c.live, c.action.in_place()) {
         if super::changed(c, "subnets") {
             aws.elbv2.set_subnets().load_balancer_arn(&live.id).set_subnets(Some(list(fields, "subnets"))).send().await.aws("elbv2:SetSubnets")?;
         }

@@ -65,8 +65,17 @@ pub async fn apply(aws: &Aws, c: &Change, fields: &Fields) -> Result<Outputs> {
         Some(_) => {}
     }
     if super::changed(c, "retention_days") {
-        let days = fields["retention_days"].as_i64().unwrap_or(7) as i32;
-        aws.logs.put_retention_policy().log_group_name(name).retention_in_days(days).send().await.aws("logs:PutRetentionPolicy")?;
+        match fields["retention_days"].as_i64().unwrap_or(7) as i32 {
+            // 0: never expire, as CloudWatch Logs keeps a group without a policy.
+            0 => {
+                if c.live.is_some() {
+                    aws.logs.delete_retention_policy().log_group_name(name).send().await.aws("logs:DeleteRetentionPolicy")?;
+                }
+            }
+            days => {
+                aws.logs.put_retention_policy().log_group_name(name).retention_in_days(days).send().await.aws("logs:PutRetentionPolicy")?;
+            }
+        }
     }
     let arn = match &c.live {
         Some(l) => l.id.clone(),

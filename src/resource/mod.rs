@@ -6,6 +6,7 @@ pub mod autoscaling_group;
 mod capacity_provider;
 mod cluster;
 mod cluster_capacity;
+pub mod discover;
 pub mod ecr;
 mod existing_group;
 mod iam_role;

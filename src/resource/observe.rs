@@ -131,7 +131,7 @@ pub async fn doctor_facts(aws: &Aws, spec: &Spec, name: &str) -> Result<crate::d
     let cluster = &spec.cluster.name;
     let status = services(aws, spec).await?.into_iter().find(|s| s.name == name).unwrap_or_default();
     let container_instances = instances(aws, cluster).await?.len();
-    let group = aws.autoscaling.describe_auto_scaling_groups().auto_scaling_group_names(super::stack_name(spec, "ecs")).send().await.aws("autoscaling:DescribeAutoScalingGroups")?;
+    let group = aws.autoscaling.describe_auto_scaling_groups().auto_scaling_group_names(super::autoscaling_group::name(spec)).send().await.aws("autoscaling:DescribeAutoScalingGroups")?;
     let group_instances = group.auto_scaling_groups.unwrap_or_default().iter().map(|g| g.instances().len()).sum();
     let mut stopped = if status.exists { service::stopped_tasks(aws, cluster, name).await? } else { vec![] };
     stopped.sort_by(|a, b| b.stopped_at.total_cmp(&a.stopped_at));
@@ -147,7 +147,7 @@ pub async fn doctor_facts(aws: &Aws, spec: &Spec, name: &str) -> Result<crate::d
             None => vec![],
         },
     };
-    let rules = match aws.ec2.describe_security_groups().filters(aws_sdk_ec2::types::Filter::builder().name("group-name").values(super::stack_name(spec, "ecs")).build()).send().await.aws("ec2:DescribeSecurityGroups")?.security_groups.unwrap_or_default().into_iter().next() {
+    let rules = match aws.ec2.describe_security_groups().filters(aws_sdk_ec2::types::Filter::builder().name("group-name").values(super::security_group::name(spec, "ecs")).build()).send().await.aws("ec2:DescribeSecurityGroups")?.security_groups.unwrap_or_default().into_iter().next() {
         Some(g) => g.ip_permissions().iter().flat_map(|p| {
             let (a, b) = (p.from_port.unwrap_or(-1), p.to_port.unwrap_or(-1));
             p.ip_ranges().iter().filter_map(|r| r.cidr_ip.clone()).chain(p.user_id_group_pairs().iter().filter_map(|u| u.group_id.clone())).map(move |src| (a, b, src)).collect::<Vec<_>>()

@@ -29,17 +29,24 @@ pub fn desired(spec: &Spec) -> Vec<Desired> {
     out
 }
 
+/// A group's name: `<stack>-ecs` / `<stack>-alb`, or the adopted group's name from the spec.
+pub fn name(spec: &Spec, which: &str) -> String {
+    let named = spec.cluster.ec2.as_ref().and_then(|e| e.security_group.clone()).filter(|_| which == "ecs");
+    named.unwrap_or_else(|| stack_name(spec, which))
+}
+
 fn group(spec: &Spec, which: &str, what: &str) -> Desired {
     let address = address(which);
+    let described = spec.cluster.ec2.as_ref().and_then(|e| e.security_group_description.clone()).filter(|_| which == "ecs");
     let fields = [
-        ("description", json!(format!("{what} of stack {}", spec.stack.name))),
+        ("description", json!(described.unwrap_or_else(|| format!("{what} of stack {}", spec.stack.name)))),
         ("vpc", reference(vpc::ADDRESS, "id")),
         ("tags", own_tags(&spec.stack.name, &address)),
     ];
     Desired {
         address,
         kind: KIND.into(),
-        name: stack_name(spec, which),
+        name: name(spec, which),
         fields: crate::plan::fields(fields),
         // EC2 cannot rename a group, change its description or move it to another VPC.
         replace_on: vec!["description".into(), "vpc".into()],
@@ -83,7 +90,7 @@ pub fn ec2_tags(fields: &Fields) -> Vec<Tag> {
 }
 
 pub async fn apply(aws: &Aws, c: &Change, fields: &Fields) -> Result<Outputs> {
-    if let (Some(live), crate::plan::Action::Update) = (&c.live, c.action) {
+    if let (Some(live), true) = (&c.live, c.action.in_place()) {
         aws.ec2.create_tags().resources(&live.id).set_tags(Some(ec2_tags(fields))).send().await.aws("ec2:CreateTags")?;
         return Ok(live.outputs.clone());
     }

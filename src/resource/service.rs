@@ -239,8 +239,8 @@ pub async fn apply(aws: &Aws, c: &Change, fields: &Fields) -> Result<Outputs> {
             aws.ecs.delete_service().cluster(cluster).service(&live.id).force(true).send().await.aws("ecs:DeleteService")?;
         }
     }
-    let (service, started) = match (&c.live, c.action) {
-        (Some(live), Action::Update) => {
+    let (service, started) = match (&c.live, c.action.in_place()) {
+        (Some(live), true) => {
             let touched = |f: &str| super::changed(c, f);
             let mut out_service = None;
             let mut started = false;

@@ -78,8 +78,8 @@ pub fn elb_tags(fields: &Fields) -> Vec<Tag> {
 }
 
 pub async fn apply(aws: &Aws, c: &Change, fields: &Fields) -> Result<Outputs> {
-    let arn = match (&c.live, c.action) {
-        (Some(live), crate::plan::Action::Update) => {
+    let arn = match (&c.live, c.action.in_place()) {
+        (Some(live), true) => {
             if super::changed(c, "health_check_path") {
                 aws.elbv2.modify_target_group().target_group_arn(&live.id).health_check_path(field(fields, "health_check_path")).send().await.aws("elbv2:ModifyTargetGroup")?;
             }

@@ -304,6 +304,11 @@ pub async fn apply(aws: &Aws, c: &Change, fields: &Fields, secrets: &Secrets, di
     if !recorded.is_empty() {
         tags.push(aws_sdk_ecs::types::Tag::builder().key(TAG_DIGESTS).value(recorded.join(" ")).build());
     }
+    // Only the tags differ (an adopted revision): tag it, no new revision.
+    if let Some(live) = c.live.as_ref().filter(|_| c.fields.iter().all(|f| f.field == "tags")) {
+        aws.ecs.tag_resource().resource_arn(&live.id).set_tags(Some(tags)).send().await.aws("ecs:TagResource")?;
+        return Ok(live.outputs.clone());
+    }
     let requires: Vec<Compatibility> = strings(&fields["requires"]).unwrap_or_default().iter().map(|r| Compatibility::from(r.as_str())).collect();
     let containers = fields["containers"].as_array().into_iter().flatten().map(|ct| container(family, ct, secrets)).collect();
     let out = aws.ecs.register_task_definition()

@@ -5,11 +5,13 @@ mod diag;
 mod interpolate;
 pub mod model;
 mod validate;
+mod write;
 
 use std::path::Path;
 
 pub use diag::{Diagnostic, KeyPath, Level, Seg, SourceFile};
 pub use model::*;
+pub use write::to_toml;
 pub use validate::{is_region, parse_duration, static_host_ports, uses_fargate, OWN_GROUPS};
 
 use diag::SpanIndex;

@@ -79,6 +79,19 @@ pub struct Ec2Capacity {
     /// Managed scaling on the capacity provider.
     #[serde(default = "yes")]
     pub managed_scaling: bool,
+    /// The instance role: a role from `[roles]` (the console's `ecsInstanceRole`); its instance
+    /// profile has the same name. Absent: the stack's own `<stack>-ecs-instance`.
+    pub instance_role: Option<String>,
+    /// Names of resources that exist already under other names (adopted with `ecsdeploy init
+    /// --from-cluster`). Absent: `<stack>-ecs` (the capacity provider: `<stack>-ec2`).
+    pub security_group: Option<String>,
+    /// The instances' group description, which EC2 cannot change in place.
+    pub security_group_description: Option<String>,
+    pub launch_template: Option<String>,
+    pub autoscaling_group: Option<String>,
+    pub capacity_provider: Option<String>,
+    /// The instances' user data. Absent: a script that names the cluster to the ECS agent.
+    pub user_data: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]

@@ -13,9 +13,9 @@ pub const OWN_GROUPS: [&str; 2] = ["ecs", "alb"];
 /// Instance types in the AWS free tier.
 const FREE_TIER_INSTANCES: [&str; 2] = ["t2.micro", "t3.micro"];
 
-/// CloudWatch Logs accepts only these retention periods.
-const RETENTION_DAYS: [u32; 22] =
-    [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653];
+/// CloudWatch Logs accepts only these retention periods (0: never expire).
+const RETENTION_DAYS: [u32; 23] =
+    [0, 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653];
 
 pub fn validate(spec: &Spec) -> Vec<Diagnostic> {
     let mut v = Checker { out: Vec::new() };
@@ -113,6 +113,11 @@ impl Checker {
                 self.err(p.key("key_pair"), "key pair name is empty or too long",
                     "name the EC2 key pair you created (EC2 console → Key pairs), or remove key_pair");
             }
+        }
+        // Its instance profile carries the same name: a role of the spec, not an ARN.
+        if let Some(r) = ec2.instance_role.as_ref().filter(|r| !spec.roles.contains_key(*r)) {
+            self.err(p.key("instance_role"), format!("role `{r}` is not defined"),
+                format!("define [roles.{r}] with trust = [\"ec2.amazonaws.com\"], or remove instance_role; defined roles: {}", list(spec.roles.keys())));
         }
     }
 

@@ -1,6 +1,7 @@
 //! The one integration-test binary. Spec tests run the real binary and need no emulator; the
 //! others run against the local AWS world (moto + the ECS control-plane simulator).
 
+mod adopt;
 mod bad_input;
 mod day2;
 mod faults;

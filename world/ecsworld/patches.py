@@ -22,6 +22,7 @@ from moto.ecs.exceptions import (
 from moto.ecs.models import EC2ContainerServiceBackend, Task
 from moto.ecs.responses import DESCRIBE_TASKS_TAGS, EC2ContainerServiceResponse
 from moto.ec2.models.instances import InstanceBackend
+from moto.ec2.models.launch_templates import LaunchTemplate
 from moto.ec2.models.security_groups import SecurityGroupRule
 from moto.elbv2.models import ELBv2Backend, FakeHealthStatus, FakeTargetGroup
 
@@ -468,5 +469,15 @@ def _rule_description(self):
 
 
 SecurityGroupRule.description = property(_rule_description)
+
+
+# --- EC2: a launch template's tags are its tags now --------------------------------------------
+# moto copies the tags into the template when it is created, so tags added later with CreateTags
+# never show in DescribeLaunchTemplates; AWS shows them (adopting a template tags it that way).
+def _lt_tags(self):
+    return self.get_tags()
+
+
+LaunchTemplate.tags = property(_lt_tags, lambda self, value: None)
 
 APPLIED = True

@@ -1,0 +1,36 @@
+use std::path::Path;
+
+use crate::aws::Aws;
+use crate::cli::Global;
+use crate::error::{Error, Result};
+use crate::output::Output;
+use crate::resource::discover;
+use crate::spec;
+
+/// Read a live cluster and write its spec; the file must validate before it takes the place of
+/// `output` (and never replaces an existing file without `force`).
+pub async fn run(global: &Global, out: &Output, cluster: &str, services: &[String], output: &Path, force: bool) -> Result<u8> {
+    if output.exists() && !force {
+        return Err(Error::usage(format!("{} exists already", output.display()), "choose another file with -o, or pass --force to overwrite it"));
+    }
+    let aws = Aws::connect(&super::target(global, None)?).await?;
+    aws.account_id().await?;
+    let found = discover::discover(&aws, cluster, services).await.map_err(super::resource_error)?;
+    let title = format!("Stack `{}`: cluster `{cluster}` as it was found, written by `ecsdeploy init --from-cluster {cluster}`.", found.spec.stack.name);
+    let text = spec::to_toml(&found.spec, &title, &found.notes);
+
+    // Written beside the target, checked, then moved into place: a bad file never replaces a good one.
+    let draft = output.with_extension("toml.draft");
+    std::fs::write(&draft, &text).map_err(|e| Error::usage(format!("cannot write {}: {e}", draft.display()), "choose a writable path with -o"))?;
+    let checked = spec::load(&draft);
+    let waits_for_secrets = found.notes.iter().any(|n| n.contains("looks secret"));
+    if let Err(e) = &checked {
+        if !waits_for_secrets {
+            let _ = std::fs::remove_file(&draft);
+            return Err(Error::Failed { message: format!("the spec written for `{cluster}` does not validate:\n{}", e.render()), hint: Some("this is a bug in ecsdeploy; please report it".into()) });
+        }
+    }
+    std::fs::rename(&draft, output).map_err(|e| Error::usage(format!("cannot write {}: {e}", output.display()), "choose a writable path with -o"))?;
+    out.initialised(output, &found.spec, &found.notes);
+    Ok(0)
+}
