@@ -48,6 +48,10 @@ pub enum Command {
         /// Only these services (repeatable; default: all of the cluster's).
         #[arg(long = "service", value_name = "NAME")]
         services: Vec<String>,
+        /// A task definition family run as a one-off task (the iris pipeline), written as a
+        /// [jobs] entry (repeatable). Families tagged with the stack are found by themselves.
+        #[arg(long = "job", value_name = "FAMILY")]
+        jobs: Vec<String>,
         /// Where to write the spec.
         #[arg(short = 'o', long = "output", default_value = "deploy.toml")]
         output: PathBuf,

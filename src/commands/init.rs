@@ -1,4 +1,4 @@
-use std::path::Path;
+use std::path::PathBuf;
 
 use crate::aws::Aws;
 use crate::cli::Global;
@@ -7,15 +7,25 @@ use crate::output::Output;
 use crate::resource::discover;
 use crate::spec;
 
+pub struct Options {
+    pub cluster: String,
+    pub services: Vec<String>,
+    pub jobs: Vec<String>,
+    pub output: PathBuf,
+    pub force: bool,
+}
+
 /// Read a live cluster and write its spec; the file must validate before it takes the place of
 /// `output` (and never replaces an existing file without `force`).
-pub async fn run(global: &Global, out: &Output, cluster: &str, services: &[String], output: &Path, force: bool) -> Result<u8> {
+pub async fn run(global: &Global, out: &Output, opts: Options) -> Result<u8> {
+    let Options { cluster, services, jobs, output, force } = opts;
+    let (cluster, output) = (cluster.as_str(), output.as_path());
     if output.exists() && !force {
         return Err(Error::usage(format!("{} exists already", output.display()), "choose another file with -o, or pass --force to overwrite it"));
     }
     let aws = Aws::connect(&super::target(global, None)?).await?;
     aws.account_id().await?;
-    let found = discover::discover(&aws, cluster, services).await.map_err(super::resource_error)?;
+    let found = discover::discover(&aws, cluster, &services, &jobs).await.map_err(super::resource_error)?;
     let title = format!("Stack `{}`: cluster `{cluster}` as it was found, written by `ecsdeploy init --from-cluster {cluster}`.", found.spec.stack.name);
     let text = spec::to_toml(&found.spec, &title, &found.notes);
 

@@ -25,8 +25,8 @@ pub fn run(cli: Cli) -> Result<u8> {
     let out = Output::new(&cli.global);
     match cli.command {
         Command::Validate => validate::run(&cli.global, &out),
-        Command::Init { from_cluster, services, output, force } => {
-            runtime().block_on(init::run(&cli.global, &out, &from_cluster, &services, &output, force))
+        Command::Init { from_cluster, services, jobs, output, force } => {
+            runtime().block_on(init::run(&cli.global, &out, init::Options { cluster: from_cluster, services, jobs, output, force }))
         }
         Command::Plan { json, detailed_exitcode, images, out: file } => {
             runtime().block_on(plan::run(&cli.global, &out, plan::Options { json, detailed_exitcode, images, file }))

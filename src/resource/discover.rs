@@ -33,13 +33,14 @@ fn arn_name(arn: &str) -> String {
     arn.rsplit('/').next().unwrap_or(arn).to_string()
 }
 
-pub async fn discover(aws: &Aws, cluster_name: &str, only: &[String]) -> Result<Discovered> {
+pub async fn discover(aws: &Aws, cluster_name: &str, only: &[String], jobs: &[String]) -> Result<Discovered> {
     let mut notes = Vec::new();
     let clusters = aws.ecs.describe_clusters().clusters(cluster_name).include(aws_sdk_ecs::types::ClusterField::Tags).send().await.aws("ecs:DescribeClusters")?;
     let Some(cluster) = clusters.clusters.unwrap_or_default().into_iter().find(|c| c.status.as_deref() == Some("ACTIVE")) else {
         return Err(missing(format!("there is no active cluster `{cluster_name}` in {}", aws.region()), "name a cluster of this account and region (aws ecs list-clusters)"));
     };
-    let stack = cluster.tags().iter().find(|t| t.key() == Some(super::TAG_STACK)).and_then(|t| t.value.clone()).unwrap_or_else(|| cluster_name.to_string());
+    let tagged = cluster.tags().iter().find(|t| t.key() == Some(super::TAG_STACK)).and_then(|t| t.value.clone());
+    let stack = tagged.clone().unwrap_or_else(|| cluster_name.to_string());
     let providers = cluster.capacity_providers.clone().unwrap_or_default();
     let mut spec = Spec {
         stack: crate::spec::Stack { name: stack, region: Some(aws.region().to_string()) },
@@ -67,6 +68,24 @@ pub async fn discover(aws: &Aws, cluster_name: &str, only: &[String]) -> Result<
     }
 
     services(aws, &mut spec, only, cp_name.as_deref(), &mut notes).await?;
+    let mut families = jobs.to_vec();
+    if let Some(stack) = &tagged {
+        families.extend(stack_families(aws, stack).await?);
+    }
+    for family in &families {
+        if spec.tasks.contains_key(family) || spec.jobs.contains_key(family) {
+            continue;
+        }
+        task(aws, &mut spec, family, &mut notes).await?;
+        let on_ec2 = spec.cluster.ec2.is_some();
+        spec.jobs.insert(family.clone(), Job {
+            task: family.clone(),
+            capacity_provider: Some(if on_ec2 { "ec2" } else { "FARGATE" }.to_string()),
+            launch_type: None,
+            command: None,
+            network: None,
+        });
+    }
     if let Some(group_id) = ecs_group {
         rules(aws, &mut spec, &group_id).await?;
     }
@@ -216,6 +235,23 @@ async fn services(aws: &Aws, spec: &mut Spec, only: &[String], cp: Option<&str>,
         }
     }
     Ok(())
+}
+
+/// Task definition families whose latest revision carries the stack's tag (its jobs).
+async fn stack_families(aws: &Aws, stack: &str) -> Result<Vec<String>> {
+    let mut families = Vec::new();
+    let mut pages = aws.ecs.list_task_definition_families().status(aws_sdk_ecs::types::TaskDefinitionFamilyStatus::Active).into_paginator().send();
+    while let Some(page) = pages.next().await {
+        families.extend(page.aws("ecs:ListTaskDefinitionFamilies")?.families.unwrap_or_default());
+    }
+    let mut ours = Vec::new();
+    for f in families {
+        let out = aws.ecs.describe_task_definition().task_definition(&f).include(aws_sdk_ecs::types::TaskDefinitionField::Tags).send().await.aws("ecs:DescribeTaskDefinition")?;
+        if out.tags().iter().any(|t| t.key() == Some(super::TAG_STACK) && t.value() == Some(stack)) {
+            ours.push(f);
+        }
+    }
+    Ok(ours)
 }
 
 /// A task definition revision into `[tasks]` (with its roles and log settings); its family.

@@ -179,6 +179,14 @@ pub fn to_toml(spec: &Spec, title: &str, notes: &[String]) -> String {
         d.set("expect", &s.verify.expect);
     }
 
+    for (name, j) in &spec.jobs {
+        d.table("A one-off task: `ecsdeploy run` starts it.", &["jobs", name]);
+        d.set("task", &j.task);
+        d.opt("capacity_provider", &j.capacity_provider);
+        d.opt("launch_type", &j.launch_type);
+        d.opt("command", &j.command);
+    }
+
     for (name, g) in &spec.security_groups {
         d.table("A group made outside the stack: ecsdeploy only manages the rules below on it.", &["security_groups", name]);
         d.set("existing", &g.existing);
@@ -198,4 +206,22 @@ pub fn to_toml(spec: &Spec, title: &str, notes: &[String]) -> String {
         d.opt("description", &r.description);
     }
     d.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What is written reads back as the same spec (jobs, tasks, rules, names and all).
+    #[test]
+    fn written_spec_reads_back_equal() {
+        let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/deploy.toml")).unwrap();
+        let mut spec: Spec = toml::from_str(&text.replace("${KEY_PAIR:-mlds-ecs-key}", "mlds-ecs-key")).unwrap();
+        let e = spec.cluster.ec2.as_mut().unwrap();
+        (e.instance_role, e.launch_template, e.user_data) = (None, Some("ECSLaunchTemplate_x".into()), Some("#!/bin/bash\necho \"a\" # b\n".into()));
+        let written = to_toml(&spec, "title", &["a note\non two lines".into()]);
+        assert!(written.starts_with("# title\n") && written.contains("# a note\n# on two lines\n"), "{written}");
+        let back: Spec = toml::from_str(&written).unwrap_or_else(|e| panic!("{e}\n{written}"));
+        assert_eq!(back, spec, "{written}");
+    }
 }

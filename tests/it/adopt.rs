@@ -83,20 +83,24 @@ async fn console_stack(s: &Session) -> String {
     aws.ecs.put_cluster_capacity_providers().cluster(CLUSTER).capacity_providers(cp).capacity_providers("FARGATE").capacity_providers("FARGATE_SPOT")
         .default_capacity_provider_strategy(strategy.clone()).send().await.unwrap();
 
-    // The task definition and the service, as the console's forms make them.
-    aws.logs.create_log_group().log_group_name("/ecs/iris-inference").send().await.unwrap();
-    let container = ContainerDefinition::builder().name("inference").image("123456789012.dkr.ecr.us-east-1.amazonaws.com/iris-inference:latest").essential(true)
-        .port_mappings(PortMapping::builder().container_port(80).host_port(80).protocol(aws_sdk_ecs::types::TransportProtocol::Tcp).build())
-        .environment(KeyValuePair::builder().name("BUCKET_NAME").value("mlds-iris-data").build())
-        .log_configuration(LogConfiguration::builder().log_driver(LogDriver::Awslogs)
-            .options("awslogs-group", "/ecs/iris-inference").options("awslogs-region", "us-east-1")
-            .options("awslogs-stream-prefix", "ecs").options("awslogs-create-group", "true").build().unwrap())
-        .build();
-    aws.ecs.register_task_definition().family("iris-inference").network_mode(NetworkMode::Bridge).cpu("256").memory("512")
-        .task_role_arn(task_role).execution_role_arn(execution).requires_compatibilities(Compatibility::Ec2)
-        .runtime_platform(RuntimePlatform::builder().operating_system_family(aws_sdk_ecs::types::OsFamily::Linux).cpu_architecture(aws_sdk_ecs::types::CpuArchitecture::X8664).build())
-        .container_definitions(container)
-        .send().await.unwrap();
+    // The task definitions and the service, as the console's forms make them.
+    for (family, container, port) in [("iris-inference", "inference", Some(80)), ("iris-pipeline", "pipeline", None)] {
+        let group = format!("/ecs/{family}");
+        aws.logs.create_log_group().log_group_name(&group).send().await.unwrap();
+        let mut c = ContainerDefinition::builder().name(container).image(format!("123456789012.dkr.ecr.us-east-1.amazonaws.com/{family}:latest")).essential(true)
+            .environment(KeyValuePair::builder().name("BUCKET_NAME").value("mlds-iris-data").build())
+            .log_configuration(LogConfiguration::builder().log_driver(LogDriver::Awslogs)
+                .options("awslogs-group", &group).options("awslogs-region", "us-east-1")
+                .options("awslogs-stream-prefix", "ecs").options("awslogs-create-group", "true").build().unwrap());
+        if let Some(p) = port {
+            c = c.port_mappings(PortMapping::builder().container_port(p).host_port(p).protocol(aws_sdk_ecs::types::TransportProtocol::Tcp).build());
+        }
+        aws.ecs.register_task_definition().family(family).network_mode(NetworkMode::Bridge).cpu("256").memory("512")
+            .task_role_arn(&task_role).execution_role_arn(&execution).requires_compatibilities(Compatibility::Ec2)
+            .runtime_platform(RuntimePlatform::builder().operating_system_family(aws_sdk_ecs::types::OsFamily::Linux).cpu_architecture(aws_sdk_ecs::types::CpuArchitecture::X8664).build())
+            .container_definitions(c.build())
+            .send().await.unwrap();
+    }
     aws.ecs.create_service().cluster(CLUSTER).service_name("iris-app").task_definition("iris-inference").desired_count(1)
         .capacity_provider_strategy(strategy)
         .deployment_configuration(DeploymentConfiguration::builder().minimum_healthy_percent(100).maximum_percent(200)
@@ -151,10 +155,10 @@ async fn a_console_built_stack_is_adopted_with_tags_only_while_docs_keeps_answer
     let file = scratch("console");
     let f = file.to_str().unwrap();
     let before = s.requests().await.len();
-    s.ecsdeploy(&["init", "--from-cluster", CLUSTER, "-o", f]).await.assert_ok("init");
+    s.ecsdeploy(&["init", "--from-cluster", CLUSTER, "--job", "iris-pipeline", "-o", f]).await.assert_ok("init");
     assert_eq!(s.mutating_since(before).await, Vec::<String>::new(), "init only reads");
     let text = std::fs::read_to_string(&file).unwrap();
-    for expected in ["instance_role = \"ecsInstanceRole\"", "[roles.ecsTaskExecutionRole]", "security_group = \"mlds-ecs-sg\"", "[security_groups.mlds423-rds-access]", "retention_days = 0"] {
+    for expected in ["instance_role = \"ecsInstanceRole\"", "[roles.ecsTaskExecutionRole]", "security_group = \"mlds-ecs-sg\"", "[security_groups.mlds423-rds-access]", "retention_days = 0", "[jobs.iris-pipeline]"] {
         assert!(text.contains(expected), "`{expected}` missing:\n{text}");
     }
     s.ecsdeploy(&["validate", "-f", f]).await.assert_ok("validate the written spec");
@@ -168,7 +172,7 @@ async fn a_console_built_stack_is_adopted_with_tags_only_while_docs_keeps_answer
     assert!(changed.is_empty(), "only adoptions: {changed:?}\n{}", plan.stdout);
     let adopted: Vec<&str> = planned.iter().filter(|(_, a)| a == "adopt").map(|(addr, _)| addr.as_str()).collect();
     for address in ["cluster.mlds-ecs-workshop", "iam_role.ecsInstanceRole", "instance_profile.ecsInstanceRole", "iam_role.ecs-iris-tasks", "security_group.ecs",
-        "launch_template.ecs", "autoscaling_group.ecs", "task_definition.iris-inference", "service.iris-app", "ingress.mlds423-rds-access"] {
+        "launch_template.ecs", "autoscaling_group.ecs", "task_definition.iris-inference", "task_definition.iris-pipeline", "service.iris-app", "ingress.mlds423-rds-access"] {
         assert!(adopted.contains(&address), "{address} is not adopted: {adopted:?}");
     }
 
@@ -208,7 +212,10 @@ async fn init_on_a_stack_ecsdeploy_made_gives_back_a_spec_with_an_empty_plan() {
     let f = file.to_str().unwrap();
     s.ecsdeploy(&["init", "--from-cluster", CLUSTER, "-o", f]).await.assert_ok("init");
     let text = std::fs::read_to_string(&file).unwrap();
-    assert!(text.contains("name = \"iris\"") && text.contains("ami = \"amazon-linux-2\"") && !text.contains("[roles.iris-ecs"), "{text}");
+    for expected in ["name = \"iris\"", "ami = \"amazon-linux-2\"", "subnets = \"default\"", "[jobs.iris-pipeline]", "ssh_cidrs = [\"165.124.160.0/21\"]"] {
+        assert!(text.contains(expected), "`{expected}` missing:\n{text}");
+    }
+    assert!(!text.contains("[roles.iris-ecs") && !text.contains("launch_template ="), "the stack's own names are defaults, not written:\n{text}");
     let plan = s.ecsdeploy(&["plan", "--detailed-exitcode", "-f", f]).await;
     assert_eq!(plan.code, 0, "the plan is empty:\n{}\n{}\n{text}", plan.stdout, plan.stderr);
 }
