@@ -47,6 +47,9 @@ impl Aws {
         if let Some(p) = &target.profile {
             loader = loader.profile_name(p);
         }
+        if plain_http_only(target) {
+            loader = loader.http_client(without_trust_store());
+        }
         if let Some(r) = &target.region {
             loader = loader.region(Region::new(r.clone()));
         }
@@ -92,6 +95,26 @@ impl Aws {
             .await
             .clone()
     }
+}
+
+/// Whether no call of this run can use TLS: every service goes to one plain-http endpoint (the
+/// local AWS world, LocalStack) and the credentials are static keys (no SSO or STS over HTTPS).
+fn plain_http_only(target: &Target) -> bool {
+    let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    let per_service = std::env::vars().any(|(k, _)| k.starts_with("AWS_ENDPOINT_URL_"));
+    var("AWS_ENDPOINT_URL").is_some_and(|u| u.starts_with("http://"))
+        && !per_service
+        && var("AWS_ACCESS_KEY_ID").is_some()
+        && var("AWS_SECRET_ACCESS_KEY").is_some()
+        && target.profile.is_none()
+}
+
+/// The SDK's HTTP client without the system's trust store: loading it reads every certificate
+/// file of the machine, the largest part of start-up, for connections that never use TLS.
+fn without_trust_store() -> aws_smithy_runtime_api::client::http::SharedHttpClient {
+    use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode, TlsContext, TrustStore};
+    let context = TlsContext::builder().with_trust_store(TrustStore::empty()).build().expect("an empty trust store is valid");
+    aws_smithy_http_client::Builder::new().tls_provider(tls::Provider::Rustls(CryptoMode::AwsLc)).tls_context(context).build_https()
 }
 
 /// Retry an operation while IAM is still propagating a just-created role or instance profile

@@ -339,31 +339,56 @@ class ProxyHandler(BaseHTTPRequestHandler):
         if target.startswith(("http://", "https://")):  # absolute form: keep path and query only
             split = urlsplit(target)
             target = split.path + (f"?{split.query}" if split.query else "")
-        conn = http.client.HTTPConnection(host, port, timeout=UPSTREAM_TIMEOUT)
-        try:
-            conn.putrequest(self.command, target, skip_host=True, skip_accept_encoding=True)
-            sent_host = False
-            for key, value in self.headers.items():
-                lower = key.lower()
-                if lower in HOP_BY_HOP or lower in ("content-length", "expect"):
+        # One upstream connection per client connection, kept alive: the proxy should add its
+        # configured latency and little else. A kept connection the world closed meanwhile fails
+        # before the request is read, so it is sent once more on a fresh one.
+        for attempt in (0, 1):
+            conn = getattr(self, "_upstream_conn", None)
+            reused = conn is not None
+            if conn is None:
+                conn = self._upstream_conn = http.client.HTTPConnection(host, port, timeout=UPSTREAM_TIMEOUT)
+            try:
+                conn.putrequest(self.command, target, skip_host=True, skip_accept_encoding=True)
+                sent_host = False
+                for key, value in self.headers.items():
+                    lower = key.lower()
+                    if lower in HOP_BY_HOP or lower in ("content-length", "expect"):
+                        continue
+                    sent_host = sent_host or lower == "host"
+                    conn.putheader(key, value)
+                if not sent_host:
+                    conn.putheader("Host", f"{host}:{port}")
+                if body or "Content-Length" in self.headers or "Transfer-Encoding" in self.headers:
+                    conn.putheader("Content-Length", str(len(body)))
+                conn.endheaders(body or None)
+                resp = conn.getresponse()
+                data = resp.read()
+                if resp.will_close:
+                    self._close_upstream()
+                return resp.status, resp.reason, resp.getheaders(), data
+            except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError) as err:
+                self._close_upstream()
+                if reused and attempt == 0:
                     continue
-                sent_host = sent_host or lower == "host"
-                conn.putheader(key, value)
-            if not sent_host:
-                conn.putheader("Host", f"{host}:{port}")
-            if body or "Content-Length" in self.headers or "Transfer-Encoding" in self.headers:
-                conn.putheader("Content-Length", str(len(body)))
-            conn.putheader("Connection", "close")
-            conn.endheaders(body or None)
-            resp = conn.getresponse()
-            data = resp.read()
-            return resp.status, resp.reason, resp.getheaders(), data
-        except (OSError, http.client.HTTPException) as err:
-            log.warning("upstream %s:%d failed for %s %s: %s", host, port, self.command, self.path, err)
-            data = json.dumps({"error": f"ecsworld.proxy: upstream unreachable: {err}"}).encode()
-            return 502, "Bad Gateway", [("Content-Type", "application/json"), ("Content-Length", str(len(data)))], data
-        finally:
+                return self._unreachable(host, port, err)
+            except (OSError, http.client.HTTPException) as err:
+                self._close_upstream()
+                return self._unreachable(host, port, err)
+
+    def _close_upstream(self):
+        conn = getattr(self, "_upstream_conn", None)
+        if conn is not None:
             conn.close()
+        self._upstream_conn = None
+
+    def _unreachable(self, host, port, err):
+        log.warning("upstream %s:%d failed for %s %s: %s", host, port, self.command, self.path, err)
+        data = json.dumps({"error": f"ecsworld.proxy: upstream unreachable: {err}"}).encode()
+        return 502, "Bad Gateway", [("Content-Type", "application/json"), ("Content-Length", str(len(data)))], data
+
+    def finish(self):
+        self._close_upstream()
+        super().finish()
 
     def _send(self, status, reason, headers, data):
         try:
