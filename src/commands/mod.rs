@@ -68,7 +68,7 @@ pub(crate) fn target(global: &Global, spec_region: Option<String>) -> Result<Tar
     Ok(Target { profile: global.profile.clone(), region: global.region.clone().or(spec_region) })
 }
 
-/// The spec, checked, and a connection to the account it targets (credentials verified).
+/// The spec, checked, and a connection to the account it targets.
 pub(crate) struct Stack {
     pub loaded: Loaded,
     pub provider: AwsProvider,
@@ -164,7 +164,7 @@ impl Stack {
 
     /// Run `reads` alongside the identity check; a credentials problem is reported first, as it
     /// explains every other failure.
-    pub async fn observed<T, E: Into<Error>>(&self, reads: impl std::future::Future<Output = std::result::Result<T, E>>) -> Result<T> {
+    async fn observed<T, E: Into<Error>>(&self, reads: impl std::future::Future<Output = std::result::Result<T, E>>) -> Result<T> {
         let (identity, result) = tokio::join!(self.provider.aws.account_id(), reads);
         identity?;
         result.map_err(Into::into)

@@ -24,6 +24,6 @@ pub async fn run(global: &Global, out: &Output, name: Option<String>, force: boo
         return stack.apply_unread(out, forced, "new deployment of the running revision (--no-wait)").await.map(|_| 0);
     }
     let plan = stack.plan_only(vec![forced]).await?;
-    rollout::execute_and_follow(&stack, out, &plan, follow).await?;
+    rollout::execute_and_follow(&stack, out, &plan, true).await?;
     Ok(0)
 }
