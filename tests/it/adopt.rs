@@ -218,4 +218,14 @@ async fn init_on_a_stack_ecsdeploy_made_gives_back_a_spec_with_an_empty_plan() {
     assert!(!text.contains("[roles.iris-ecs") && !text.contains("launch_template ="), "the stack's own names are defaults, not written:\n{text}");
     let plan = s.ecsdeploy(&["plan", "--detailed-exitcode", "-f", f]).await;
     assert_eq!(plan.code, 0, "the plan is empty:\n{}\n{}\n{text}", plan.stdout, plan.stderr);
+
+    // What does not exist is said plainly, and nothing is written.
+    let other = scratch("missing");
+    let o = other.to_str().unwrap();
+    let missing = s.ecsdeploy(&["init", "--from-cluster", "nope", "-o", o]).await;
+    assert_eq!(missing.code, 1);
+    assert!(missing.stderr.contains("no active cluster `nope`") && missing.stderr.contains("list-clusters"), "{}", missing.stderr);
+    let missing = s.ecsdeploy(&["init", "--from-cluster", CLUSTER, "--service", "nope", "-o", o]).await;
+    assert!(missing.code == 1 && missing.stderr.contains("no active service `nope`"), "{}", missing.stderr);
+    assert!(!other.exists());
 }
