@@ -67,7 +67,20 @@ pub async fn discover(aws: &Aws, cluster_name: &str, only: &[String], jobs: &[St
         notes.push(format!("The cluster has {} capacity providers of its own; a spec holds one. None was written.", own_providers.len()));
     }
 
-    services(aws, &mut spec, only, cp_name.as_deref(), &mut notes).await?;
+    let attached = services(aws, &mut spec, only, cp_name.as_deref(), &mut notes).await?;
+    let alb_group = match attached.as_slice() {
+        [] => None,
+        [tg] => load_balancer(aws, &mut spec, tg, &mut notes).await?,
+        _ => {
+            notes.push("The services use several target groups; a spec has one load balancer. None was written.".into());
+            None
+        }
+    };
+    if alb_group.is_none() {
+        for s in spec.services.values_mut() {
+            (s.load_balancer, s.health_check_grace_period) = (None, None);
+        }
+    }
     let mut families = jobs.to_vec();
     if let Some(stack) = &tagged {
         families.extend(stack_families(aws, stack).await?);
@@ -87,7 +100,7 @@ pub async fn discover(aws: &Aws, cluster_name: &str, only: &[String], jobs: &[St
         });
     }
     if let Some(group_id) = ecs_group {
-        rules(aws, &mut spec, &group_id).await?;
+        rules(aws, &mut spec, &group_id, alb_group.as_deref()).await?;
     }
     drop_defaults(aws, &mut spec).await?;
     Ok(Discovered { spec, notes })
@@ -180,8 +193,10 @@ async fn add_role(aws: &Aws, spec: &mut Spec, name: &str) -> Result<()> {
     Ok(())
 }
 
-/// The cluster's services (or the ones named) and the task definitions they run.
-async fn services(aws: &Aws, spec: &mut Spec, only: &[String], cp: Option<&str>, notes: &mut Vec<String>) -> Result<()> {
+/// The cluster's services (or the ones named) and the task definitions they run; returns the
+/// target groups they are attached to.
+async fn services(aws: &Aws, spec: &mut Spec, only: &[String], cp: Option<&str>, notes: &mut Vec<String>) -> Result<Vec<String>> {
+    let mut target_groups: Vec<String> = Vec::new();
     let cluster = spec.cluster.name.clone();
     let mut names: Vec<String> = only.to_vec();
     if names.is_empty() {
@@ -210,9 +225,13 @@ async fn services(aws: &Aws, spec: &mut Spec, only: &[String], cp: Option<&str>,
                 (true, Some("EC2")) => Some(LaunchType::Ec2),
                 _ => None,
             };
-            if !s.load_balancers().is_empty() {
-                notes.push(format!("Service `{name}` is attached to a load balancer; init does not write [load_balancer] yet. Add it by hand before applying, or the service is planned without it."));
-            }
+            let load_balancer = s.load_balancers().first().map(|l| {
+                let tg = l.target_group_arn.clone().unwrap_or_default();
+                if !target_groups.contains(&tg) {
+                    target_groups.push(tg);
+                }
+                ServiceLoadBalancer { container: l.container_name.clone().unwrap_or_default(), port: l.container_port.unwrap_or(80) as u32 }
+            });
             let dc = s.deployment_configuration.clone().unwrap_or_else(|| aws_sdk_ecs::types::DeploymentConfiguration::builder().build());
             let breaker = dc.deployment_circuit_breaker.as_ref();
             spec.services.insert(name, Service {
@@ -220,7 +239,7 @@ async fn services(aws: &Aws, spec: &mut Spec, only: &[String], cp: Option<&str>,
                 desired_count: s.desired_count.max(0) as u32,
                 capacity_provider,
                 launch_type,
-                health_check_grace_period: None,
+                health_check_grace_period: load_balancer.as_ref().map(|_| s.health_check_grace_period_seconds.unwrap_or(0) as u32),
                 deployment: Deployment {
                     minimum_healthy_percent: Some(dc.minimum_healthy_percent.unwrap_or(100) as u32),
                     maximum_percent: Some(dc.maximum_percent.unwrap_or(200) as u32),
@@ -228,13 +247,65 @@ async fn services(aws: &Aws, spec: &mut Spec, only: &[String], cp: Option<&str>,
                     rollback: breaker.is_some_and(|b| b.enable && b.rollback),
                     ..Deployment::default()
                 },
-                load_balancer: None,
+                load_balancer,
                 network: None,
                 verify: Verify::default(),
             });
         }
     }
-    Ok(())
+    Ok(target_groups)
+}
+
+/// The load balancer in front of the target group: its listener, target group settings and own
+/// security group (returned). A load balancer in the VPC's default group (the console's choice)
+/// is left out: ecsdeploy gives a load balancer a group of its own, and a default group can
+/// never be the stack's.
+async fn load_balancer(aws: &Aws, spec: &mut Spec, tg_arn: &str, notes: &mut Vec<String>) -> Result<Option<String>> {
+    let tgs = aws.elbv2.describe_target_groups().target_group_arns(tg_arn).send().await.aws("elbv2:DescribeTargetGroups")?;
+    let Some(tg) = tgs.target_groups.unwrap_or_default().into_iter().next() else { return Ok(None) };
+    let attrs = aws.elbv2.describe_target_group_attributes().target_group_arn(tg_arn).send().await.aws("elbv2:DescribeTargetGroupAttributes")?;
+    let delay = attrs.attributes.unwrap_or_default().into_iter().find(|a| a.key.as_deref() == Some("deregistration_delay.timeout_seconds"))
+        .and_then(|a| a.value).and_then(|v| v.parse().ok()).unwrap_or(300);
+    let Some(lb_arn) = tg.load_balancer_arns().first().cloned() else {
+        notes.push("The services' target group has no load balancer; none was written.".into());
+        return Ok(None);
+    };
+    let lbs = aws.elbv2.describe_load_balancers().load_balancer_arns(&lb_arn).send().await.aws("elbv2:DescribeLoadBalancers")?;
+    let Some(lb) = lbs.load_balancers.unwrap_or_default().into_iter().next() else { return Ok(None) };
+    let name = lb.load_balancer_name.clone().unwrap_or_default();
+    let groups = lb.security_groups().to_vec();
+    let [group_id] = groups.as_slice() else {
+        notes.push(format!("Load balancer `{name}` has {} security groups; a spec gives it one. It was not written.", groups.len()));
+        return Ok(None);
+    };
+    let g = aws.ec2.describe_security_groups().group_ids(group_id).send().await.aws("ec2:DescribeSecurityGroups")?.security_groups.unwrap_or_default();
+    let (group_name, description) = g.into_iter().next().map(|g| (g.group_name, g.description)).unwrap_or_default();
+    if group_name.as_deref() == Some("default") {
+        notes.push(format!("Load balancer `{name}` uses the VPC's default security group, which cannot become the stack's. It was not written: add [load_balancer] by hand (ecsdeploy then makes a group for it), or give it a group of its own first."));
+        return Ok(None);
+    }
+    let listeners = aws.elbv2.describe_listeners().load_balancer_arn(&lb_arn).send().await.aws("elbv2:DescribeListeners")?;
+    let port = listeners.listeners.unwrap_or_default().iter()
+        .find(|l| l.default_actions().iter().any(|a| a.target_group_arn.as_deref() == Some(tg_arn)))
+        .and_then(|l| l.port).unwrap_or(80) as u32;
+    let mut subnets: Vec<String> = lb.availability_zones().iter().filter_map(|z| z.subnet_id.clone()).collect();
+    subnets.sort();
+    notes.push(format!("Load balancer `{name}` is billed by the hour, outside the free tier: apply asks for --allow-cost."));
+    let tg_name = tg.target_group_name.clone().unwrap_or_default();
+    spec.load_balancer = Some(LoadBalancer {
+        target_group: TargetGroup {
+            name: (tg_name != name).then_some(tg_name),
+            health_check_path: tg.health_check_path.clone().unwrap_or_else(|| "/".into()),
+            deregistration_delay: delay,
+        },
+        name,
+        listener_port: port,
+        allow_cidrs: vec![],
+        subnets: Subnets::List(subnets),
+        security_group: group_name,
+        security_group_description: description,
+    });
+    Ok(Some(group_id.clone()))
 }
 
 /// Task definition families whose latest revision carries the stack's tag (its jobs).
@@ -340,14 +411,19 @@ async fn task(aws: &Aws, spec: &mut Spec, arn: &str, notes: &mut Vec<String>) ->
     Ok(family)
 }
 
-/// The instances' group's inbound rules, and the rules on other groups that name it as their
-/// source (MySQL into the RDS group).
-async fn rules(aws: &Aws, spec: &mut Spec, group_id: &str) -> Result<()> {
+/// The instances' group's inbound rules (and the load balancer's group's), and the rules on
+/// other groups that name it as their source (MySQL into the RDS group). Rules the spec makes by
+/// itself (the listener's, the load balancer's into the instances) are written as the settings
+/// that make them.
+async fn rules(aws: &Aws, spec: &mut Spec, group_id: &str, alb_group: Option<&str>) -> Result<()> {
     let mine = aws.ec2.describe_security_group_rules().filters(Filter::builder().name("group-id").values(group_id).build()).send().await.aws("ec2:DescribeSecurityGroupRules")?;
     let all = aws.ec2.describe_security_groups().send().await.aws("ec2:DescribeSecurityGroups")?.security_groups.unwrap_or_default();
     let key_of = |id: &str| -> Option<String> {
         if id == group_id {
             return Some("ecs".into());
+        }
+        if Some(id) == alb_group {
+            return Some("alb".into());
         }
         all.iter().find(|g| g.group_id.as_deref() == Some(id)).and_then(|g| g.group_name.clone())
             .map(|n| n.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '-' }).collect())
@@ -356,10 +432,12 @@ async fn rules(aws: &Aws, spec: &mut Spec, group_id: &str) -> Result<()> {
         let (from, to) = (r.from_port.unwrap_or(-1), r.to_port.unwrap_or(-1));
         let source_group = r.referenced_group_info.as_ref().and_then(|g| g.group_id.as_deref()).and_then(key_of);
         let description = r.description.clone().filter(|d| !d.is_empty());
-        let ec2 = spec.cluster.ec2.as_mut().expect("capacity found");
-        if group == "ecs" && from == 22 && to == 22 && description.as_deref() == Some("SSH") && r.cidr_ipv4.is_some() {
-            ec2.ssh_cidrs.extend(r.cidr_ipv4.clone());
-            return;
+        let (cidr, said) = (r.cidr_ipv4.clone(), description.as_deref());
+        match (group.as_str(), said, &mut spec.cluster.ec2, &mut spec.load_balancer) {
+            ("ecs", Some("SSH"), Some(ec2), _) if from == 22 && to == 22 && cidr.is_some() => return ec2.ssh_cidrs.extend(cidr),
+            ("ecs", Some("From the load balancer"), _, Some(_)) if source_group.as_deref() == Some("alb") => return,
+            ("alb", Some("Listener"), _, Some(lb)) if from == to && from == lb.listener_port as i32 && cidr.is_some() => return lb.allow_cidrs.extend(cidr),
+            _ => {}
         }
         spec.ingress.push(Ingress {
             group,
@@ -375,8 +453,14 @@ async fn rules(aws: &Aws, spec: &mut Spec, group_id: &str) -> Result<()> {
     for r in mine.security_group_rules.unwrap_or_default().iter().filter(|r| r.is_egress != Some(true)) {
         add(spec, "ecs".into(), r);
     }
+    if let Some(alb) = alb_group {
+        let theirs = aws.ec2.describe_security_group_rules().filters(Filter::builder().name("group-id").values(alb).build()).send().await.aws("ec2:DescribeSecurityGroupRules")?;
+        for r in theirs.security_group_rules.unwrap_or_default().iter().filter(|r| r.is_egress != Some(true)) {
+            add(spec, "alb".into(), r);
+        }
+    }
     // Other groups with a rule from the instances' group: only those rules are the stack's.
-    for g in all.iter().filter(|g| g.group_id.as_deref() != Some(group_id)) {
+    for g in all.iter().filter(|g| g.group_id.as_deref() != Some(group_id) && g.group_id.as_deref() != alb_group) {
         let from_us = g.ip_permissions().iter().any(|p| p.user_id_group_pairs().iter().any(|u| u.group_id.as_deref() == Some(group_id)));
         if !from_us {
             continue;
@@ -397,33 +481,47 @@ async fn rules(aws: &Aws, spec: &mut Spec, group_id: &str) -> Result<()> {
 /// Leave out what equals ecsdeploy's own defaults: the file reads like one a person wrote, and a
 /// stack ecsdeploy made comes back as its spec.
 async fn drop_defaults(aws: &Aws, spec: &mut Spec) -> Result<()> {
-    let Some(found) = spec.cluster.ec2.clone() else { return Ok(()) };
     let mut plain = spec.clone();
-    let e = plain.cluster.ec2.as_mut().expect("has capacity");
-    (e.instance_role, e.security_group, e.security_group_description, e.launch_template, e.autoscaling_group, e.capacity_provider, e.user_data) =
-        (None, None, None, None, None, None, None);
-    e.ami = "amazon-linux-2".into();
+    if let Some(lb) = plain.load_balancer.as_mut() {
+        (lb.security_group, lb.security_group_description) = (None, None);
+    }
     let default_subnets = aws.ec2.describe_subnets().filters(Filter::builder().name("default-for-az").values("true").build()).send().await.aws("ec2:DescribeSubnets")?;
     let mut defaults: Vec<String> = default_subnets.subnets.unwrap_or_default().into_iter().filter_map(|s| s.subnet_id).collect();
     defaults.sort();
-    let latest = ami::observe(aws, &ami::desired(&plain)[0]).await?.map(|l| l.id);
-    let description = security_group::desired(&plain).first().and_then(|d| d.fields["description"].as_str().map(String::from));
-
-    let e = spec.cluster.ec2.as_mut().expect("has capacity");
+    let default_subnets = |subnets: &mut Subnets| {
+        if matches!(subnets, Subnets::List(l) if *l == defaults) {
+            *subnets = Subnets::default();
+        }
+    };
     let clear = |slot: &mut Option<String>, default: &str| {
         if slot.as_deref() == Some(default) {
             *slot = None;
         }
     };
+    let description = |plain: &Spec, which: &str| {
+        security_group::desired(plain).into_iter().find(|d| d.address == security_group::address(which))
+            .and_then(|d| d.fields["description"].as_str().map(String::from)).unwrap_or_default()
+    };
+    if let Some(lb) = spec.load_balancer.as_mut() {
+        clear(&mut lb.security_group, &security_group::name(&plain, "alb"));
+        clear(&mut lb.security_group_description, &description(&plain, "alb"));
+        default_subnets(&mut lb.subnets);
+    }
+    let Some(found) = spec.cluster.ec2.clone() else { return Ok(()) };
+    let e = plain.cluster.ec2.as_mut().expect("has capacity");
+    (e.instance_role, e.security_group, e.security_group_description, e.launch_template, e.autoscaling_group, e.capacity_provider, e.user_data) =
+        (None, None, None, None, None, None, None);
+    e.ami = "amazon-linux-2".into();
+    let latest = ami::observe(aws, &ami::desired(&plain)[0]).await?.map(|l| l.id);
+
+    let e = spec.cluster.ec2.as_mut().expect("has capacity");
     clear(&mut e.security_group, &security_group::name(&plain, "ecs"));
-    clear(&mut e.security_group_description, description.as_deref().unwrap_or_default());
+    clear(&mut e.security_group_description, &description(&plain, "ecs"));
     clear(&mut e.launch_template, &launch_template::desired(&plain)[0].name);
     clear(&mut e.autoscaling_group, &autoscaling_group::name(&plain));
     clear(&mut e.capacity_provider, &capacity_provider::name(&plain));
     clear(&mut e.user_data, &launch_template::user_data(&plain.cluster.name));
-    if matches!(&e.subnets, Subnets::List(l) if *l == defaults) {
-        e.subnets = Subnets::default();
-    }
+    default_subnets(&mut e.subnets);
     if latest.as_deref() == Some(found.ami.as_str()) {
         e.ami = "amazon-linux-2".into();
     }

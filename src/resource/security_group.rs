@@ -29,15 +29,23 @@ pub fn desired(spec: &Spec) -> Vec<Desired> {
     out
 }
 
+/// The spec's name and description of an adopted group (`ecs` or `alb`), where it gives them.
+fn adopted(spec: &Spec, which: &str) -> (Option<String>, Option<String>) {
+    match which {
+        "ecs" => spec.cluster.ec2.as_ref().map(|e| (e.security_group.clone(), e.security_group_description.clone())),
+        _ => spec.load_balancer.as_ref().map(|l| (l.security_group.clone(), l.security_group_description.clone())),
+    }
+    .unwrap_or_default()
+}
+
 /// A group's name: `<stack>-ecs` / `<stack>-alb`, or the adopted group's name from the spec.
 pub fn name(spec: &Spec, which: &str) -> String {
-    let named = spec.cluster.ec2.as_ref().and_then(|e| e.security_group.clone()).filter(|_| which == "ecs");
-    named.unwrap_or_else(|| stack_name(spec, which))
+    adopted(spec, which).0.unwrap_or_else(|| stack_name(spec, which))
 }
 
 fn group(spec: &Spec, which: &str, what: &str) -> Desired {
     let address = address(which);
-    let described = spec.cluster.ec2.as_ref().and_then(|e| e.security_group_description.clone()).filter(|_| which == "ecs");
+    let described = adopted(spec, which).1;
     let fields = [
         ("description", json!(described.unwrap_or_else(|| format!("{what} of stack {}", spec.stack.name)))),
         ("vpc", reference(vpc::ADDRESS, "id")),

@@ -412,6 +412,10 @@ pub struct LoadBalancer {
     pub subnets: Subnets,
     #[serde(default)]
     pub target_group: TargetGroup,
+    /// The load balancer's own group, when it exists under another name (adopted). Absent:
+    /// `<stack>-alb`.
+    pub security_group: Option<String>,
+    pub security_group_description: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]

@@ -35,6 +35,12 @@ impl Doc {
             self.set(key, x);
         }
     }
+    fn subnets(&mut self, s: &Subnets) {
+        match s {
+            Subnets::Keyword(w) => self.set("subnets", w),
+            Subnets::List(l) => self.set("subnets", l),
+        }
+    }
     fn table(&mut self, comment: &str, path: &[&str]) {
         self.line("");
         if !comment.is_empty() {
@@ -76,10 +82,7 @@ pub fn to_toml(spec: &Spec, title: &str, notes: &[String]) -> String {
         if !e.ssh_cidrs.is_empty() {
             d.set("ssh_cidrs", &e.ssh_cidrs);
         }
-        match &e.subnets {
-            Subnets::Keyword(w) => d.set("subnets", w),
-            Subnets::List(l) => d.set("subnets", l),
-        }
+        d.subnets(&e.subnets);
         if !e.managed_scaling {
             d.set("managed_scaling", &false);
         }
@@ -185,6 +188,20 @@ pub fn to_toml(spec: &Spec, title: &str, notes: &[String]) -> String {
         d.opt("capacity_provider", &j.capacity_provider);
         d.opt("launch_type", &j.launch_type);
         d.opt("command", &j.command);
+    }
+
+    if let Some(lb) = &spec.load_balancer {
+        d.table("The Application Load Balancer in front of the services, its listener and target group.", &["load_balancer"]);
+        d.set("name", &lb.name);
+        d.set("listener_port", &lb.listener_port);
+        d.set("allow_cidrs", &lb.allow_cidrs);
+        d.subnets(&lb.subnets);
+        d.opt("security_group", &lb.security_group);
+        d.opt("security_group_description", &lb.security_group_description);
+        d.table("", &["load_balancer", "target_group"]);
+        d.opt("name", &lb.target_group.name);
+        d.set("health_check_path", &lb.target_group.health_check_path);
+        d.set("deregistration_delay", &lb.target_group.deregistration_delay);
     }
 
     for (name, g) in &spec.security_groups {

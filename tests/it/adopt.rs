@@ -229,3 +229,19 @@ async fn init_on_a_stack_ecsdeploy_made_gives_back_a_spec_with_an_empty_plan() {
     assert!(missing.code == 1 && missing.stderr.contains("no active service `nope`"), "{}", missing.stderr);
     assert!(!other.exists());
 }
+
+#[tokio::test]
+async fn init_gives_back_the_load_balancer_example() {
+    let s = session().await;
+    s.tutorial_prerequisites().await;
+    s.ecsdeploy(&["apply", "--auto-approve", "-f", "examples/iris-alb.toml"]).await.assert_ok("apply the ALB example");
+    let file = scratch("alb");
+    let f = file.to_str().unwrap();
+    s.ecsdeploy(&["init", "--from-cluster", CLUSTER, "-o", f]).await.assert_ok("init");
+    let text = std::fs::read_to_string(&file).unwrap();
+    for expected in ["[load_balancer]", "name = \"iris-inference\"", "allow_cidrs = [\"165.124.160.0/21\"]", "load_balancer = { container = \"inference\", port = 80 }", "health_check_path = \"/\""] {
+        assert!(text.contains(expected), "`{expected}` missing:\n{text}");
+    }
+    let plan = s.ecsdeploy(&["plan", "--detailed-exitcode", "-f", f]).await;
+    assert_eq!(plan.code, 0, "the plan is empty:\n{}\n{}\n{text}", plan.stdout, plan.stderr);
+}
