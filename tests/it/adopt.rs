@@ -127,6 +127,16 @@ fn scratch(name: &str) -> std::path::PathBuf {
     dir.join("deploy.toml")
 }
 
+/// `init --from-cluster` into a fresh file: its path and what was written.
+async fn init(s: &Session, name: &str, extra: &[&str]) -> (std::path::PathBuf, String) {
+    let file = scratch(name);
+    let mut args = vec!["init", "--from-cluster", CLUSTER, "-o", file.to_str().unwrap()];
+    args.extend(extra);
+    s.ecsdeploy(&args).await.assert_ok("init");
+    let text = std::fs::read_to_string(&file).unwrap();
+    (file, text)
+}
+
 fn actions(plan_json: &str) -> Vec<(String, String)> {
     let doc: serde_json::Value = serde_json::from_str(plan_json).unwrap_or_else(|e| panic!("plan --json: {e}\n{plan_json}"));
     doc["changes"].as_array().unwrap().iter().map(|c| (c["address"].as_str().unwrap().to_string(), c["action"].as_str().unwrap().to_string())).collect()
@@ -152,12 +162,10 @@ async fn a_console_built_stack_is_adopted_with_tags_only_while_docs_keeps_answer
         })
     };
 
-    let file = scratch("console");
-    let f = file.to_str().unwrap();
     let before = s.requests().await.len();
-    s.ecsdeploy(&["init", "--from-cluster", CLUSTER, "--job", "iris-pipeline", "-o", f]).await.assert_ok("init");
+    let (file, text) = init(&s, "console", &["--job", "iris-pipeline"]).await;
+    let f = file.to_str().unwrap();
     assert_eq!(s.mutating_since(before).await, Vec::<String>::new(), "init only reads");
-    let text = std::fs::read_to_string(&file).unwrap();
     for expected in ["instance_role = \"ecsInstanceRole\"", "[roles.ecsTaskExecutionRole]", "security_group = \"mlds-ecs-sg\"", "[security_groups.mlds423-rds-access]", "retention_days = 0", "[jobs.iris-pipeline]"] {
         assert!(text.contains(expected), "`{expected}` missing:\n{text}");
     }
@@ -208,10 +216,8 @@ async fn init_on_a_stack_ecsdeploy_made_gives_back_a_spec_with_an_empty_plan() {
     let s = session().await;
     s.tutorial_prerequisites().await;
     s.ecsdeploy(&["apply", "--auto-approve"]).await.assert_ok("apply deploy.toml");
-    let file = scratch("roundtrip");
+    let (file, text) = init(&s, "roundtrip", &[]).await;
     let f = file.to_str().unwrap();
-    s.ecsdeploy(&["init", "--from-cluster", CLUSTER, "-o", f]).await.assert_ok("init");
-    let text = std::fs::read_to_string(&file).unwrap();
     for expected in ["name = \"iris\"", "ami = \"amazon-linux-2\"", "subnets = \"default\"", "[jobs.iris-pipeline]", "ssh_cidrs = [\"165.124.160.0/21\"]"] {
         assert!(text.contains(expected), "`{expected}` missing:\n{text}");
     }
@@ -235,10 +241,8 @@ async fn init_gives_back_the_load_balancer_example() {
     let s = session().await;
     s.tutorial_prerequisites().await;
     s.ecsdeploy(&["apply", "--auto-approve", "-f", "examples/iris-alb.toml"]).await.assert_ok("apply the ALB example");
-    let file = scratch("alb");
+    let (file, text) = init(&s, "alb", &[]).await;
     let f = file.to_str().unwrap();
-    s.ecsdeploy(&["init", "--from-cluster", CLUSTER, "-o", f]).await.assert_ok("init");
-    let text = std::fs::read_to_string(&file).unwrap();
     for expected in ["[load_balancer]", "name = \"iris-inference\"", "allow_cidrs = [\"165.124.160.0/21\"]", "load_balancer = { container = \"inference\", port = 80 }", "health_check_path = \"/\""] {
         assert!(text.contains(expected), "`{expected}` missing:\n{text}");
     }
