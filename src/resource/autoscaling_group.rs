@@ -56,6 +56,7 @@ pub async fn observe(aws: &Aws, d: &Desired) -> Result<Option<Live>> {
     subnets.sort();
     let tags = g.tags.clone().unwrap_or_default();
     let lt = g.launch_template.as_ref().and_then(|l| l.launch_template_id.clone()).unwrap_or_default();
+    let lt_name = g.launch_template.as_ref().and_then(|l| l.launch_template_name.clone()).unwrap_or_default();
     let fields = [
         ("min", json!(g.min_size.unwrap_or(0))),
         ("max", json!(g.max_size.unwrap_or(0))),
@@ -68,7 +69,7 @@ pub async fn observe(aws: &Aws, d: &Desired) -> Result<Option<Live>> {
     Ok(Some(Live {
         id: d.name.clone(),
         fields: crate::plan::fields(fields),
-        outputs: outputs([("arn", arn), ("name", d.name.clone())]),
+        outputs: outputs([("arn", arn), ("name", d.name.clone()), ("launch_template_name", lt_name)]),
     }))
 }
 

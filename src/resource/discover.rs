@@ -2,12 +2,15 @@
 //! the spec that describes it as it is, so that a plan on it adopts instead of creating. Reads
 //! only. Whatever the spec cannot express is said in the notes, never silently dropped.
 
-use std::collections::BTreeSet;
-
-use aws_sdk_ec2::types::{Filter, SecurityGroupRule};
+use aws_sdk_ec2::types::Filter;
 use indexmap::IndexMap;
+use serde_json::Value;
 
-use super::{ami, autoscaling_group, capacity_provider, iam_role, launch_template, security_group, Result};
+use super::{
+    ami, autoscaling_group, capacity_provider, iam_role, ingress, instance_profile, launch_template, log_group, security_group, service,
+    task_definition, vpc, Result,
+};
+use crate::plan::{Desired, Live};
 use crate::aws::{Aws, AwsResultExt};
 use crate::engine::Failure;
 use crate::spec::*;
@@ -31,6 +34,28 @@ fn looks_secret(name: &str) -> bool {
 /// The last path segment of an ARN (`…:role/path/name` → `name`).
 fn arn_name(arn: &str) -> String {
     arn.rsplit('/').next().unwrap_or(arn).to_string()
+}
+
+/// What a resource kind needs to observe one of its kind by name. Everything init learns comes
+/// through the kinds' own `observe`, so the spec holds exactly what a plan will compare.
+fn named(kind: &str, name: &str) -> Desired {
+    Desired { address: format!("{kind}.{name}"), kind: kind.into(), name: name.into(), ..Default::default() }
+}
+
+fn text(live: &Live, field: &str) -> String {
+    live.fields.get(field).and_then(Value::as_str).unwrap_or_default().to_string()
+}
+
+fn number(live: &Live, field: &str) -> u32 {
+    live.fields.get(field).and_then(Value::as_u64).unwrap_or(0) as u32
+}
+
+fn strings(v: Option<&Value>) -> Vec<String> {
+    v.and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).map(String::from).collect()
+}
+
+fn gone(what: String) -> super::Error {
+    missing(format!("{what} went away while it was read"), "run init again")
 }
 
 pub async fn discover(aws: &Aws, cluster_name: &str, only: &[String], jobs: &[String]) -> Result<Discovered> {
@@ -109,63 +134,54 @@ pub async fn discover(aws: &Aws, cluster_name: &str, only: &[String], jobs: &[St
 /// The capacity provider, its group, the launch template, the instance role; returns the
 /// capacity and the instances' security group id.
 async fn ec2_capacity(aws: &Aws, spec: &mut Spec, cp: &str, notes: &mut Vec<String>) -> Result<(Ec2Capacity, Option<String>)> {
-    let out = aws.ecs.describe_capacity_providers().capacity_providers(cp).send().await.aws("ecs:DescribeCapacityProviders")?;
-    let provider = out.capacity_providers.unwrap_or_default().into_iter().next().ok_or_else(|| missing(format!("capacity provider `{cp}` is gone"), "run init again"))?;
-    let asg_provider = provider.auto_scaling_group_provider.clone().ok_or_else(|| missing(format!("capacity provider `{cp}` has no autoscaling group"), "only EC2 capacity providers are supported"))?;
-    let managed_scaling = asg_provider.managed_scaling.as_ref().and_then(|m| m.status.as_ref()).is_some_and(|s| s.as_str() == "ENABLED");
-    let asg_name = arn_name(&asg_provider.auto_scaling_group_arn);
-    let groups = aws.autoscaling.describe_auto_scaling_groups().auto_scaling_group_names(&asg_name).send().await.aws("autoscaling:DescribeAutoScalingGroups")?;
-    let asg = groups.auto_scaling_groups.unwrap_or_default().into_iter().next().ok_or_else(|| missing(format!("autoscaling group `{asg_name}` is gone"), "run init again"))?;
-    let Some(lt_spec) = asg.launch_template.clone() else {
+    let provider = capacity_provider::observe(aws, &named(capacity_provider::KIND, cp)).await?.ok_or_else(|| gone(format!("capacity provider `{cp}`")))?;
+    let asg_name = arn_name(&text(&provider, "auto_scaling_group"));
+    let asg = autoscaling_group::observe(aws, &named(autoscaling_group::KIND, &asg_name)).await?.ok_or_else(|| gone(format!("autoscaling group `{asg_name}`")))?;
+    let lt_name = asg.outputs.get("launch_template_name").cloned().unwrap_or_default();
+    if lt_name.is_empty() {
         return Err(missing(format!("autoscaling group `{asg_name}` uses a launch configuration or mixed instances"), "move it to a launch template (EC2 console → Auto Scaling groups → Edit) and run init again"));
-    };
-    let lt_id = lt_spec.launch_template_id.clone().unwrap_or_default();
-    let versions = aws.ec2.describe_launch_template_versions().launch_template_id(&lt_id).versions("$Default").send().await.aws("ec2:DescribeLaunchTemplateVersions")?;
-    let version = versions.launch_template_versions.unwrap_or_default().into_iter().next().ok_or_else(|| missing(format!("launch template {lt_id} has no default version"), "run init again"))?;
-    let data = version.launch_template_data.unwrap_or_else(|| aws_sdk_ec2::types::ResponseLaunchTemplateData::builder().build());
-    let user_data = data.user_data.as_deref().map(|u| String::from_utf8(aws_smithy_types::base64::decode(u).unwrap_or_default()).unwrap_or_default());
+    }
+    let lt = launch_template::observe(aws, &named(launch_template::KIND, &lt_name)).await?.ok_or_else(|| gone(format!("launch template `{lt_name}`")))?;
 
     // The instance role, through its profile.
-    let profile_arn = data.iam_instance_profile.as_ref().and_then(|p| p.arn.clone().or_else(|| p.name.clone())).unwrap_or_default();
     let mut instance_role = None;
-    if !profile_arn.is_empty() {
-        let profile = aws.iam.get_instance_profile().instance_profile_name(arn_name(&profile_arn)).send().await.aws("iam:GetInstanceProfile")?;
-        if let Some(role) = profile.instance_profile.and_then(|p| p.roles.into_iter().next()) {
-            add_role(aws, spec, &role.role_name).await?;
-            instance_role = Some(role.role_name);
+    let profile = arn_name(&text(&lt, "instance_profile"));
+    if !profile.is_empty() {
+        let found = instance_profile::observe(aws, &named(instance_profile::KIND, &profile)).await?;
+        if let Some(role) = found.map(|p| text(&p, "role")).filter(|r| !r.is_empty()) {
+            add_role(aws, spec, &role).await?;
+            instance_role = Some(role);
         }
     }
-    let group_ids = data.security_group_ids.clone().unwrap_or_default();
+    let group_ids = strings(lt.fields.get("security_groups"));
     let (group, description) = match group_ids.as_slice() {
         [one] => {
-            let g = aws.ec2.describe_security_groups().group_ids(one).send().await.aws("ec2:DescribeSecurityGroups")?;
-            let g = g.security_groups.unwrap_or_default().into_iter().next().unwrap_or_else(|| aws_sdk_ec2::types::SecurityGroup::builder().build());
-            (g.group_name, g.description)
+            let g = security_group::lookup(aws, std::slice::from_ref(one)).await?.into_iter().next();
+            g.map(|g| (g.group_name, g.description)).unwrap_or_default()
         }
         _ => {
             notes.push(format!("The launch template has {} security groups; a spec gives the instances one.", group_ids.len()));
             (None, None)
         }
     };
-    let mut subnets: Vec<String> = asg.vpc_zone_identifier.as_deref().unwrap_or_default().split(',').filter(|s| !s.is_empty()).map(String::from).collect();
-    subnets.sort();
+    let key = text(&lt, "key_name");
     let capacity = Ec2Capacity {
-        instance_type: data.instance_type.map(|t| t.as_str().to_string()).unwrap_or_else(|| "t2.micro".into()),
-        ami: data.image_id.unwrap_or_default(),
-        min: asg.min_size.unwrap_or(0) as u32,
-        max: asg.max_size.unwrap_or(1) as u32,
-        desired: asg.desired_capacity.unwrap_or(1) as u32,
-        key_pair: data.key_name,
+        instance_type: text(&lt, "instance_type"),
+        ami: text(&lt, "image_id"),
+        min: number(&asg, "min"),
+        max: number(&asg, "max"),
+        desired: number(&asg, "desired"),
+        key_pair: (!key.is_empty()).then_some(key),
         ssh_cidrs: vec![],
-        subnets: Subnets::List(subnets),
-        managed_scaling,
+        subnets: Subnets::List(text(&asg, "subnets").split(',').filter(|s| !s.is_empty()).map(String::from).collect()),
+        managed_scaling: text(&provider, "managed_scaling") == "ENABLED",
         instance_role,
         security_group: group,
         security_group_description: description,
-        launch_template: lt_spec.launch_template_name.clone(),
+        launch_template: Some(lt_name),
         autoscaling_group: Some(asg_name),
         capacity_provider: Some(cp.to_string()),
-        user_data,
+        user_data: Some(text(&lt, "user_data")),
     };
     Ok((capacity, group_ids.first().cloned()))
 }
@@ -175,21 +191,16 @@ async fn add_role(aws: &Aws, spec: &mut Spec, name: &str) -> Result<()> {
     if spec.roles.contains_key(name) {
         return Ok(());
     }
-    let (role, attached, inline) = tokio::try_join!(
-        async { aws.iam.get_role().role_name(name).send().await.aws("iam:GetRole") },
-        async { aws.iam.list_attached_role_policies().role_name(name).send().await.aws("iam:ListAttachedRolePolicies") },
-        async { aws.iam.list_role_policies().role_name(name).send().await.aws("iam:ListRolePolicies") },
-    )?;
-    let role = role.role.expect("GetRole returns a role");
-    let trust = iam_role::principals_of(role.assume_role_policy_document.as_deref().unwrap_or("{}"))
-        .into_iter().map(|p| if p == "ecs-tasks.amazonaws.com" { "ecs-tasks".to_string() } else { p }).collect();
-    let managed = attached.attached_policies.unwrap_or_default().iter().filter_map(|p| p.policy_arn.as_deref()).map(iam_role::policy_key).collect();
-    let mut inline_policies = IndexMap::new();
-    for policy in inline.policy_names {
-        let doc = aws.iam.get_role_policy().role_name(name).policy_name(&policy).send().await.aws("iam:GetRolePolicy")?;
-        inline_policies.insert(policy, iam_role::decode(&doc.policy_document).to_string());
-    }
-    spec.roles.insert(name.to_string(), Role { trust, managed_policies: managed, inline_policies, description: role.description.filter(|d| !d.is_empty()) });
+    let role = iam_role::observe(aws, &named(iam_role::KIND, name)).await?.ok_or_else(|| gone(format!("role `{name}`")))?;
+    let trust = strings(role.fields.get("trust")).into_iter().map(|p| if p == "ecs-tasks.amazonaws.com" { "ecs-tasks".to_string() } else { p }).collect();
+    let inline_policies = role.fields.get("inline_policies").and_then(Value::as_object).into_iter().flatten().map(|(k, v)| (k.clone(), v.to_string())).collect();
+    let description = text(&role, "description");
+    spec.roles.insert(name.to_string(), Role {
+        trust,
+        managed_policies: strings(role.fields.get("managed_policies")),
+        inline_policies,
+        description: (!description.is_empty()).then_some(description),
+    });
     Ok(())
 }
 
@@ -205,53 +216,45 @@ async fn services(aws: &Aws, spec: &mut Spec, only: &[String], cp: Option<&str>,
             names.extend(page.aws("ecs:ListServices")?.service_arns.unwrap_or_default().iter().map(|a| arn_name(a)));
         }
     }
-    for chunk in names.chunks(10) {
-        let out = aws.ecs.describe_services().cluster(&cluster).set_services(Some(chunk.to_vec())).send().await.aws("ecs:DescribeServices")?;
-        let found: Vec<_> = out.services.unwrap_or_default().into_iter().filter(|s| s.status.as_deref() == Some("ACTIVE")).collect();
-        for n in chunk.iter().filter(|n| !found.iter().any(|s| s.service_name.as_deref() == Some(n.as_str()))) {
-            return Err(missing(format!("cluster `{cluster}` has no active service `{n}`"), "name a service of the cluster, or leave --service out"));
-        }
-        for s in found {
-            let name = s.service_name.clone().unwrap_or_default();
-            let family = task(aws, spec, s.task_definition.as_deref().unwrap_or_default(), notes).await?;
-            let strategy = s.capacity_provider_strategy();
-            let capacity_provider = match strategy.first().map(|c| c.capacity_provider.as_str()) {
-                Some(p) if Some(p) == cp => Some("ec2".to_string()),
-                Some(p) => Some(p.to_string()),
-                None => None,
-            };
-            let launch_type = match (strategy.is_empty(), s.launch_type.as_ref().map(|l| l.as_str())) {
-                (true, Some("FARGATE")) => Some(LaunchType::Fargate),
-                (true, Some("EC2")) => Some(LaunchType::Ec2),
-                _ => None,
-            };
-            let load_balancer = s.load_balancers().first().map(|l| {
-                let tg = l.target_group_arn.clone().unwrap_or_default();
-                if !target_groups.contains(&tg) {
-                    target_groups.push(tg);
-                }
-                ServiceLoadBalancer { container: l.container_name.clone().unwrap_or_default(), port: l.container_port.unwrap_or(80) as u32 }
-            });
-            let dc = s.deployment_configuration.clone().unwrap_or_else(|| aws_sdk_ecs::types::DeploymentConfiguration::builder().build());
-            let breaker = dc.deployment_circuit_breaker.as_ref();
-            spec.services.insert(name, Service {
-                task: family,
-                desired_count: s.desired_count.max(0) as u32,
-                capacity_provider,
-                launch_type,
-                health_check_grace_period: load_balancer.as_ref().map(|_| s.health_check_grace_period_seconds.unwrap_or(0) as u32),
-                deployment: Deployment {
-                    minimum_healthy_percent: Some(dc.minimum_healthy_percent.unwrap_or(100) as u32),
-                    maximum_percent: Some(dc.maximum_percent.unwrap_or(200) as u32),
-                    circuit_breaker: breaker.is_some_and(|b| b.enable),
-                    rollback: breaker.is_some_and(|b| b.enable && b.rollback),
-                    ..Deployment::default()
-                },
-                load_balancer,
-                network: None,
-                verify: Verify::default(),
-            });
-        }
+    for name in names {
+        let mut d = named(service::KIND, &name);
+        d.meta.insert("cluster".into(), cluster.clone());
+        let Some(s) = service::observe(aws, &d).await? else {
+            return Err(missing(format!("cluster `{cluster}` has no active service `{name}`"), "name a service of the cluster, or leave --service out"));
+        };
+        let family = task(aws, spec, &text(&s, "task_definition"), notes).await?;
+        let strategy = s.fields.get("capacity_provider_strategy").and_then(Value::as_array).cloned().unwrap_or_default();
+        let capacity_provider = strategy.first().and_then(|c| c["provider"].as_str()).map(|p| if Some(p) == cp { "ec2".to_string() } else { p.to_string() });
+        let launch_type = match text(&s, "launch_type").as_str() {
+            "FARGATE" => Some(LaunchType::Fargate),
+            "EC2" => Some(LaunchType::Ec2),
+            _ => None,
+        };
+        let load_balancer = s.fields.get("load_balancers").and_then(Value::as_array).and_then(|l| l.first()).map(|l| {
+            let tg = l["target_group"].as_str().unwrap_or_default().to_string();
+            if !target_groups.contains(&tg) {
+                target_groups.push(tg);
+            }
+            ServiceLoadBalancer { container: l["container"].as_str().unwrap_or_default().to_string(), port: l["port"].as_u64().unwrap_or(80) as u32 }
+        });
+        let deployment = &s.fields["deployment"];
+        spec.services.insert(name, Service {
+            task: family,
+            desired_count: number(&s, "desired_count"),
+            capacity_provider,
+            launch_type,
+            health_check_grace_period: s.fields.get("health_check_grace_period").and_then(Value::as_u64).map(|g| g as u32),
+            deployment: Deployment {
+                minimum_healthy_percent: deployment["minimum_healthy_percent"].as_u64().map(|p| p as u32),
+                maximum_percent: deployment["maximum_percent"].as_u64().map(|p| p as u32),
+                circuit_breaker: deployment["circuit_breaker"].as_bool().unwrap_or(false),
+                rollback: deployment["rollback"].as_bool().unwrap_or(false),
+                ..Deployment::default()
+            },
+            load_balancer,
+            network: None,
+            verify: Verify::default(),
+        });
     }
     Ok(target_groups)
 }
@@ -326,85 +329,60 @@ async fn stack_families(aws: &Aws, stack: &str) -> Result<Vec<String>> {
 }
 
 /// A task definition revision into `[tasks]` (with its roles and log settings); its family.
-async fn task(aws: &Aws, spec: &mut Spec, arn: &str, notes: &mut Vec<String>) -> Result<String> {
-    let out = aws.ecs.describe_task_definition().task_definition(arn).send().await.aws("ecs:DescribeTaskDefinition")?;
-    let td = out.task_definition.expect("DescribeTaskDefinition returns a revision");
-    let family = td.family.clone().unwrap_or_default();
+async fn task(aws: &Aws, spec: &mut Spec, revision: &str, notes: &mut Vec<String>) -> Result<String> {
+    let td = task_definition::observe(aws, &named(task_definition::KIND, revision)).await?.ok_or_else(|| gone(format!("task definition `{revision}`")))?;
+    let family = td.outputs.get("family").cloned().unwrap_or_default();
     if spec.tasks.contains_key(&family) {
         return Ok(family);
     }
-    let role = |arn: Option<&str>| arn.filter(|a| !a.is_empty()).map(arn_name);
-    let task_role = role(td.task_role_arn.as_deref());
-    let execution_role = role(td.execution_role_arn.as_deref());
+    let role = |field: &str| Some(arn_name(&text(&td, field))).filter(|r| !r.is_empty());
+    let (task_role, execution_role) = (role("task_role"), role("execution_role"));
     for r in task_role.iter().chain(&execution_role) {
         add_role(aws, spec, r).await?;
     }
-    let mut logs = Logs { enabled: false, ..Logs::default() };
-    let mut containers = Vec::new();
-    for c in td.container_definitions() {
-        let name = c.name.clone().unwrap_or_default();
-        if let Some(l) = c.log_configuration.as_ref().filter(|l| l.log_driver.as_str() == "awslogs") {
-            let opts = l.options.clone().unwrap_or_default();
-            let group = opts.get("awslogs-group").cloned().unwrap_or_default();
-            logs.enabled = true;
-            logs.group = (group != format!("/ecs/{family}")).then(|| group.clone());
-            logs.stream_prefix = opts.get("awslogs-stream-prefix").cloned().unwrap_or_else(|| "ecs".into());
-            let found = aws.logs.describe_log_groups().log_group_name_prefix(&group).send().await.aws("logs:DescribeLogGroups")?;
-            logs.retention_days = found.log_groups.unwrap_or_default().iter().find(|g| g.log_group_name.as_deref() == Some(group.as_str()))
-                .and_then(|g| g.retention_in_days).unwrap_or(0) as u32;
-        }
-        let mut environment = IndexMap::new();
-        for kv in c.environment() {
-            let key = kv.name.clone().unwrap_or_default();
-            let value = match looks_secret(&key) {
-                true => {
-                    notes.push(format!("`{key}` of container `{name}` looks secret: the spec reads it from the environment. Export {key} before plan or apply."));
-                    EnvValue::Marked(MarkedValue { value: format!("${{{key}}}"), secret: true })
-                }
-                false => EnvValue::Plain(kv.value.clone().unwrap_or_default()),
-            };
-            environment.insert(key, value);
-        }
-        let bridge = td.network_mode.as_ref().map(|m| m.as_str()) != Some("awsvpc");
-        containers.push(Container {
-            name,
-            image: c.image.clone().unwrap_or_default(),
-            command: c.command.clone(),
-            entry_point: c.entry_point.clone(),
-            port_mappings: c.port_mappings().iter().map(|p| PortMapping {
-                container: p.container_port.unwrap_or(0) as u32,
-                host: p.host_port.filter(|h| *h != 0 || !bridge).map(|h| h as u32),
-                protocol: p.protocol.as_ref().map(|x| x.as_str().to_string()).unwrap_or_else(|| "tcp".into()),
-            }).collect(),
-            environment,
-            secrets: c.secrets().iter().map(|s| (s.name.clone(), s.value_from.clone())).collect(),
-            essential: c.essential.unwrap_or(true),
-            cpu: Some(c.cpu as u32).filter(|c| *c != 0),
-            memory: c.memory.map(|m| m as u32),
-            memory_reservation: c.memory_reservation.map(|m| m as u32),
-            health_check: c.health_check.as_ref().map(|h| HealthCheck {
-                command: h.command.clone(),
-                interval: h.interval.unwrap_or(30) as u32,
-                timeout: h.timeout.unwrap_or(5) as u32,
-                retries: h.retries.unwrap_or(3) as u32,
-                start_period: h.start_period.unwrap_or(0) as u32,
-            }),
-        });
-    }
-    let mode = match td.network_mode.as_ref().map(|m| m.as_str()) {
-        Some("awsvpc") => NetworkMode::Awsvpc,
-        Some("host") => NetworkMode::Host,
+    let mode = match text(&td, "network_mode").as_str() {
+        "awsvpc" => NetworkMode::Awsvpc,
+        "host" => NetworkMode::Host,
         _ => NetworkMode::Bridge,
     };
-    let requires: BTreeSet<&str> = td.requires_compatibilities().iter().map(|c| c.as_str()).collect();
-    let requires = requires.contains("FARGATE").then(|| vec![LaunchType::Fargate]);
+    let mut logs = Logs { enabled: false, ..Logs::default() };
+    let mut containers = Vec::new();
+    for c in td.fields.get("containers").and_then(Value::as_array).into_iter().flatten() {
+        // The normalised container is the spec's container, less what the spec says elsewhere.
+        let mut c = c.as_object().cloned().unwrap_or_default();
+        if let Some(l) = c.remove("logs").filter(|l| l.is_object()) {
+            let group = l["group"].as_str().unwrap_or_default().to_string();
+            let found = log_group::observe(aws, &named(log_group::KIND, &group)).await?;
+            logs = Logs {
+                enabled: true,
+                group: (group != format!("/ecs/{family}")).then_some(group),
+                retention_days: found.map(|g| number(&g, "retention_days")).unwrap_or(0),
+                stream_prefix: l["prefix"].as_str().unwrap_or("ecs").to_string(),
+            };
+        }
+        if c.get("cpu").and_then(Value::as_u64) == Some(0) {
+            c.remove("cpu");
+        }
+        for p in c.get_mut("port_mappings").and_then(Value::as_array_mut).into_iter().flatten() {
+            if mode == NetworkMode::Bridge && p["host"] == 0 {
+                p.as_object_mut().map(|m| m.remove("host"));
+            }
+        }
+        let name = c.get("name").and_then(Value::as_str).unwrap_or_default().to_string();
+        for (key, value) in c.get_mut("environment").and_then(Value::as_object_mut).into_iter().flatten().filter(|(k, _)| looks_secret(k)) {
+            notes.push(format!("`{key}` of container `{name}` looks secret: the spec reads it from the environment. Export {key} before plan or apply."));
+            *value = serde_json::json!({ "value": format!("${{{key}}}"), "secret": true });
+        }
+        containers.push(serde_json::from_value::<Container>(Value::Object(c)).map_err(|e| missing(format!("container `{name}` of `{family}`: {e}"), "this is a bug in ecsdeploy; please report it"))?);
+    }
+    let number_of = |field: &str| td.fields.get(field).and_then(Value::as_str).and_then(|v| v.parse().ok());
     spec.tasks.insert(family.clone(), TaskDef {
         network_mode: mode,
-        cpu: td.cpu.as_deref().and_then(|c| c.parse().ok()),
-        memory: td.memory.as_deref().and_then(|m| m.parse().ok()),
+        cpu: number_of("cpu"),
+        memory: number_of("memory"),
         task_role,
         execution_role,
-        requires,
+        requires: strings(td.fields.get("requires")).iter().any(|r| r == "FARGATE").then(|| vec![LaunchType::Fargate]),
         logs,
         containers,
     });
@@ -416,7 +394,6 @@ async fn task(aws: &Aws, spec: &mut Spec, arn: &str, notes: &mut Vec<String>) ->
 /// itself (the listener's, the load balancer's into the instances) are written as the settings
 /// that make them.
 async fn rules(aws: &Aws, spec: &mut Spec, group_id: &str, alb_group: Option<&str>) -> Result<()> {
-    let mine = aws.ec2.describe_security_group_rules().filters(Filter::builder().name("group-id").values(group_id).build()).send().await.aws("ec2:DescribeSecurityGroupRules")?;
     let all = aws.ec2.describe_security_groups().send().await.aws("ec2:DescribeSecurityGroups")?.security_groups.unwrap_or_default();
     let key_of = |id: &str| -> Option<String> {
         if id == group_id {
@@ -428,15 +405,19 @@ async fn rules(aws: &Aws, spec: &mut Spec, group_id: &str, alb_group: Option<&st
         all.iter().find(|g| g.group_id.as_deref() == Some(id)).and_then(|g| g.group_name.clone())
             .map(|n| n.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '-' }).collect())
     };
-    let add = |spec: &mut Spec, group: String, r: &SecurityGroupRule| {
-        let (from, to) = (r.from_port.unwrap_or(-1), r.to_port.unwrap_or(-1));
-        let source_group = r.referenced_group_info.as_ref().and_then(|g| g.group_id.as_deref()).and_then(key_of);
-        let description = r.description.clone().filter(|d| !d.is_empty());
-        let (cidr, said) = (r.cidr_ipv4.clone(), description.as_deref());
-        match (group.as_str(), said, &mut spec.cluster.ec2, &mut spec.load_balancer) {
+    // One rule, as the plan compares it ({protocol, from, to, source, description}).
+    let add = |spec: &mut Spec, group: String, r: &Value| {
+        let (from, to) = (r["from"].as_i64().unwrap_or(-1), r["to"].as_i64().unwrap_or(-1));
+        let source = r["source"].as_str().unwrap_or_default();
+        let (cidr, source_group) = match source.starts_with("sg-") {
+            true => (None, key_of(source)),
+            false => (Some(source.to_string()), None),
+        };
+        let description = r["description"].as_str().filter(|d| !d.is_empty()).map(String::from);
+        match (group.as_str(), description.as_deref(), &mut spec.cluster.ec2, &mut spec.load_balancer) {
             ("ecs", Some("SSH"), Some(ec2), _) if from == 22 && to == 22 && cidr.is_some() => return ec2.ssh_cidrs.extend(cidr),
             ("ecs", Some("From the load balancer"), _, Some(_)) if source_group.as_deref() == Some("alb") => return,
-            ("alb", Some("Listener"), _, Some(lb)) if from == to && from == lb.listener_port as i32 && cidr.is_some() => return lb.allow_cidrs.extend(cidr),
+            ("alb", Some("Listener"), _, Some(lb)) if from == to && from == lb.listener_port as i64 && cidr.is_some() => return lb.allow_cidrs.extend(cidr),
             _ => {}
         }
         spec.ingress.push(Ingress {
@@ -444,19 +425,18 @@ async fn rules(aws: &Aws, spec: &mut Spec, group_id: &str, alb_group: Option<&st
             port: (from == to && from >= 0).then_some(from as u32),
             from_port: (from != to).then_some(from as u32),
             to_port: (from != to).then_some(to as u32),
-            protocol: r.ip_protocol.clone().unwrap_or_else(|| "tcp".into()),
-            cidr: r.cidr_ipv4.clone(),
+            protocol: r["protocol"].as_str().unwrap_or("tcp").to_string(),
+            cidr,
             source_group,
             description,
         });
     };
-    for r in mine.security_group_rules.unwrap_or_default().iter().filter(|r| r.is_egress != Some(true)) {
-        add(spec, "ecs".into(), r);
+    for r in inbound(aws, group_id).await? {
+        add(spec, "ecs".into(), &r);
     }
     if let Some(alb) = alb_group {
-        let theirs = aws.ec2.describe_security_group_rules().filters(Filter::builder().name("group-id").values(alb).build()).send().await.aws("ec2:DescribeSecurityGroupRules")?;
-        for r in theirs.security_group_rules.unwrap_or_default().iter().filter(|r| r.is_egress != Some(true)) {
-            add(spec, "alb".into(), r);
+        for r in inbound(aws, alb).await? {
+            add(spec, "alb".into(), &r);
         }
     }
     // Other groups with a rule from the instances' group: only those rules are the stack's.
@@ -468,14 +448,17 @@ async fn rules(aws: &Aws, spec: &mut Spec, group_id: &str, alb_group: Option<&st
         let gid = g.group_id.clone().unwrap_or_default();
         let key = key_of(&gid).unwrap_or_default();
         spec.security_groups.insert(key.clone(), ExistingGroup { existing: g.group_name.clone().unwrap_or(gid.clone()) });
-        let theirs = aws.ec2.describe_security_group_rules().filters(Filter::builder().name("group-id").values(&gid).build()).send().await.aws("ec2:DescribeSecurityGroupRules")?;
-        for r in theirs.security_group_rules.unwrap_or_default().iter().filter(|r| r.is_egress != Some(true)) {
-            if r.referenced_group_info.as_ref().and_then(|i| i.group_id.as_deref()) == Some(group_id) {
-                add(spec, key.clone(), r);
-            }
+        for r in inbound(aws, &gid).await?.iter().filter(|r| r["source"] == group_id) {
+            add(spec, key.clone(), r);
         }
     }
     Ok(())
+}
+
+/// A group's inbound rules, normalised as the `ingress` kind compares them.
+async fn inbound(aws: &Aws, group: &str) -> Result<Vec<Value>> {
+    let out = aws.ec2.describe_security_group_rules().filters(Filter::builder().name("group-id").values(group).build()).send().await.aws("ec2:DescribeSecurityGroupRules")?;
+    Ok(out.security_group_rules.unwrap_or_default().iter().filter(|r| r.is_egress != Some(true)).map(ingress::normalise).collect())
 }
 
 /// Leave out what equals ecsdeploy's own defaults: the file reads like one a person wrote, and a
@@ -485,9 +468,8 @@ async fn drop_defaults(aws: &Aws, spec: &mut Spec) -> Result<()> {
     if let Some(lb) = plain.load_balancer.as_mut() {
         (lb.security_group, lb.security_group_description) = (None, None);
     }
-    let default_subnets = aws.ec2.describe_subnets().filters(Filter::builder().name("default-for-az").values("true").build()).send().await.aws("ec2:DescribeSubnets")?;
-    let mut defaults: Vec<String> = default_subnets.subnets.unwrap_or_default().into_iter().filter_map(|s| s.subnet_id).collect();
-    defaults.sort();
+    let vpc = vpc::observe(aws, &named(vpc::KIND, "default")).await?;
+    let defaults: Vec<String> = vpc.and_then(|v| v.outputs.get("subnets").cloned()).unwrap_or_default().split(',').filter(|s| !s.is_empty()).map(String::from).collect();
     let default_subnets = |subnets: &mut Subnets| {
         if matches!(subnets, Subnets::List(l) if *l == defaults) {
             *subnets = Subnets::default();

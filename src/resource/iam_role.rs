@@ -67,7 +67,7 @@ fn role(spec: &Spec, name: &str, trust: &[String], managed: &[String], inline: s
 }
 
 /// AWS managed policies by name, others by ARN: what the user writes and what the plan shows.
-pub fn policy_key(p: &str) -> String {
+fn policy_key(p: &str) -> String {
     match p.strip_prefix("arn:aws:iam::aws:policy/") {
         Some(rest) => rest.rsplit('/').next().unwrap_or(rest).to_string(),
         None => p.to_string(),
@@ -75,14 +75,9 @@ pub fn policy_key(p: &str) -> String {
 }
 
 /// IAM returns policy documents URL-encoded.
-pub fn decode(doc: &str) -> Value {
+fn decode(doc: &str) -> Value {
     let text = percent_encoding::percent_decode_str(doc).decode_utf8_lossy();
     serde_json::from_str(&text).unwrap_or(Value::Null)
-}
-
-/// The service principals a trust policy document (as IAM returns it) allows.
-pub fn principals_of(doc: &str) -> BTreeSet<String> {
-    principals(&decode(doc))
 }
 
 fn principals(doc: &Value) -> BTreeSet<String> {

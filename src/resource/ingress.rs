@@ -148,7 +148,8 @@ fn rules_tags(owned: &[Owned], want: &[Value], stack: &str, address: &str) -> Va
     }
 }
 
-fn normalise(r: &SecurityGroupRule) -> Value {
+/// A rule as the plan compares it: `{protocol, from, to, source, description}`.
+pub fn normalise(r: &SecurityGroupRule) -> Value {
     let source = r.cidr_ipv4.clone()
         .or_else(|| r.cidr_ipv6.clone())
         .or_else(|| r.referenced_group_info.as_ref().and_then(|g| g.group_id.clone()))

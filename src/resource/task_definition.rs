@@ -164,7 +164,7 @@ pub async fn observe(aws: &Aws, d: &Desired) -> Result<Option<Live>> {
 
 /// (container, variable) pairs the spec marks secret.
 fn secret_names(d: &Desired) -> BTreeSet<(String, String)> {
-    d.fields["containers"].as_array().into_iter().flatten().flat_map(|c| {
+    d.fields.get("containers").and_then(Value::as_array).into_iter().flatten().flat_map(|c| {
         let name = c["name"].as_str().unwrap_or_default().to_string();
         c["environment"].as_object().into_iter().flatten().filter(|(_, v)| v.is_object()).map(move |(k, _)| (name.clone(), k.clone())).collect::<Vec<_>>()
     }).collect()
