@@ -36,7 +36,7 @@ pub fn estimate(instances: &[String], fargate: &[(u32, u32)], load_balancer: boo
     let mut e = Estimate::default();
     let mut free_hours = FREE_INSTANCE_HOURS;
     for t in instances {
-        let hours = if matches!(t.as_str(), "t2.micro" | "t3.micro") {
+        let hours = if crate::spec::FREE_TIER_INSTANCES.contains(&t.as_str()) {
             let covered = free_hours.min(HOURS);
             free_hours -= covered;
             HOURS - covered

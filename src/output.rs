@@ -30,10 +30,7 @@ impl Output {
     }
 
     pub fn initialised(&self, file: &std::path::Path, s: &crate::spec::Spec, notes: &[String]) {
-        println!(
-            "wrote {}: stack `{}`, cluster `{}`, {} role(s), {} task definition(s), {} service(s), {} ingress rule(s)",
-            file.display(), s.stack.name, s.cluster.name, s.roles.len(), s.tasks.len(), s.services.len(), s.ingress.len(),
-        );
+        println!("wrote {}: {}", file.display(), counts(s));
         for n in notes {
             eprintln!("note: {n}");
         }
@@ -41,22 +38,11 @@ impl Output {
     }
 
     pub fn validated(&self, loaded: &Loaded) {
-        let s = &loaded.spec;
-        println!(
-            "{} is valid: stack `{}`, cluster `{}`, {} role(s), {} task definition(s), {} service(s), {} job(s), {} ingress rule(s){}",
-            loaded.file.name,
-            s.stack.name,
-            s.cluster.name,
-            s.roles.len(),
-            s.tasks.len(),
-            s.services.len(),
-            s.jobs.len(),
-            s.ingress.len(),
-            match loaded.warnings.len() {
-                0 => String::new(),
-                n => format!(", {n} warning(s)"),
-            }
-        );
+        let warnings = match loaded.warnings.len() {
+            0 => String::new(),
+            n => format!(", {n} warning(s)"),
+        };
+        println!("{} is valid: {}{warnings}", loaded.file.name, counts(&loaded.spec));
     }
 
     pub fn plan(&self, plan: &Plan) {
@@ -67,10 +53,10 @@ impl Output {
         println!("{}", render_json(plan));
     }
 
-    /// Ask on the terminal; refuse when there is none to ask on.
-    pub fn confirm(&self, question: &str) -> Result<bool> {
+    /// Ask on the terminal before `action`; refuse when there is none to ask on.
+    pub fn confirm(&self, question: &str, action: &str) -> Result<bool> {
         if !std::io::stdin().is_terminal() {
-            return Err(Error::usage("refusing to apply without confirmation: stdin is not a terminal", "pass --auto-approve (as CI jobs do)"));
+            return Err(Error::usage(format!("refusing to {action} without confirmation: stdin is not a terminal"), "pass --auto-approve (as CI jobs do)"));
         }
         eprint!("{question} [y/N] ");
         std::io::stderr().flush().ok();
@@ -203,6 +189,14 @@ impl Output {
     pub fn applied(&self, report: &Report, after: &Plan) {
         println!("Applied {} change(s); stack `{}` now matches the spec.", report.applied.len(), after.stack);
     }
+}
+
+/// What a spec holds, in one line.
+fn counts(s: &crate::spec::Spec) -> String {
+    format!(
+        "stack `{}`, cluster `{}`, {} role(s), {} task definition(s), {} service(s), {} job(s), {} ingress rule(s)",
+        s.stack.name, s.cluster.name, s.roles.len(), s.tasks.len(), s.services.len(), s.jobs.len(), s.ingress.len()
+    )
 }
 
 fn verb(a: crate::plan::Action) -> &'static str {

@@ -162,7 +162,7 @@ fn hint_for(code: Option<&str>, message: &str) -> Option<String> {
         Some("AccessDenied" | "AccessDeniedException" | "UnauthorizedOperation") => {
             "these credentials may not perform this call: grant the permission to your IAM user or role"
         }
-        _ if message.contains("credentials") => {
+        _ if message.starts_with("no usable AWS credentials") => {
             "no AWS credentials found: run `aws configure`, set AWS_PROFILE, or export AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
         }
         _ if message.starts_with("cannot reach AWS") || message.contains("dns error") || message.contains("Connection refused") => {

@@ -37,8 +37,7 @@ pub async fn run(global: &Global, out: &Output, opts: Options) -> Result<u8> {
                 stack.provider.digests.insert(container.clone(), d);
             }
             Ok(None) => {}
-            Err(crate::resource::Error::Aws(a)) => return Err(a.into()),
-            Err(crate::resource::Error::Other(f)) => return Err(Error::Failed { message: f.message, hint: f.hint }),
+            Err(e) => return Err(super::resource_error(e)),
         }
     }
     let plan = match &plan_file {
@@ -49,7 +48,7 @@ pub async fn run(global: &Global, out: &Output, opts: Options) -> Result<u8> {
     if !plan.has_changes() {
         return Ok(0);
     }
-    if !auto_approve && !out.confirm("Apply these changes?")? {
+    if !auto_approve && !out.confirm("Apply these changes?", "apply")? {
         return Err(Error::usage("nothing applied", "answer y to apply, or pass --auto-approve"));
     }
     let report = stack.locked(async {

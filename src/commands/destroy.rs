@@ -7,7 +7,7 @@ use crate::plan::teardown;
 
 /// Delete what the stack owns, in reverse dependency order, through the engine.
 pub async fn run(global: &Global, out: &Output, auto_approve: bool, logs: bool) -> Result<u8> {
-    let stack = Stack::open(global).await?;
+    let stack = Stack::connect(global, crate::spec::load(&global.file)?).await?;
     let observed = stack.plan().await?;
     let keep: &[&str] = if logs { &[] } else { &["log_group"] };
     let plan = teardown(&observed, &stack.loaded.spec.stack.name, keep);
@@ -15,7 +15,7 @@ pub async fn run(global: &Global, out: &Output, auto_approve: bool, logs: bool) 
     if !plan.has_changes() {
         return Ok(0);
     }
-    if !auto_approve && !out.confirm(&format!("Destroy stack `{}`?", plan.stack))? {
+    if !auto_approve && !out.confirm(&format!("Destroy stack `{}`?", plan.stack), "destroy")? {
         return Err(Error::usage("nothing destroyed", "answer y to destroy, or pass --auto-approve"));
     }
     let report = stack.locked(async {

@@ -33,7 +33,8 @@ pub async fn run(global: &Global, out: &Output, opts: Options) -> Result<u8> {
     let draft = output.with_extension("toml.draft");
     std::fs::write(&draft, &text).map_err(|e| Error::usage(format!("cannot write {}: {e}", draft.display()), "choose a writable path with -o"))?;
     let checked = spec::load(&draft);
-    let waits_for_secrets = found.notes.iter().any(|n| n.contains("looks secret"));
+    // Secret values are written as `${NAME}` references: such a spec validates once they are exported.
+    let waits_for_secrets = found.spec.tasks.values().flat_map(|t| &t.containers).flat_map(|c| c.environment.values()).any(|v| v.is_secret());
     if let Err(e) = &checked {
         if !waits_for_secrets {
             let _ = std::fs::remove_file(&draft);

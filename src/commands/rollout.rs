@@ -56,16 +56,21 @@ pub async fn follow(stack: &Stack, out: &Output, plan: &Plan, report: &Report, s
     Ok(())
 }
 
+/// The spec's limits for waiting on a service's deployment.
+fn timeouts(s: &crate::spec::Service) -> Timeouts {
+    Timeouts {
+        progress: parse_duration(&s.deployment.progress_timeout).unwrap_or(Duration::from_secs(180)),
+        deadline: parse_duration(&s.deployment.deadline).unwrap_or(Duration::from_secs(900)),
+    }
+}
+
 /// Wait for one deployment, then verify the service's URL. The error is the diagnosis.
 async fn deploy_one(stack: &Stack, out: &Output, name: &str, deployment: &str, since: f64) -> std::result::Result<(), String> {
     let spec = &stack.loaded.spec;
     let s = &spec.services[name];
     let aws = &stack.provider.aws;
     let cluster = &spec.cluster.name;
-    let timeouts = Timeouts {
-        progress: parse_duration(&s.deployment.progress_timeout).unwrap_or(Duration::from_secs(180)),
-        deadline: parse_duration(&s.deployment.deadline).unwrap_or(Duration::from_secs(900)),
-    };
+    let timeouts = timeouts(s);
     out.step(&format!("waiting for `{name}` deployment {deployment}"));
     let waited = wait(|| service::snapshot(aws, cluster, name), deployment, since, timeouts, &|e| out.service_event(name, e)).await;
     let snapshot = match waited {
@@ -130,8 +135,8 @@ async fn roll_back(stack: &Stack, out: &Output, c: &Change, report: &Report, pre
     }
     if let Some(d) = rolled.outputs.get(&plan.changes[0].address).and_then(|o| o.get("deployment")) {
         let spec = &stack.loaded.spec;
-        let t = Timeouts { progress: Duration::from_secs(180), deadline: Duration::from_secs(900) };
         let name = &plan.changes[0].desired.name;
+        let t = timeouts(&spec.services[name]);
         let _ = wait(|| service::snapshot(&stack.provider.aws, &spec.cluster.name, name), d, now(), t, &|e| out.service_event(name, e)).await;
     }
     Ok(previous.to_string())

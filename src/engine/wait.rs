@@ -24,7 +24,6 @@ pub struct DeploymentState {
     /// IN_PROGRESS, COMPLETED, FAILED (absent on old APIs).
     pub rollout_state: String,
     pub rollout_reason: String,
-    pub task_definition: String,
     pub desired: i32,
     pub running: i32,
     pub pending: i32,

@@ -329,12 +329,15 @@ async fn stack_families(aws: &Aws, stack: &str) -> Result<Vec<String>> {
 }
 
 /// A task definition revision into `[tasks]` (with its roles and log settings); its family.
+/// The family's latest ACTIVE revision is read, as a plan compares it (the service may still run
+/// an older one, or one deregistered since).
 async fn task(aws: &Aws, spec: &mut Spec, revision: &str, notes: &mut Vec<String>) -> Result<String> {
-    let td = task_definition::observe(aws, &named(task_definition::KIND, revision)).await?.ok_or_else(|| gone(format!("task definition `{revision}`")))?;
-    let family = td.outputs.get("family").cloned().unwrap_or_default();
+    let family = arn_name(revision).split(':').next().unwrap_or_default().to_string();
     if spec.tasks.contains_key(&family) {
         return Ok(family);
     }
+    let td = task_definition::observe(aws, &named(task_definition::KIND, &family)).await?
+        .ok_or_else(|| missing(format!("task definition family `{family}` has no active revision"), "register one (or remove the service), then run init again"))?;
     let role = |field: &str| Some(arn_name(&text(&td, field))).filter(|r| !r.is_empty());
     let (task_role, execution_role) = (role("task_role"), role("execution_role"));
     for r in task_role.iter().chain(&execution_role) {

@@ -35,12 +35,7 @@ pub async fn services(aws: &Aws, spec: &Spec) -> Result<Vec<ServiceStatus>> {
     let mut out = Vec::new();
     for name in spec.services.keys() {
         let mut st = ServiceStatus { name: name.clone(), ..Default::default() };
-        let described = match aws.ecs.describe_services().cluster(&spec.cluster.name).services(name).send().await.aws("ecs:DescribeServices") {
-            Ok(o) => o.services.unwrap_or_default().into_iter().find(|s| s.status.as_deref() == Some("ACTIVE")),
-            Err(e) if e.is(ErrorKind::NotFound) => None,
-            Err(e) => return Err(e.into()),
-        };
-        if let Some(s) = described {
+        if let Some(s) = service::describe(aws, &spec.cluster.name, name).await? {
             st.exists = true;
             (st.desired, st.running, st.pending) = (s.desired_count, s.running_count, s.pending_count);
             st.task_definition = s.task_definition.clone().unwrap_or_default();
@@ -147,7 +142,7 @@ pub async fn doctor_facts(aws: &Aws, spec: &Spec, name: &str) -> Result<crate::d
             None => vec![],
         },
     };
-    let rules = match aws.ec2.describe_security_groups().filters(aws_sdk_ec2::types::Filter::builder().name("group-name").values(super::security_group::name(spec, "ecs")).build()).send().await.aws("ec2:DescribeSecurityGroups")?.security_groups.unwrap_or_default().into_iter().next() {
+    let rules = match super::security_group::lookup(aws, &[super::security_group::name(spec, "ecs")]).await?.into_iter().next() {
         Some(g) => g.ip_permissions().iter().flat_map(|p| {
             let (a, b) = (p.from_port.unwrap_or(-1), p.to_port.unwrap_or(-1));
             p.ip_ranges().iter().filter_map(|r| r.cidr_ip.clone()).chain(p.user_id_group_pairs().iter().filter_map(|u| u.group_id.clone())).map(move |src| (a, b, src)).collect::<Vec<_>>()

@@ -131,7 +131,7 @@ pub fn desired(spec: &Spec) -> Vec<Desired> {
         .collect()
 }
 
-async fn describe(aws: &Aws, cluster: &str, name: &str) -> Result<Option<aws_sdk_ecs::types::Service>> {
+pub(super) async fn describe(aws: &Aws, cluster: &str, name: &str) -> Result<Option<aws_sdk_ecs::types::Service>> {
     match aws.ecs.describe_services().cluster(cluster).services(name).include(aws_sdk_ecs::types::ServiceField::Tags).send().await.aws("ecs:DescribeServices") {
         Ok(out) => Ok(out.services.unwrap_or_default().into_iter().find(|s| s.status.as_deref() == Some("ACTIVE"))),
         Err(e) if e.is(ErrorKind::NotFound) => Ok(None),
@@ -312,7 +312,6 @@ pub async fn snapshot(aws: &Aws, cluster: &str, name: &str) -> Result<Snapshot> 
         status: d.status.clone().unwrap_or_default(),
         rollout_state: d.rollout_state.as_ref().map(|r| r.as_str().to_string()).unwrap_or_default(),
         rollout_reason: d.rollout_state_reason.clone().unwrap_or_default(),
-        task_definition: d.task_definition.clone().unwrap_or_default(),
         desired: d.desired_count,
         running: d.running_count,
         pending: d.pending_count,

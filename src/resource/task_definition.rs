@@ -332,10 +332,7 @@ pub async fn apply(aws: &Aws, c: &Change, fields: &Fields, secrets: &Secrets, di
 
 /// Deregister ACTIVE revisions beyond the newest `keep`, unless a service deployment uses them.
 async fn prune(aws: &Aws, cluster: &str, family: &str, keep: usize) -> Result<()> {
-    let list = aws.ecs.list_task_definitions().family_prefix(family).status(TaskDefinitionStatus::Active)
-        .sort(aws_sdk_ecs::types::SortOrder::Desc).send().await.aws("ecs:ListTaskDefinitions")?;
-    let mut revisions: Vec<(u32, String)> = list.task_definition_arns.unwrap_or_default().into_iter()
-        .filter(|a| a.rsplit_once(':').and_then(|(f, _)| f.rsplit('/').next()) == Some(family))
+    let mut revisions: Vec<(u32, String)> = active_revisions(aws, family).await?.into_iter()
         .map(|a| (a.rsplit(':').next().and_then(|r| r.parse().ok()).unwrap_or(0), a))
         .collect();
     // Newest first, by revision number: the API's own ordering is not relied on.
@@ -353,11 +350,15 @@ async fn prune(aws: &Aws, cluster: &str, family: &str, keep: usize) -> Result<()
 
 /// Task definitions any deployment of the cluster's services runs.
 async fn in_use(aws: &Aws, cluster: &str) -> Result<BTreeSet<String>> {
-    let arns = match aws.ecs.list_services().cluster(cluster).send().await.aws("ecs:ListServices") {
-        Ok(o) => o.service_arns.unwrap_or_default(),
-        Err(e) if e.is(ErrorKind::NotFound) => return Ok(BTreeSet::new()),
-        Err(e) => return Err(e.into()),
-    };
+    let mut arns = Vec::new();
+    let mut pages = aws.ecs.list_services().cluster(cluster).into_paginator().send();
+    while let Some(page) = pages.next().await {
+        match page.aws("ecs:ListServices") {
+            Ok(o) => arns.extend(o.service_arns.unwrap_or_default()),
+            Err(e) if e.is(ErrorKind::NotFound) => return Ok(BTreeSet::new()),
+            Err(e) => return Err(e.into()),
+        }
+    }
     let mut used = BTreeSet::new();
     for chunk in arns.chunks(10) {
         let out = aws.ecs.describe_services().cluster(cluster).set_services(Some(chunk.to_vec())).send().await.aws("ecs:DescribeServices")?;
@@ -371,10 +372,19 @@ async fn in_use(aws: &Aws, cluster: &str) -> Result<BTreeSet<String>> {
 
 /// Deregister every ACTIVE revision of the family.
 pub async fn delete(aws: &Aws, c: &Change) -> Result<Outputs> {
-    let family = &c.desired.name;
-    let list = aws.ecs.list_task_definitions().family_prefix(family).status(TaskDefinitionStatus::Active).send().await.aws("ecs:ListTaskDefinitions")?;
-    for arn in list.task_definition_arns.unwrap_or_default().into_iter().filter(|a| a.rsplit_once(':').and_then(|(f, _)| f.rsplit('/').next()) == Some(family.as_str())) {
+    for arn in active_revisions(aws, &c.desired.name).await? {
         aws.ecs.deregister_task_definition().task_definition(&arn).send().await.aws("ecs:DeregisterTaskDefinition")?;
     }
     Ok(Outputs::new())
+}
+
+/// The ARNs of the family's ACTIVE revisions (every page; the prefix also matches other families).
+async fn active_revisions(aws: &Aws, family: &str) -> Result<Vec<String>> {
+    let mut arns = Vec::new();
+    let mut pages = aws.ecs.list_task_definitions().family_prefix(family).status(TaskDefinitionStatus::Active).into_paginator().send();
+    while let Some(page) = pages.next().await {
+        arns.extend(page.aws("ecs:ListTaskDefinitions")?.task_definition_arns.unwrap_or_default());
+    }
+    arns.retain(|a| a.rsplit_once(':').and_then(|(f, _)| f.rsplit('/').next()) == Some(family));
+    Ok(arns)
 }

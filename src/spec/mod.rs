@@ -12,7 +12,7 @@ use std::path::Path;
 pub use diag::{Diagnostic, KeyPath, Level, Seg, SourceFile};
 pub use model::*;
 pub use write::to_toml;
-pub use validate::{is_region, parse_duration, static_host_ports, uses_fargate, OWN_GROUPS};
+pub use validate::{is_region, FREE_TIER_INSTANCES, parse_duration, static_host_ports, uses_fargate, OWN_GROUPS};
 
 use diag::SpanIndex;
 

@@ -11,7 +11,7 @@ use super::model::*;
 pub const OWN_GROUPS: [&str; 2] = ["ecs", "alb"];
 
 /// Instance types in the AWS free tier.
-const FREE_TIER_INSTANCES: [&str; 2] = ["t2.micro", "t3.micro"];
+pub const FREE_TIER_INSTANCES: [&str; 2] = ["t2.micro", "t3.micro"];
 
 /// CloudWatch Logs accepts only these retention periods (0: never expire).
 const RETENTION_DAYS: [u32; 23] =

@@ -35,12 +35,6 @@ impl Doc {
             self.set(key, x);
         }
     }
-    fn subnets(&mut self, s: &Subnets) {
-        match s {
-            Subnets::Keyword(w) => self.set("subnets", w),
-            Subnets::List(l) => self.set("subnets", l),
-        }
-    }
     fn table(&mut self, comment: &str, path: &[&str]) {
         self.line("");
         if !comment.is_empty() {
@@ -82,7 +76,7 @@ pub fn to_toml(spec: &Spec, title: &str, notes: &[String]) -> String {
         if !e.ssh_cidrs.is_empty() {
             d.set("ssh_cidrs", &e.ssh_cidrs);
         }
-        d.subnets(&e.subnets);
+        d.set("subnets", &e.subnets);
         if !e.managed_scaling {
             d.set("managed_scaling", &false);
         }
@@ -109,12 +103,7 @@ pub fn to_toml(spec: &Spec, title: &str, notes: &[String]) -> String {
 
     for (family, t) in &spec.tasks {
         d.table("A task definition: its latest active revision.", &["tasks", family]);
-        let mode = match t.network_mode {
-            NetworkMode::Bridge => "bridge",
-            NetworkMode::Awsvpc => "awsvpc",
-            NetworkMode::Host => "host",
-        };
-        d.set("network_mode", mode);
+        d.set("network_mode", &t.network_mode);
         d.opt("cpu", &t.cpu);
         d.opt("memory", &t.memory);
         d.opt("task_role", &t.task_role);
@@ -195,7 +184,7 @@ pub fn to_toml(spec: &Spec, title: &str, notes: &[String]) -> String {
         d.set("name", &lb.name);
         d.set("listener_port", &lb.listener_port);
         d.set("allow_cidrs", &lb.allow_cidrs);
-        d.subnets(&lb.subnets);
+        d.set("subnets", &lb.subnets);
         d.opt("security_group", &lb.security_group);
         d.opt("security_group_description", &lb.security_group_description);
         d.table("", &["load_balancer", "target_group"]);
