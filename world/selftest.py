@@ -401,7 +401,7 @@ def t_reset(world, c):
 
 
 @step("ASG desired 0 -> instance terminated, container instance deregistered, task stopped")
-def t_asg_zero(world, c, ip):
+def t_asg_zero(world, c):
     ecs = c["ecs"]
     arn = running_tasks(ecs, "cb")[0]["taskArn"]
     c["autoscaling"].update_auto_scaling_group(AutoScalingGroupName="demo-asg", MinSize=0, DesiredCapacity=0)
@@ -481,7 +481,7 @@ def main():
         t_alb(world, clients)
         t_port(world, clients)
         t_breaker(world, clients)
-        t_asg_zero(world, clients, ip)
+        t_asg_zero(world, clients)
         t_requests(world, clients)
         t_reset(world, clients)
         t_after_reset(world, clients, ip)

@@ -112,12 +112,8 @@ async fn console_stack(s: &Session) -> String {
         out.reservations.unwrap_or_default().iter().flat_map(|r| r.instances()).find_map(|i| i.public_ip_address.clone())
     }).await;
     let url = format!("http://{ip}/docs");
-    eventually("/docs answers on the console-built stack", Duration::from_secs(30), || async { docs(s, &url).await.then_some(()) }).await;
+    eventually("/docs answers on the console-built stack", Duration::from_secs(30), || async { (s.http_status(&url).await == Some(200)).then_some(()) }).await;
     url
-}
-
-async fn docs(s: &Session, url: &str) -> bool {
-    matches!(s.http.get(url).timeout(Duration::from_secs(2)).send().await, Ok(r) if r.status().as_u16() == 200)
 }
 
 fn scratch(name: &str) -> std::path::PathBuf {

@@ -4,16 +4,7 @@ use std::time::Duration;
 
 use aws_sdk_ec2::types::Filter;
 
-use crate::support::{eventually, session, Run, Session};
-
-fn live_url(run: &Run) -> String {
-    let line = run.stdout.lines().find(|l| l.starts_with("iris-app is live: ")).unwrap_or_else(|| panic!("no URL:\n{}\n{}", run.stdout, run.stderr));
-    line.trim_start_matches("iris-app is live: ").to_string()
-}
-
-async fn docs(s: &Session, url: &str) -> Option<u16> {
-    s.http.get(url).timeout(Duration::from_secs(2)).send().await.ok().map(|r| r.status().as_u16())
-}
+use crate::support::{eventually, session, Session};
 
 async fn running_instances(s: &Session) -> usize {
     let out = s.aws.ec2.describe_instances().filters(Filter::builder().name("instance-state-name").values("running").build()).send().await.unwrap();
@@ -24,7 +15,7 @@ async fn deployed(s: &Session) -> String {
     s.tutorial_prerequisites().await;
     let run = s.ecsdeploy(&["apply", "--auto-approve"]).await;
     run.assert_ok("apply");
-    live_url(&run)
+    run.live_url()
 }
 
 #[tokio::test]
@@ -35,13 +26,13 @@ async fn scale_changes_only_the_desired_count_and_capacity_stops_the_instance() 
     let before = s.requests().await.len();
     s.ecsdeploy(&["scale", "--desired", "0"]).await.assert_ok("scale to 0");
     assert_eq!(s.changes_since(before).await, ["ecs:UpdateService"]);
-    eventually("/docs stops answering", Duration::from_secs(20), || async { docs(&s, &url).await.is_none().then_some(()) }).await;
+    eventually("/docs stops answering", Duration::from_secs(20), || async { s.http_status(&url).await.is_none().then_some(()) }).await;
 
     let before = s.requests().await.len();
     let up = s.ecsdeploy(&["scale", "iris-app", "--desired", "1"]).await;
     up.assert_ok("scale to 1");
     assert_eq!(s.changes_since(before).await, ["ecs:UpdateService"]);
-    assert_eq!(docs(&s, &live_url(&up)).await, Some(200));
+    assert_eq!(s.http_status(&up.live_url()).await, Some(200));
 
     // Nothing left running, then everything back.
     let before = s.requests().await.len();
@@ -51,7 +42,7 @@ async fn scale_changes_only_the_desired_count_and_capacity_stops_the_instance() 
     let up = s.ecsdeploy(&["scale", "--desired", "1", "--capacity"]).await;
     up.assert_ok("scale back up");
     assert_eq!(running_instances(&s).await, 1);
-    assert_eq!(docs(&s, &live_url(&up)).await, Some(200));
+    assert_eq!(s.http_status(&up.live_url()).await, Some(200));
     // A scale is no drift: the spec still says one task and the plan agrees.
     assert_eq!(s.ecsdeploy(&["plan", "--detailed-exitcode"]).await.code, 0);
 }
@@ -84,7 +75,7 @@ async fn redeploy_force_replaces_the_task_with_the_same_revision() {
     assert_eq!(after_tasks.len(), 1);
     assert_ne!(after_tasks[0].0, before_tasks[0].0, "a new task");
     assert_eq!(after_tasks[0].1, before_tasks[0].1, "of the same revision");
-    assert_eq!(docs(&s, &live_url(&run)).await, Some(200));
+    assert_eq!(s.http_status(&run.live_url()).await, Some(200));
 }
 
 #[tokio::test]
@@ -134,7 +125,7 @@ async fn apply_image_registers_one_revision_and_a_missing_image_fails_before_any
     assert_eq!(td.container_definitions.unwrap()[0].image.as_deref(), Some(uri.as_str()));
     let tags = out.tags.unwrap_or_default();
     assert!(tags.iter().any(|t| t.key() == Some("ecsdeploy:image-digests") && t.value().unwrap_or_default().starts_with("inference=sha256:")), "{tags:?}");
-    assert_eq!(docs(&s, &live_url(&run)).await, Some(200));
+    assert_eq!(s.http_status(&run.live_url()).await, Some(200));
 
     let missing = uri.replace(":v2", ":v9");
     let before = s.requests().await.len();
@@ -173,17 +164,15 @@ async fn no_wait_is_one_update_service_call_and_refused_for_a_missing_service() 
     assert_eq!(missing.code, 1, "{}", missing.stderr);
     assert!(missing.stderr.contains("ecs:UpdateService") && missing.stderr.to_lowercase().contains("not found"), "{}", missing.stderr);
 
-    let url = live_url(&{
-        let run = s.ecsdeploy(&["apply", "--auto-approve"]).await;
-        run.assert_ok("apply");
-        run
-    });
+    let applied = s.ecsdeploy(&["apply", "--auto-approve"]).await;
+    applied.assert_ok("apply");
+    let url = applied.live_url();
     let s = &s;
     let calls = |from: usize| async move { s.requests().await[from..].iter().map(|(svc, a)| format!("{svc}:{a}")).collect::<Vec<_>>() };
     let before = s.requests().await.len();
     s.ecsdeploy(&["scale", "--desired", "0", "--no-wait"]).await.assert_ok("scale --no-wait");
     assert_eq!(calls(before).await, ["ecs:UpdateService"], "one call, no read, no lease");
-    eventually("/docs stops answering", Duration::from_secs(20), || async { docs(&s, &url).await.is_none().then_some(()) }).await;
+    eventually("/docs stops answering", Duration::from_secs(20), || async { s.http_status(&url).await.is_none().then_some(()) }).await;
 
     s.ecsdeploy(&["scale", "--desired", "1"]).await.assert_ok("scale back");
     let deployments = || async { s.aws.ecs.describe_services().cluster("mlds-ecs-workshop").services("iris-app").send().await.unwrap().services.unwrap()[0].deployments().len() };

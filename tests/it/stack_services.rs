@@ -24,15 +24,6 @@ fn variant(name: &str, edits: &[(&str, &str)]) -> PathBuf {
     path
 }
 
-/// The URL `apply` printed for the service.
-fn live_url(run: &Run) -> String {
-    let line = run.stdout.lines().find(|l| l.starts_with("iris-app is live: ")).unwrap_or_else(|| panic!("no URL printed:\n{}\n{}", run.stdout, run.stderr));
-    line.trim_start_matches("iris-app is live: ").to_string()
-}
-
-async fn status(s: &Session, url: &str) -> Option<u16> {
-    s.http.get(url).send().await.ok().map(|r| r.status().as_u16())
-}
 
 async fn ready(s: &Session) {
     s.tutorial_prerequisites().await;
@@ -56,9 +47,9 @@ async fn apply_deploys_the_service_and_proves_docs_answers() {
 
     let run = s.ecsdeploy(&["apply", "--auto-approve"]).await;
     run.assert_ok("apply");
-    let url = live_url(&run);
+    let url = run.live_url();
     assert!(url.starts_with("http://127.") && url.ends_with("/docs"), "{url}");
-    assert_eq!(status(&s, &url).await, Some(200));
+    assert_eq!(s.http_status(&url).await, Some(200));
     let svc = s.aws.ecs.describe_services().cluster(CLUSTER).services("iris-app").send().await.unwrap().services.unwrap().remove(0);
     let deployments = svc.deployments.unwrap();
     assert_eq!(deployments.len(), 1);
@@ -102,7 +93,7 @@ async fn an_environment_change_is_one_revision_and_one_service_update() {
     assert_ne!(first, second);
     assert!(second.ends_with("iris-inference:2"), "{second}");
     // The redeploy on the one instance with host port 80 completed and answers.
-    assert_eq!(status(&s, &live_url(&run)).await, Some(200));
+    assert_eq!(s.http_status(&run.live_url()).await, Some(200));
 }
 
 #[tokio::test]
@@ -111,10 +102,10 @@ async fn the_alb_example_answers_through_the_load_balancer() {
     ready(&s).await;
     let run = s.ecsdeploy(&["apply", "--auto-approve", "-f", "examples/iris-alb.toml"]).await;
     run.assert_ok("apply of the ALB example");
-    let url = live_url(&run);
+    let url = run.live_url();
     let dns = s.aws.elbv2.describe_load_balancers().names("iris-inference").send().await.unwrap().load_balancers.unwrap()[0].dns_name.clone().unwrap();
     assert_eq!(url, format!("http://{dns}/docs"));
-    assert_eq!(status(&s, &url).await, Some(200));
+    assert_eq!(s.http_status(&url).await, Some(200));
     let tg = s.aws.elbv2.describe_target_groups().names("iris-inference").send().await.unwrap().target_groups.unwrap().remove(0);
     assert_eq!((tg.health_check_path.as_deref(), tg.target_type.as_ref().map(|t| t.as_str())), (Some("/"), Some("instance")));
     assert_eq!(s.ecsdeploy(&["plan", "--detailed-exitcode", "-f", "examples/iris-alb.toml"]).await.code, 0);
@@ -134,9 +125,9 @@ async fn fails_and_rolls_back(s: &Session, spec: PathBuf, env: &[(&str, &str)], 
     assert!(bad.stderr.contains(diagnosis), "diagnosis `{diagnosis}` missing:\n{}", bad.stderr);
     assert!(bad.stderr.contains("rolled back to"), "{}", bad.stderr);
     assert_eq!(running_revision(s).await, first, "the service runs the previous revision again");
-    let url = live_url(&good);
+    let url = good.live_url();
     crate::support::eventually("the previous revision answers again", std::time::Duration::from_secs(20), || async {
-        (status(s, &url).await == Some(200)).then_some(())
+        (s.http_status(&url).await == Some(200)).then_some(())
     }).await;
     bad
 }

@@ -167,6 +167,23 @@ where
     }
 }
 
+/// The ecsdeploy binary, from the repository root (so `deploy.toml` and `examples/` resolve),
+/// non-interactive, against `endpoint` with the world's static credentials and nothing of the
+/// developer's own AWS configuration.
+fn command(endpoint: &str, args: &[&str]) -> tokio::process::Command {
+    let mut c = tokio::process::Command::new(env!("CARGO_BIN_EXE_ecsdeploy"));
+    c.args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("AWS_ENDPOINT_URL", endpoint)
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_REGION", "us-east-1")
+        .env_remove("AWS_PROFILE")
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null());
+    c
+}
+
 /// What a run of the ecsdeploy binary printed and returned.
 pub struct Run {
     pub code: i32,
@@ -188,21 +205,18 @@ impl Session {
 
     /// Run the binary against `endpoint` (the world, or a fault proxy in front of it).
     pub async fn ecsdeploy_at(&self, endpoint: &str, args: &[&str], env: &[(&str, &str)]) -> Run {
-        let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_ecsdeploy"))
-            .args(args)
-            .envs(env.iter().copied())
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .env("AWS_ENDPOINT_URL", endpoint)
-            .env("AWS_ACCESS_KEY_ID", "testing")
-            .env("AWS_SECRET_ACCESS_KEY", "testing")
-            .env("AWS_REGION", "us-east-1")
-            .env_remove("AWS_PROFILE")
-            .env("NO_COLOR", "1")
-            .stdin(Stdio::null())
-            .output()
-            .await
-            .expect("run ecsdeploy");
+        let out = command(endpoint, args).envs(env.iter().copied()).output().await.expect("run ecsdeploy");
         Run { code: out.status.code().unwrap_or(-1), stdout: String::from_utf8_lossy(&out.stdout).into(), stderr: String::from_utf8_lossy(&out.stderr).into() }
+    }
+
+    /// The HTTP status `url` answers with, or none when nothing answers.
+    pub async fn http_status(&self, url: &str) -> Option<u16> {
+        self.http.get(url).timeout(Duration::from_secs(5)).send().await.ok().map(|r| r.status().as_u16())
+    }
+
+    /// The binary started against this world, for a test that controls the process itself.
+    pub fn ecsdeploy_command(&self, args: &[&str]) -> tokio::process::Command {
+        command(&self.world.endpoint, args)
     }
 
     /// The mutating AWS calls since `from` (an index into the request log).
@@ -243,6 +257,12 @@ impl Session {
 }
 
 impl Run {
+    /// The URL `apply` (or scale, redeploy) printed for the iris service.
+    pub fn live_url(&self) -> String {
+        let line = self.stdout.lines().find(|l| l.starts_with("iris-app is live: ")).unwrap_or_else(|| panic!("no URL printed:\n{}\n{}", self.stdout, self.stderr));
+        line.trim_start_matches("iris-app is live: ").to_string()
+    }
+
     pub fn assert_ok(&self, what: &str) -> &Self {
         assert_eq!(self.code, 0, "{what} failed:\n{}\n{}", self.stdout, self.stderr);
         self

@@ -100,7 +100,7 @@ async fn destroy_removes_only_what_the_stack_owns() {
     // Nothing left: a second destroy has nothing to do.
     let again = s.ecsdeploy(&["destroy", "--auto-approve", "--logs"]).await;
     again.assert_ok("second destroy");
-    assert!(again.stdout.contains("No changes") || again.stdout.contains("0 to delete"), "{}", again.stdout);
+    assert!(again.stdout.contains("No changes"), "{}", again.stdout);
 }
 
 #[tokio::test]
@@ -111,11 +111,7 @@ async fn destroy_interrupted_half_way_completes_when_run_again() {
     let before = s.requests().await.len();
 
     // Kill the process as soon as it has made its first deletions.
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_ecsdeploy"))
-        .args(["destroy", "--auto-approve", "--logs"])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .env("AWS_ENDPOINT_URL", &s.world.endpoint)
-        .env("AWS_ACCESS_KEY_ID", "testing").env("AWS_SECRET_ACCESS_KEY", "testing").env("AWS_REGION", "us-east-1")
+    let mut child = s.ecsdeploy_command(&["destroy", "--auto-approve", "--logs"])
         .stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null())
         .spawn().unwrap();
     eventually("destroy has started deleting", Duration::from_secs(20), || async { (s.mutating_since(before).await.len() >= 2).then_some(()) }).await;
