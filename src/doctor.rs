@@ -14,6 +14,9 @@ pub struct Facts {
     /// Instances the autoscaling group runs, and container instances registered in the cluster.
     pub group_instances: usize,
     pub container_instances: usize,
+    /// Container instances not associated with the stack's capacity provider (registered before
+    /// it existed): tasks placed with the provider's strategy never use them.
+    pub outside_provider: Vec<String>,
     /// Newest first.
     pub events: Vec<String>,
     /// The most recent stopped task: (stop code, reason, exit codes).
@@ -56,7 +59,11 @@ pub fn diagnose(spec: &Spec, f: &Facts) -> Vec<Finding> {
     }
     // 1. Capacity.
     if spec.cluster.ec2.is_some() {
+        let by_provider = svc.launch_type.is_none() && svc.capacity_provider.as_deref().is_none_or(|c| c == "ec2");
         out.push(match (f.group_instances, f.container_instances) {
+            (_, n) if n > 0 && by_provider && f.outside_provider.len() == n => bad("capacity",
+                format!("instance(s) {} joined the cluster outside the stack's capacity provider (before it existed): the service's tasks never use them", f.outside_provider.join(", ")),
+                "replace them: `ecsdeploy scale --desired 0 --capacity`, then `ecsdeploy scale --desired 1 --capacity`"),
             (_, n) if n > 0 => ok("capacity", format!("{n} container instance(s) registered")),
             (0, _) => bad("capacity", "the autoscaling group runs no instance", "set cluster.ec2.desired = 1 (and min ≤ 1 ≤ max), or run `ecsdeploy scale --desired 1 --capacity`"),
             (n, _) => bad("capacity", format!("{n} instance(s) run but none joined the cluster"),
@@ -115,7 +122,7 @@ fn task_finding(spec: &Spec, f: &Facts, family: &str) -> Finding {
     if let Some(e) = f.events.iter().find(|e| e.contains("unable to place a task")) {
         let fix = if e.contains("memory") {
             let mem = spec.tasks.get(family).and_then(|t| t.memory).unwrap_or(0);
-            format!("tasks.{family}.memory = {mem} does not fit the instance (a t2.micro offers 982 MiB): lower it, or choose a bigger cluster.ec2.instance_type")
+            format!("tasks.{family}.memory = {mem} does not fit the instance (a t2.micro or t3.micro offers 982 MiB): lower it, or choose a bigger cluster.ec2.instance_type")
         } else if e.contains("port") {
             format!("another task holds the host port: use host = 0 in tasks.{family} behind the load balancer, or stop the other task")
         } else {
@@ -155,6 +162,7 @@ mod tests {
             running: 1,
             group_instances: 1,
             container_instances: 1,
+            outside_provider: vec![],
             events: vec![],
             last_stopped: None,
             log_lines: vec!["Uvicorn running".into()],
@@ -174,6 +182,8 @@ mod tests {
         assert_eq!(cause(&healthy()), None);
         let f = Facts { container_instances: 0, running: 0, url: None, ..healthy() };
         assert_eq!(cause(&f).unwrap().check, "capacity");
+        let f = Facts { outside_provider: vec!["i-1".into()], running: 0, url: None, ..healthy() };
+        assert!(cause(&f).unwrap().fix.unwrap().contains("--desired 0 --capacity"));
         let f = Facts { log_lines: vec!["botocore.exceptions.ClientError: An error occurred (AccessDenied) when calling GetObject".into()], ..healthy() };
         assert!(cause(&f).unwrap().fix.unwrap().contains("task_role"));
         let f = Facts { rules: vec![(22, 22, "0.0.0.0/0".into())], ..healthy() };

@@ -90,7 +90,7 @@ impl Output {
         clap_complete::generate(shell, &mut crate::cli::Cli::command(), "ecsdeploy", &mut std::io::stdout());
     }
 
-    pub fn status(&self, stack: &str, cluster: &str, services: &[ServiceStatus], instances: &[InstanceStatus], cost: &Estimate) {
+    pub fn status(&self, stack: &str, cluster: &str, services: &[ServiceStatus], instances: &[InstanceStatus], free: &[String], cost: &Estimate) {
         println!("stack `{stack}`, cluster `{cluster}`");
         for s in services {
             if !s.exists {
@@ -118,10 +118,11 @@ impl Output {
             println!("container instances: none");
         }
         for i in instances {
-            println!("container instance {} ({}), public IP {}, {} task(s)", i.instance_id, i.instance_type, if i.public_ip.is_empty() { "none" } else { &i.public_ip }, i.running_tasks);
+            let provider = if i.capacity_provider.is_empty() { "no capacity provider".to_string() } else { format!("provider {}", i.capacity_provider) };
+            println!("container instance {} ({}, {provider}), public IP {}, {} task(s)", i.instance_id, i.instance_type, if i.public_ip.is_empty() { "none" } else { &i.public_ip }, i.running_tasks);
         }
         if cost.beyond_free_tier.is_empty() {
-            println!("estimated cost: within the free tier (first 12 months: 750 t2.micro hours a month)");
+            println!("estimated cost: within the free tier (free-tier instance types in this account: {})", if free.is_empty() { "none".to_string() } else { free.join(", ") });
         } else {
             println!("estimated cost: about ${:.2} a month beyond the free tier (us-east-1 list prices):", cost.monthly);
             for line in &cost.beyond_free_tier {

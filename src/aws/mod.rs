@@ -30,6 +30,8 @@ pub struct Aws {
     pub elbv2: aws_sdk_elasticloadbalancingv2::Client,
     pub logs: aws_sdk_cloudwatchlogs::Client,
     pub sts: aws_sdk_sts::Client,
+    pub ssm: aws_sdk_ssm::Client,
+    pub freetier: aws_sdk_freetier::Client,
     /// The caller's account, asked once per run (see [`Aws::account_id`]).
     identity: std::sync::Arc<tokio::sync::OnceCell<Result<String, AwsError>>>,
 }
@@ -74,6 +76,9 @@ impl Aws {
             elbv2: aws_sdk_elasticloadbalancingv2::Client::new(&config),
             logs: aws_sdk_cloudwatchlogs::Client::new(&config),
             sts: aws_sdk_sts::Client::new(&config),
+            ssm: aws_sdk_ssm::Client::new(&config),
+            // The Free Tier API lives in us-east-1 only, whatever region the stack is in.
+            freetier: aws_sdk_freetier::Client::from_conf(aws_sdk_freetier::config::Builder::from(&config).region(Region::new("us-east-1")).build()),
             identity: Default::default(),
             config,
         }

@@ -48,6 +48,9 @@ pub async fn run(global: &Global, out: &Output, opts: Options) -> Result<u8> {
     if !plan.has_changes() {
         return Ok(0);
     }
+    if let Some(w) = stack.cost_refusal(&plan).filter(|_| !allow_cost) {
+        return Err(Error::usage(format!("refusing to leave the AWS free tier: {w}"), "pass --allow-cost to accept the charges, or remove cluster.ec2.instance_type to use the account's free-tier type"));
+    }
     if !auto_approve && !out.confirm("Apply these changes?", "apply")? {
         return Err(Error::usage("nothing applied", "answer y to apply, or pass --auto-approve"));
     }

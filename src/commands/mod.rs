@@ -159,7 +159,17 @@ impl Stack {
         let spec = &self.loaded.spec;
         let mut warnings: Vec<String> = self.loaded.warnings.iter().map(|w| format!("{}: {}", w.place(&self.loaded.file), w.message)).collect();
         warnings.extend(resource::notes(spec));
-        self.observed(crate::engine::plan(&self.provider, &spec.stack.name, resource::desired(spec), warnings)).await
+        let mut plan = self.observed(crate::engine::plan(&self.provider, &spec.stack.name, resource::desired(spec), warnings)).await?;
+        // What only the account can tell: whether the instances' type is free here.
+        if let Some(w) = self.cost_refusal(&plan) {
+            plan.warnings.push(format!("{w}; apply refuses it without --allow-cost (guardrails.free_tier = false silences this)"));
+        }
+        Ok(plan)
+    }
+
+    /// The account-dependent cost guardrail: a plan whose instances would not be free here.
+    pub fn cost_refusal(&self, plan: &crate::plan::Plan) -> Option<String> {
+        self.loaded.spec.guardrails.free_tier.then(|| resource::instance_type::cost_warning(plan)).flatten()
     }
 
     /// Run `reads` alongside the identity check; a credentials problem is reported first, as it

@@ -5,7 +5,7 @@ use crate::cli::Global;
 use crate::error::{Error, Result};
 use crate::output::Output;
 use crate::plan::fields;
-use crate::resource::{autoscaling_group, service};
+use crate::resource::{instances, service};
 use crate::spec;
 
 /// One field of the service (and, with `capacity`, the group's size), through the engine.
@@ -22,8 +22,10 @@ pub async fn run(global: &Global, out: &Output, name: Option<String>, desired: u
         let Some(ec2) = &stack.loaded.spec.cluster.ec2 else {
             return Err(Error::usage("--capacity needs EC2 capacity", "the spec has no [cluster.ec2]; scale the service alone"));
         };
-        let instances = if desired == 0 { 0 } else { ec2.desired.clamp(1, ec2.max) };
-        let mut group = stack.desired(autoscaling_group::ADDRESS)?.narrowed(fields([("desired", json!(instances)), ("min", json!(ec2.min.min(instances)))]));
+        // Set the group now rather than wait for managed scaling: scaled to 0, its instances stop
+        // (and stay stopped: with no task, ECS needs none); back up, one boots before the tasks.
+        let count = if desired == 0 { 0 } else { ec2.desired.clamp(1, ec2.max) };
+        let mut group = stack.desired(instances::ADDRESS)?.narrowed(fields([("desired", json!(count)), ("min", json!(ec2.min.min(count)))]));
         // Down: tasks stop before their instance goes. Up: the instance comes before the tasks.
         if desired == 0 {
             group.depends_on.push(svc.address.clone());

@@ -20,7 +20,9 @@ pub async fn run(global: &Global, out: &Output) -> Result<u8> {
             .map(|size| std::iter::repeat_n(size, st.running.max(0) as usize))
     }).flatten().collect();
     let types: Vec<String> = instances.iter().map(|i| i.instance_type.clone()).collect();
-    let cost = estimate(&types, &fargate, spec.load_balancer.is_some());
-    out.status(&spec.stack.name, &spec.cluster.name, &services, &instances, &cost);
+    // The free tier is the account's own (since 2025-07-15): ask which types are free here.
+    let free = crate::resource::instance_type::free_types(aws).await.map_err(super::resource_error)?;
+    let cost = estimate(&types, &free, &fargate, spec.load_balancer.is_some());
+    out.status(&spec.stack.name, &spec.cluster.name, &services, &instances, &free, &cost);
     Ok(0)
 }

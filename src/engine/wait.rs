@@ -14,6 +14,9 @@ pub struct Snapshot {
     pub events: Vec<ServiceEvent>,
     /// Recently stopped tasks of the service.
     pub stopped: Vec<StoppedTask>,
+    /// What else moves while no count does (task statuses, target health, instances joining),
+    /// one line each: any change is progress.
+    pub progress: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -89,7 +92,9 @@ pub fn judge(s: &Snapshot, id: &str, since: f64) -> Verdict {
     if let Some(e) = s.events.iter().find(|e| e.at >= ours.created_at.max(since) && e.message.contains("unable to place a task")) {
         return Verdict::Failed { reason: format!("ECS cannot place the task: {}", e.message), task: None };
     }
-    Verdict::Waiting(format!("{}/{}/{}/{}/{}/{}", ours.running, ours.pending, ours.desired, ours.rollout_state, ours.failed, s.deployments.len()))
+    let mut moving = s.progress.clone();
+    moving.sort();
+    Verdict::Waiting(format!("{}/{}/{}/{}/{}/{} [{}]", ours.running, ours.pending, ours.desired, ours.rollout_state, ours.failed, s.deployments.len(), moving.join(", ")))
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -217,6 +222,14 @@ mod tests {
         let r = wait(|| { let s = shots.lock().unwrap().pop().unwrap(); async move { Ok::<_, String>(s) } }, "d", 0.0, t, &|m| seen.lock().unwrap().push(m.to_string())).await;
         assert!(r.is_ok());
         assert_eq!(*seen.lock().unwrap(), ["started", "steady"]);
+    }
+
+    #[test]
+    fn a_task_moving_through_its_states_is_progress_though_no_count_changes() {
+        let at = |status: &str| Snapshot { desired: 1, deployments: vec![dep("d", "PRIMARY", "IN_PROGRESS", 0)], progress: vec![format!("task t1 {status}")], ..Default::default() };
+        let Verdict::Waiting(provisioning) = judge(&at("PROVISIONING"), "d", 0.0) else { panic!() };
+        let Verdict::Waiting(pending) = judge(&at("PENDING"), "d", 0.0) else { panic!() };
+        assert_ne!(provisioning, pending);
     }
 
     #[tokio::test]

@@ -1,11 +1,14 @@
-//! The ECS-optimised AMI (read-only): the newest Amazon Linux 2 (or 2023) image for ECS, or an
-//! explicit id from the spec.
+//! The ECS-optimised AMI (read-only): the one AWS recommends for the instances' architecture,
+//! read from AWS's public SSM parameter as AWS documents it
+//! (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/retrieve-ecs-optimized_AMI.html),
+//! or an explicit id from the spec, whose architecture must match the instance type's.
 
-use aws_sdk_ec2::types::Filter;
+use std::collections::HashMap;
 
-use super::{outputs, Result};
+use super::{instance_type, outputs, Result};
 use crate::aws::{Aws, AwsResultExt};
-use crate::plan::{Desired, Live};
+use crate::engine::Failure;
+use crate::plan::{Address, Desired, Live};
 use crate::spec::Spec;
 
 pub const KIND: &str = "ami";
@@ -13,33 +16,65 @@ pub const ADDRESS: &str = "ami.ecs";
 
 pub fn desired(spec: &Spec) -> Vec<Desired> {
     let Some(ec2) = &spec.cluster.ec2 else { return vec![] };
-    vec![Desired::data(ADDRESS, KIND, ec2.ami.clone(), "no such ECS-optimised AMI in this region: use ami = \"amazon-linux-2\" or an AMI id that exists here".to_string())]
+    let mut d = Desired::data(ADDRESS, KIND, ec2.ami.clone(), "no such AMI in this region: use ami = \"amazon-linux-2023\" or an AMI id that exists here");
+    // The AMI's variant follows the instance type's architecture.
+    d.depends_on = vec![instance_type::ADDRESS.into()];
+    d.reads = d.depends_on.clone();
+    vec![d]
 }
 
-/// Name patterns of the ECS-optimised x86_64 images.
-fn pattern(choice: &str) -> Option<&'static str> {
-    match choice {
-        "amazon-linux-2" => Some("amzn2-ami-ecs-hvm-*-x86_64-ebs"),
-        "amazon-linux-2023" => Some("al2023-ami-ecs-hvm-*-x86_64"),
-        _ => None,
-    }
-}
-
-pub async fn observe(aws: &Aws, d: &Desired) -> Result<Option<Live>> {
-    let req = aws.ec2.describe_images();
-    let req = match pattern(&d.name) {
-        Some(p) => req.owners("amazon").filters(Filter::builder().name("name").values(p).build()).filters(Filter::builder().name("state").values("available").build()),
-        None => req.image_ids(&d.name),
+/// AWS's public parameter naming the recommended ECS-optimised AMI of a choice and architecture.
+pub fn parameter(choice: &str, architecture: &str) -> Option<String> {
+    let os = match choice {
+        "amazon-linux-2023" | "amazon-linux-2" => choice,
+        _ => return None,
     };
-    let images = match req.send().await.aws("ec2:DescribeImages") {
+    let arch = if architecture == "arm64" { "/arm64" } else { "" };
+    Some(format!("/aws/service/ecs/optimized-ami/{os}{arch}/recommended/image_id"))
+}
+
+pub async fn observe(aws: &Aws, d: &Desired, deps: &HashMap<Address, Live>) -> Result<Option<Live>> {
+    let Some(itype) = deps.get(instance_type::ADDRESS) else { return Ok(None) };
+    let arch = itype.outputs.get("architecture").cloned().unwrap_or_default();
+    let id = match parameter(&d.name, &arch) {
+        Some(name) => match recommended(aws, &name).await? {
+            Some(id) => id,
+            None => return Ok(None),
+        },
+        None => d.name.clone(),
+    };
+    let images = match aws.ec2.describe_images().image_ids(&id).send().await.aws("ec2:DescribeImages") {
         Ok(out) => out.images.unwrap_or_default(),
         Err(e) if e.is(crate::aws::ErrorKind::NotFound) => return Ok(None),
         Err(e) => return Err(e.into()),
     };
-    // Newest first; the name breaks ties so the choice is stable.
-    let newest = images.into_iter().max_by(|a, b| (&a.creation_date, &a.name).cmp(&(&b.creation_date, &b.name)));
-    Ok(newest.map(|img| {
-        let id = img.image_id.unwrap_or_default();
-        Live { id: id.clone(), fields: Default::default(), outputs: outputs([("id", id), ("name", img.name.unwrap_or_default())]) }
-    }))
+    let Some(image) = images.into_iter().next() else { return Ok(None) };
+    let image_arch = image.architecture.as_ref().map(|a| a.as_str().to_string()).unwrap_or_default();
+    if !image_arch.is_empty() && image_arch != arch {
+        return Err(super::Error::Other(Failure::new(
+            format!("{id} is an {image_arch} image but {} instances are {arch}: EC2 refuses to launch them together", itype.id),
+            "choose an AMI built for the instance type's architecture, or use ami = \"amazon-linux-2023\" (ecsdeploy picks the matching variant)",
+        )));
+    }
+    Ok(Some(Live { id: id.clone(), fields: Default::default(), outputs: outputs([("id", id), ("name", image.name.unwrap_or_default())]) }))
+}
+
+/// The AMI id a public parameter names now.
+pub async fn recommended(aws: &Aws, parameter: &str) -> Result<Option<String>> {
+    match aws.ssm.get_parameter().name(parameter).send().await.aws("ssm:GetParameter") {
+        Ok(out) => Ok(out.parameter.and_then(|p| p.value)),
+        Err(e) if e.is(crate::aws::ErrorKind::NotFound) || e.code.as_deref() == Some("ParameterNotFound") => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Which named choice (if any) an AMI id is the recommended image of, for `init`.
+pub async fn choice_of(aws: &Aws, image_id: &str, architecture: &str) -> Result<Option<&'static str>> {
+    for choice in ["amazon-linux-2023", "amazon-linux-2"] {
+        let name = parameter(choice, architecture).expect("a named choice");
+        if recommended(aws, &name).await?.as_deref() == Some(image_id) {
+            return Ok(Some(choice));
+        }
+    }
+    Ok(None)
 }

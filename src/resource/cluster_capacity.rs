@@ -13,6 +13,10 @@ use crate::spec::Spec;
 
 pub const KIND: &str = "cluster_capacity";
 
+pub fn address(spec: &Spec) -> Address {
+    format!("{KIND}.{}", spec.cluster.name)
+}
+
 pub fn desired(spec: &Spec) -> Vec<Desired> {
     let cluster = cluster::address(spec);
     let mut depends_on = vec![cluster.clone()];
@@ -33,7 +37,7 @@ pub fn desired(spec: &Spec) -> Vec<Desired> {
     }
     let strategy = json!([{ "provider": default, "weight": 1, "base": 0 }]);
     vec![Desired {
-        address: format!("{KIND}.{}", spec.cluster.name),
+        address: address(spec),
         kind: KIND.into(),
         name: spec.cluster.name.clone(),
         fields: [("capacity_providers".to_string(), Value::Array(providers)), ("default_strategy".to_string(), strategy)].into(),

@@ -166,7 +166,7 @@ async fn ec2_capacity(aws: &Aws, spec: &mut Spec, cp: &str, notes: &mut Vec<Stri
     };
     let key = text(&lt, "key_name");
     let capacity = Ec2Capacity {
-        instance_type: text(&lt, "instance_type"),
+        instance_type: Some(text(&lt, "instance_type")),
         ami: text(&lt, "image_id"),
         min: number(&asg, "min"),
         max: number(&asg, "max"),
@@ -496,8 +496,9 @@ async fn drop_defaults(aws: &Aws, spec: &mut Spec) -> Result<()> {
     let e = plain.cluster.ec2.as_mut().expect("has capacity");
     (e.instance_role, e.security_group, e.security_group_description, e.launch_template, e.autoscaling_group, e.capacity_provider, e.user_data) =
         (None, None, None, None, None, None, None);
-    e.ami = "amazon-linux-2".into();
-    let latest = ami::observe(aws, &ami::desired(&plain)[0]).await?.map(|l| l.id);
+    let itype = found.instance_type.clone().unwrap_or_default();
+    let arch = if crate::spec::architectures(&itype).is_ok_and(|a| !a.contains(&"x86_64")) { "arm64" } else { "x86_64" };
+    let choice = ami::choice_of(aws, &found.ami, arch).await?;
 
     let e = spec.cluster.ec2.as_mut().expect("has capacity");
     clear(&mut e.security_group, &security_group::name(&plain, "ecs"));
@@ -507,8 +508,9 @@ async fn drop_defaults(aws: &Aws, spec: &mut Spec) -> Result<()> {
     clear(&mut e.capacity_provider, &capacity_provider::name(&plain));
     clear(&mut e.user_data, &launch_template::user_data(&plain.cluster.name));
     default_subnets(&mut e.subnets);
-    if latest.as_deref() == Some(found.ami.as_str()) {
-        e.ami = "amazon-linux-2".into();
+    // The image AWS recommends now is written as that choice, which then follows AWS's updates.
+    if let Some(choice) = choice {
+        e.ami = choice.into();
     }
     // The stack's own roles are made from the spec's defaults: not written as [roles].
     let instance_default = iam_role::instance_role_name(&plain);

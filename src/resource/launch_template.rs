@@ -1,4 +1,4 @@
-//! The launch template of the cluster's instances: ECS-optimised AMI, t2.micro, key pair,
+//! The launch template of the cluster's instances: ECS-optimised AMI, the account's free-tier type, key pair,
 //! instance profile, the ECS group, and user data that names the cluster. A content change makes
 //! a new version (and makes it the default); an unchanged spec makes none.
 
@@ -7,7 +7,7 @@ use aws_sdk_ec2::types::{
 };
 use serde_json::{json, Value};
 
-use super::{ami, field, instance_profile, key_pair, outputs, own_tags, security_group, stack_name, Result};
+use super::{ami, field, instance_profile, instance_type, key_pair, outputs, own_tags, security_group, stack_name, Result};
 use crate::aws::{Aws, AwsResultExt, ErrorKind};
 use crate::plan::{reference, Change, Desired, Fields, Live, Outputs};
 use crate::spec::Spec;
@@ -15,7 +15,8 @@ use crate::spec::Spec;
 pub const KIND: &str = "launch_template";
 pub const ADDRESS: &str = "launch_template.ecs";
 
-/// What the ECS agent reads at boot to join the cluster.
+/// What the ECS agent reads at boot to join the cluster; the same on the Amazon Linux 2 and
+/// Amazon Linux 2023 ECS-optimised AMIs (both read /etc/ecs/ecs.config).
 pub fn user_data(cluster: &str) -> String {
     format!("#!/bin/bash\necho ECS_CLUSTER={cluster} >> /etc/ecs/ecs.config\n")
 }
@@ -24,7 +25,7 @@ pub fn desired(spec: &Spec) -> Vec<Desired> {
     let Some(ec2) = &spec.cluster.ec2 else { return vec![] };
     let profile = instance_profile::address(spec);
     let group = security_group::address("ecs");
-    let mut depends_on = vec![ami::ADDRESS.to_string(), profile.clone(), group.clone()];
+    let mut depends_on = vec![ami::ADDRESS.to_string(), instance_type::ADDRESS.to_string(), profile.clone(), group.clone()];
     let key = match &ec2.key_pair {
         Some(k) => {
             depends_on.push(key_pair::address(k));
@@ -34,7 +35,7 @@ pub fn desired(spec: &Spec) -> Vec<Desired> {
     };
     let fields = [
         ("image_id", reference(ami::ADDRESS, "id")),
-        ("instance_type", json!(ec2.instance_type)),
+        ("instance_type", reference(instance_type::ADDRESS, "type")),
         ("key_name", key),
         ("instance_profile", reference(&profile, "arn")),
         ("security_groups", json!([reference(&group, "id")])),

@@ -5,12 +5,14 @@ mod ami;
 pub mod autoscaling_group;
 mod capacity_provider;
 mod cluster;
-mod cluster_capacity;
+pub mod cluster_capacity;
 pub mod discover;
 pub mod ecr;
 mod existing_group;
 mod iam_role;
 mod ingress;
+pub mod instance_type;
+pub mod instances;
 mod instance_profile;
 pub mod job;
 pub mod lease;
@@ -54,6 +56,7 @@ pub fn desired(spec: &Spec) -> Vec<Desired> {
     out.extend(cluster::desired(spec));
     if spec.cluster.ec2.is_some() {
         out.extend(instance_profile::desired(spec));
+        out.extend(instance_type::desired(spec));
         out.extend(ami::desired(spec));
         out.extend(key_pair::desired(spec));
         out.extend(launch_template::desired(spec));
@@ -61,6 +64,7 @@ pub fn desired(spec: &Spec) -> Vec<Desired> {
         out.extend(capacity_provider::desired(spec));
     }
     out.extend(cluster_capacity::desired(spec));
+    out.extend(instances::desired(spec));
     out.extend(log_group::desired(spec));
     out.extend(task_definition::desired(spec));
     out.extend(target_group::desired(spec));
@@ -108,7 +112,8 @@ impl Provider for AwsProvider {
             let aws = &self.aws;
             let r = match d.kind.as_str() {
                 vpc::KIND => vpc::observe(aws, d).await,
-                ami::KIND => ami::observe(aws, d).await,
+                instance_type::KIND => instance_type::observe(aws, d).await,
+                ami::KIND => ami::observe(aws, d, deps).await,
                 key_pair::KIND => key_pair::observe(aws, d).await,
                 existing_group::KIND => self.groups().await.and_then(|g| existing_group::observe(&g, d)),
                 iam_role::KIND => iam_role::observe(aws, d).await,
@@ -119,6 +124,7 @@ impl Provider for AwsProvider {
                 cluster_capacity::KIND => cluster_capacity::observe(d, deps),
                 launch_template::KIND => launch_template::observe(aws, d).await,
                 autoscaling_group::KIND => autoscaling_group::observe(aws, d).await,
+                instances::KIND => instances::observe(d, deps),
                 capacity_provider::KIND => capacity_provider::observe(aws, d).await,
                 log_group::KIND => log_group::observe(aws, d).await,
                 task_definition::KIND => task_definition::observe(aws, d).await,
@@ -151,6 +157,7 @@ impl Provider for AwsProvider {
                 cluster_capacity::KIND => cluster_capacity::apply(aws, c, fields).await,
                 launch_template::KIND => launch_template::apply(aws, c, fields).await,
                 autoscaling_group::KIND => autoscaling_group::apply(aws, c, fields).await,
+                instances::KIND => instances::apply(aws, c, fields).await,
                 capacity_provider::KIND => capacity_provider::apply(aws, c, fields).await,
                 log_group::KIND => log_group::apply(aws, c, fields).await,
                 task_definition::KIND => task_definition::apply(aws, c, fields, &self.secrets, &self.digests).await,
@@ -177,6 +184,7 @@ impl AwsProvider {
             log_group::KIND => log_group::delete(aws, c).await,
             cluster_capacity::KIND => cluster_capacity::delete(aws, c).await,
             capacity_provider::KIND => capacity_provider::delete(aws, c).await,
+            instances::KIND => instances::delete(aws, c).await,
             autoscaling_group::KIND => autoscaling_group::delete(aws, c).await,
             launch_template::KIND => launch_template::delete(aws, c).await,
             cluster::KIND => cluster::delete(aws, c).await,

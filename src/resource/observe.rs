@@ -29,6 +29,8 @@ pub struct InstanceStatus {
     pub instance_type: String,
     pub public_ip: String,
     pub running_tasks: i32,
+    /// The capacity provider ECS associated it with when it registered ("" for none).
+    pub capacity_provider: String,
 }
 
 pub async fn services(aws: &Aws, spec: &Spec) -> Result<Vec<ServiceStatus>> {
@@ -82,6 +84,7 @@ pub async fn instances(aws: &Aws, cluster: &str) -> Result<Vec<InstanceStatus>> 
             instance_type: instance.as_ref().and_then(|i| i.instance_type.as_ref()).map(|t| t.as_str().to_string()).unwrap_or_default(),
             public_ip: instance.and_then(|i| i.public_ip_address).unwrap_or_default(),
             running_tasks: ci.running_tasks_count,
+            capacity_provider: ci.capacity_provider_name.clone().unwrap_or_default(),
             instance_id: id,
         });
     }
@@ -125,7 +128,10 @@ pub async fn log_lines(aws: &Aws, group: &str, from_ms: i64) -> Result<(Vec<(Str
 pub async fn doctor_facts(aws: &Aws, spec: &Spec, name: &str) -> Result<crate::doctor::Facts> {
     let cluster = &spec.cluster.name;
     let status = services(aws, spec).await?.into_iter().find(|s| s.name == name).unwrap_or_default();
-    let container_instances = instances(aws, cluster).await?.len();
+    let registered = instances(aws, cluster).await?;
+    let container_instances = registered.len();
+    let provider = super::capacity_provider::name(spec);
+    let outside_provider = registered.iter().filter(|i| i.capacity_provider != provider).map(|i| i.instance_id.clone()).collect();
     let group = aws.autoscaling.describe_auto_scaling_groups().auto_scaling_group_names(super::autoscaling_group::name(spec)).send().await.aws("autoscaling:DescribeAutoScalingGroups")?;
     let group_instances = group.auto_scaling_groups.unwrap_or_default().iter().map(|g| g.instances().len()).sum();
     let mut stopped = if status.exists { service::stopped_tasks(aws, cluster, name).await? } else { vec![] };
@@ -160,6 +166,7 @@ pub async fn doctor_facts(aws: &Aws, spec: &Spec, name: &str) -> Result<crate::d
         running: status.running,
         group_instances,
         container_instances,
+        outside_provider,
         events: status.events.clone(),
         last_stopped: last.map(|t| (t.stop_code.clone(), t.reason.clone(), t.exit_codes.iter().map(|(_, c)| *c).collect())),
         log_lines,

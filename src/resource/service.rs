@@ -8,7 +8,7 @@ use aws_sdk_ecs::types::{
 };
 use serde_json::{json, Value};
 
-use super::{capacity_provider, cluster, cluster::ecs_tags, load_balancer, outputs, own_tags, security_group, target_group, task_definition, vpc, Result};
+use super::{capacity_provider, cluster, cluster::ecs_tags, cluster_capacity, instances, load_balancer, outputs, own_tags, security_group, target_group, task_definition, vpc, Result};
 use crate::aws::{Aws, AwsResultExt, ErrorKind};
 use crate::engine::wait::{DeploymentState, ServiceEvent, Snapshot, StoppedTask};
 use crate::plan::{reference, Action, Change, Desired, Fields, Live, Outputs};
@@ -68,9 +68,14 @@ pub fn desired(spec: &Spec) -> Vec<Desired> {
             };
             if let Some(Value::Object(_)) = &strategy {
                 depends_on.push(capacity_provider::address(spec));
-                depends_on.push(format!("cluster_capacity.{}", spec.cluster.name));
-            } else if strategy.is_some() {
-                depends_on.push(format!("cluster_capacity.{}", spec.cluster.name));
+            }
+            if strategy.is_some() {
+                depends_on.push(cluster_capacity::address(spec));
+            }
+            // Its tasks need an instance registered with the provider: ECS would otherwise say it
+            // cannot place them (or, under managed scaling, keep them waiting for one).
+            if matches!(&strategy, Some(Value::Object(_))) || launch_type == "EC2" {
+                depends_on.push(instances::ADDRESS.into());
             }
             let strategy = strategy.map(|p| json!([{ "provider": p, "weight": 1, "base": 0 }])).unwrap_or(json!([]));
             let (min, max, _) = deployment_percents(spec, s);
@@ -303,10 +308,13 @@ fn epoch(t: Option<&aws_smithy_types::DateTime>) -> f64 {
 
 /// One look at the service for the wait: deployments, events, recently stopped tasks.
 pub async fn snapshot(aws: &Aws, cluster: &str, name: &str) -> Result<Snapshot> {
-    let (service, stopped) = tokio::try_join!(describe(aws, cluster, name), stopped_tasks(aws, cluster, name))?;
+    let (service, stopped, mut progress) = tokio::try_join!(describe(aws, cluster, name), stopped_tasks(aws, cluster, name), task_progress(aws, cluster, name))?;
     let Some(s) = service else {
         return Err(super::Error::Other(crate::engine::Failure::new(format!("service {name} is gone"), "run apply again")));
     };
+    for lb in s.load_balancers() {
+        progress.extend(target_progress(aws, lb.target_group_arn.as_deref().unwrap_or_default()).await?);
+    }
     let deployments = s.deployments().iter().map(|d| DeploymentState {
         id: d.id.clone().unwrap_or_default(),
         status: d.status.clone().unwrap_or_default(),
@@ -323,7 +331,38 @@ pub async fn snapshot(aws: &Aws, cluster: &str, name: &str) -> Result<Snapshot> 
         at: epoch(e.created_at.as_ref()),
         message: e.message.clone().unwrap_or_default(),
     }).collect();
-    Ok(Snapshot { desired: s.desired_count, deployments, events, stopped })
+    Ok(Snapshot { desired: s.desired_count, deployments, events, stopped, progress })
+}
+
+/// Where the service's live tasks stand (PROVISIONING → PENDING → RUNNING) and how many container
+/// instances the cluster has: progress on AWS is often a task waiting for an instance to boot
+/// or for its image to pull, with no count changing for minutes.
+async fn task_progress(aws: &Aws, cluster: &str, name: &str) -> Result<Vec<String>> {
+    let (arns, instances) = tokio::try_join!(
+        async { Ok::<_, super::Error>(aws.ecs.list_tasks().cluster(cluster).service_name(name).send().await.aws("ecs:ListTasks")?.task_arns.unwrap_or_default()) },
+        async { Ok(aws.ecs.list_container_instances().cluster(cluster).send().await.aws("ecs:ListContainerInstances")?.container_instance_arns.unwrap_or_default().len()) },
+    )?;
+    let mut progress = vec![format!("{instances} container instance(s)")];
+    if !arns.is_empty() {
+        let arns: Vec<String> = arns.into_iter().take(100).collect();
+        let out = aws.ecs.describe_tasks().cluster(cluster).set_tasks(Some(arns)).send().await.aws("ecs:DescribeTasks")?;
+        progress.extend(out.tasks.unwrap_or_default().iter().map(|t| format!("task {} {}", t.task_arn().unwrap_or_default().rsplit('/').next().unwrap_or_default(), t.last_status().unwrap_or_default())));
+    }
+    Ok(progress)
+}
+
+/// Each target's health in a target group (initial → healthy, draining): a target passing its
+/// health checks one by one is progress.
+async fn target_progress(aws: &Aws, target_group: &str) -> Result<Vec<String>> {
+    if target_group.is_empty() {
+        return Ok(vec![]);
+    }
+    let out = aws.elbv2.describe_target_health().target_group_arn(target_group).send().await.aws("elasticloadbalancing:DescribeTargetHealth")?;
+    Ok(out.target_health_descriptions.unwrap_or_default().iter().map(|t| {
+        let target = t.target.as_ref().map(|t| format!("{}:{}", t.id.as_deref().unwrap_or_default(), t.port.unwrap_or_default())).unwrap_or_default();
+        let state = t.target_health.as_ref().and_then(|h| h.state.as_ref()).map(|s| s.as_str().to_string()).unwrap_or_default();
+        format!("target {target} {state}")
+    }).collect())
 }
 
 pub async fn stopped_tasks(aws: &Aws, cluster: &str, name: &str) -> Result<Vec<StoppedTask>> {

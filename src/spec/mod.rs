@@ -2,6 +2,7 @@
 //! comes back as a [`Diagnostic`] that names the file, line and column. Nothing here touches AWS.
 
 mod diag;
+mod instance_types;
 mod interpolate;
 pub mod model;
 mod validate;
@@ -12,7 +13,8 @@ use std::path::Path;
 pub use diag::{Diagnostic, KeyPath, Level, Seg, SourceFile};
 pub use model::*;
 pub use write::to_toml;
-pub use validate::{is_region, FREE_TIER_INSTANCES, parse_duration, static_host_ports, uses_fargate, OWN_GROUPS};
+pub use instance_types::architectures;
+pub use validate::{is_region, parse_duration, static_host_ports, uses_fargate, OWN_GROUPS};
 
 use diag::SpanIndex;
 

@@ -57,9 +57,11 @@ pub struct Cluster {
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Ec2Capacity {
-    #[serde(default = "default_instance_type")]
-    pub instance_type: String,
-    /// `amazon-linux-2` (latest ECS-optimised AL2 AMI), `amazon-linux-2023`, or an `ami-…` id.
+    /// Absent: the account's own free-tier type, asked at plan time (t2.micro where the account
+    /// offers it free, else t3.micro): since 2025-07-15 the free tier depends on the account.
+    pub instance_type: Option<String>,
+    /// `amazon-linux-2023` (the ECS-optimised AMI AWS recommends, from its public SSM parameter),
+    /// `amazon-linux-2` (past end of support), or an `ami-…` id.
     #[serde(default = "default_ami")]
     pub ami: String,
     #[serde(default)]
@@ -296,7 +298,8 @@ pub struct Deployment {
     /// Task-definition revisions kept per family; older unused ones are deregistered.
     #[serde(default = "default_keep_revisions")]
     pub keep_revisions: u32,
-    /// No progress for this long fails the wait (`90s`, `5m`).
+    /// No progress for this long fails the wait (`90s`, `5m`). Progress is any task moving through
+    /// PROVISIONING → PENDING → RUNNING, a target's health changing, an instance joining.
     #[serde(default = "default_progress_timeout")]
     pub progress_timeout: String,
     /// Overall deadline of the wait.
@@ -456,11 +459,8 @@ fn yes() -> bool {
 fn one() -> u32 {
     1
 }
-fn default_instance_type() -> String {
-    "t2.micro".into()
-}
 fn default_ami() -> String {
-    "amazon-linux-2".into()
+    "amazon-linux-2023".into()
 }
 fn default_trust() -> Vec<String> {
     vec!["ecs-tasks".into()]
@@ -489,11 +489,14 @@ fn default_hc_retries() -> u32 {
 fn default_keep_revisions() -> u32 {
     5
 }
+// On AWS one step can take minutes without a visible change: managed scaling deciding and an
+// instance booting (3-4 min), an ML image's first pull on a micro instance (up to 2 min), a target's
+// default health checks (5 × 30 s). A whole first deploy takes about 10 minutes.
 fn default_progress_timeout() -> String {
-    "3m".into()
+    "5m".into()
 }
 fn default_deadline() -> String {
-    "15m".into()
+    "20m".into()
 }
 fn default_service_groups() -> Vec<String> {
     vec!["ecs".into()]

@@ -10,9 +10,6 @@ use super::model::*;
 /// Names of the groups ecsdeploy itself owns; `[security_groups]` may not reuse them.
 pub const OWN_GROUPS: [&str; 2] = ["ecs", "alb"];
 
-/// Instance types in the AWS free tier.
-pub const FREE_TIER_INSTANCES: [&str; 2] = ["t2.micro", "t3.micro"];
-
 /// CloudWatch Logs accepts only these retention periods (0: never expire).
 const RETENTION_DAYS: [u32; 23] =
     [0, 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653];
@@ -80,24 +77,26 @@ impl Checker {
         let Some(ec2) = &c.ec2 else {
             if !c.fargate && (!spec.services.is_empty() || !spec.jobs.is_empty()) {
                 self.err(p.clone(), "the cluster has no capacity: no [cluster.ec2] and fargate = false",
-                    "add a [cluster.ec2] table (t2.micro, max 1 for the free tier) or set fargate = true");
+                    "add a [cluster.ec2] table (max 1 for the free tier) or set fargate = true");
             }
             return;
         };
         let p = p.key("ec2");
-        if !ec2.instance_type.contains('.') || !is_name(&ec2.instance_type.replace('.', ""), 40, "") {
-            self.err(p.key("instance_type"), format!("`{}` is not an EC2 instance type", ec2.instance_type),
-                "write a type such as t2.micro");
+        if let Some(t) = &ec2.instance_type {
+            self.instance_type(p.key("instance_type"), t);
         }
         let ami_ok = matches!(ec2.ami.as_str(), "amazon-linux-2" | "amazon-linux-2023")
             || (ec2.ami.starts_with("ami-") && is_hex(&ec2.ami[4..]));
         if !ami_ok {
             self.err(p.key("ami"), format!("`{}` is not an AMI choice", ec2.ami),
-                "use \"amazon-linux-2\" (the tutorial's ECS-optimised AMI), \"amazon-linux-2023\", or an id like ami-0abc…");
+                "use \"amazon-linux-2023\" (the ECS-optimised AMI AWS recommends), \"amazon-linux-2\", or an id like ami-0abc…");
+        } else if ec2.ami == "amazon-linux-2" {
+            self.warn(p.key("ami"), "Amazon Linux 2 reached end of support on 2026-06-30: its ECS-optimised AMI gets no more security updates",
+                "use ami = \"amazon-linux-2023\" (the default; the user data works on both)");
         }
         if ec2.max == 0 {
             self.err(p.key("max"), "max = 0 means no instance can ever run a task",
-                "set max = 1 (the free tier allows one t2.micro), or remove [cluster.ec2] and use Fargate");
+                "set max = 1 (the free tier covers one micro instance), or remove [cluster.ec2] and use Fargate");
         } else if ec2.min > ec2.max {
             self.err(p.key("min"), format!("min ({}) is larger than max ({})", ec2.min, ec2.max), "make min ≤ desired ≤ max");
         } else if ec2.desired < ec2.min || ec2.desired > ec2.max {
@@ -118,6 +117,18 @@ impl Checker {
         if let Some(r) = ec2.instance_role.as_ref().filter(|r| !spec.roles.contains_key(*r)) {
             self.err(p.key("instance_role"), format!("role `{r}` is not defined"),
                 format!("define [roles.{r}] with trust = [\"ec2.amazonaws.com\"], or remove instance_role; defined roles: {}", list(spec.roles.keys())));
+        }
+    }
+
+    /// A type EC2 has, whose processor runs the tasks: their task definitions declare
+    /// linux/x86_64, so an arm64 (Graviton) instance could never place them.
+    fn instance_type(&mut self, p: KeyPath, t: &str) {
+        let fix = "remove instance_type to use the account's free-tier type, or write one such as t3.micro";
+        match super::instance_types::architectures(t) {
+            Err(why) => self.err(p, why, fix),
+            Ok(archs) if !archs.contains(&"x86_64") => self.err(p, format!("{t} has {} processors, but the tasks run on linux/x86_64 (their images are built for amd64)", archs.join("/")),
+                "choose an x86_64 type such as t3.micro, or remove instance_type to use the account's free-tier type"),
+            Ok(_) => {}
         }
     }
 
@@ -563,9 +574,6 @@ impl Checker {
         let hint = "apply refuses this without --allow-cost; set guardrails.free_tier = false to silence it";
         if let Some(ec2) = &spec.cluster.ec2 {
             let p = KeyPath::root().key("cluster").key("ec2");
-            if !FREE_TIER_INSTANCES.contains(&ec2.instance_type.as_str()) {
-                self.warn(p.key("instance_type"), format!("{} is not in the free tier (t2.micro is)", ec2.instance_type), hint);
-            }
             if ec2.max > 1 {
                 self.warn(p.key("max"), format!("max = {} can run more instances than the free tier's 750 hours a month cover", ec2.max), hint);
             }

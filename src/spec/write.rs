@@ -66,8 +66,8 @@ pub fn to_toml(spec: &Spec, title: &str, notes: &[String]) -> String {
     d.set("fargate", &spec.cluster.fargate);
     if let Some(e) = &spec.cluster.ec2 {
         d.table("EC2 capacity: the autoscaling group, its launch template and capacity provider.", &["cluster", "ec2"]);
-        d.set("instance_type", &e.instance_type);
-        d.line("# The AMI the instances run now; \"amazon-linux-2\" would follow the latest ECS-optimised AMI.");
+        d.opt("instance_type", &e.instance_type);
+        d.line("# The AMI the instances run now; \"amazon-linux-2023\" would follow the ECS-optimised AMI AWS recommends.");
         d.set("ami", &e.ami);
         d.set("min", &e.min);
         d.set("max", &e.max);
