@@ -6,6 +6,10 @@ use crate::error::{Error, Result};
 use crate::output::Output;
 use crate::resource::job;
 
+/// How long a task may wait for capacity that nothing is bringing before `run` gives up: ECS
+/// places it within seconds once an instance has room.
+const NO_CAPACITY_PATIENCE: Duration = Duration::from_secs(10);
+
 /// Start a one-off task; with `wait`, stream its logs and exit with its exit code.
 pub async fn run(global: &Global, out: &Output, name: &str, wait: bool, env: &[String]) -> Result<u8> {
     let env = env.iter().map(|kv| match kv.split_once('=') {
@@ -23,8 +27,24 @@ pub async fn run(global: &Global, out: &Output, name: &str, wait: bool, env: &[S
     }
     let mut token = None;
     let mut pause = Duration::from_millis(200);
+    let mut stuck_since: Option<std::time::Instant> = None;
     loop {
         let state = job::state(aws, cluster, &started.arn).await.map_err(super::resource_error)?;
+        // Waiting for capacity that cannot come: say so (after ECS has had time to act) rather
+        // than wait with it, and take the task back.
+        let stuck = if state.provisioning { job::no_capacity_coming(aws, &stack.loaded.spec).await.map_err(super::resource_error)? } else { None };
+        match (stuck, stuck_since) {
+            (Some(why), Some(since)) if since.elapsed() > NO_CAPACITY_PATIENCE => {
+                let _ = aws.ecs.stop_task().cluster(cluster).task(&started.arn).reason("ecsdeploy run: no capacity for the task").send().await;
+                return Err(Error::Failed {
+                    message: format!("the task waits for capacity that cannot come: {why}"),
+                    hint: Some("free some (`ecsdeploy scale --desired 0` stops the service's tasks), lower the task's memory, or raise cluster.ec2.max".into()),
+                });
+            }
+            (Some(_), None) => stuck_since = Some(std::time::Instant::now()),
+            (None, _) => stuck_since = None,
+            _ => {}
+        }
         if let Some((group, stream)) = &started.log {
             // Read until the stream has nothing new, so lines arrive in order and none is lost.
             loop {

@@ -300,6 +300,8 @@ async fn load_balancer(aws: &Aws, spec: &mut Spec, tg_arn: &str, notes: &mut Vec
             name: (tg_name != name).then_some(tg_name),
             health_check_path: tg.health_check_path.clone().unwrap_or_else(|| "/".into()),
             deregistration_delay: delay,
+            health_check_interval: tg.health_check_interval_seconds.unwrap_or(30) as u32,
+            healthy_threshold: tg.healthy_threshold_count.unwrap_or(5) as u32,
         },
         name,
         listener_port: port,

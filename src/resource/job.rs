@@ -18,6 +18,8 @@ pub struct Started {
 /// A task's state as `run` follows it.
 pub struct State {
     pub stopped: bool,
+    /// Waiting for an instance with room (capacity providers with managed scaling).
+    pub provisioning: bool,
     pub reason: String,
     /// The essential container's exit code, once it exited.
     pub exit_code: Option<i32>,
@@ -106,13 +108,31 @@ async fn in_flux(aws: &Aws, cluster: &str) -> Result<bool> {
     Ok(false)
 }
 
+/// Why a task waiting in PROVISIONING can never be placed, when that is so: under managed scaling
+/// ECS keeps it waiting for an instance (for up to 30 minutes on AWS), but the group already runs
+/// its maximum, every instance has joined, and no task is starting or stopping to free room.
+pub async fn no_capacity_coming(aws: &Aws, spec: &Spec) -> Result<Option<String>> {
+    let group = super::autoscaling_group::name(spec);
+    let out = aws.autoscaling.describe_auto_scaling_groups().auto_scaling_group_names(&group).send().await.aws("autoscaling:DescribeAutoScalingGroups")?;
+    let Some(g) = out.auto_scaling_groups.unwrap_or_default().into_iter().next() else { return Ok(None) };
+    let (max, running) = (g.max_size.unwrap_or(0), g.instances().len() as i32);
+    if g.desired_capacity.unwrap_or(0) < max || running < max {
+        return Ok(None);
+    }
+    let registered = aws.ecs.list_container_instances().cluster(&spec.cluster.name).send().await.aws("ecs:ListContainerInstances")?.container_instance_arns.unwrap_or_default().len() as i32;
+    if registered < running || in_flux(aws, &spec.cluster.name).await? {
+        return Ok(None);
+    }
+    Ok(Some(format!("no instance has room for it, and group {group} already runs its maximum of {max} instance(s)")))
+}
+
 pub async fn state(aws: &Aws, cluster: &str, arn: &str) -> Result<State> {
     let out = aws.ecs.describe_tasks().cluster(cluster).tasks(arn).send().await.aws("ecs:DescribeTasks")?;
     let Some(t) = out.tasks.unwrap_or_default().into_iter().next() else {
         return Err(other(format!("task {arn} is gone"), "stopped tasks stay visible for about an hour; look in the console"));
     };
     let exit_code = t.containers().iter().find_map(|c| c.exit_code);
-    Ok(State { stopped: t.last_status.as_deref() == Some("STOPPED"), reason: t.stopped_reason.unwrap_or_default(), exit_code })
+    Ok(State { stopped: t.last_status.as_deref() == Some("STOPPED"), provisioning: t.last_status.as_deref() == Some("PROVISIONING"), reason: t.stopped_reason.unwrap_or_default(), exit_code })
 }
 
 /// Lines written since `token` (none yet when the stream does not exist), and the next token.

@@ -34,6 +34,8 @@ pub fn desired(spec: &Spec) -> Vec<Desired> {
         ("vpc", reference(vpc::ADDRESS, "id")),
         ("target_type", json!(if ip { "ip" } else { "instance" })),
         ("health_check_path", json!(lb.target_group.health_check_path)),
+        ("health_check_interval", json!(lb.target_group.health_check_interval)),
+        ("healthy_threshold", json!(lb.target_group.healthy_threshold)),
         ("deregistration_delay", json!(lb.target_group.deregistration_delay)),
         ("tags", own_tags(&spec.stack.name, &address)),
     ];
@@ -67,10 +69,16 @@ pub async fn observe(aws: &Aws, d: &Desired, _deps: &HashMap<Address, Live>) -> 
         ("vpc", json!(tg.vpc_id)),
         ("target_type", json!(tg.target_type.as_ref().map(|t| t.as_str()).unwrap_or("instance"))),
         ("health_check_path", json!(tg.health_check_path.clone().unwrap_or_else(|| "/".into()))),
+        ("health_check_interval", json!(tg.health_check_interval_seconds.unwrap_or(30))),
+        ("healthy_threshold", json!(tg.healthy_threshold_count.unwrap_or(5))),
         ("deregistration_delay", json!(delay)),
         ("tags", super::live_tags(tags.iter().map(|t| (t.key().unwrap_or_default(), t.value().unwrap_or_default())))),
     ];
     Ok(Some(Live { id: arn.clone(), fields: crate::plan::fields(fields), outputs: outputs([("arn", arn)]) }))
+}
+
+fn int(fields: &Fields, name: &str) -> i32 {
+    fields.get(name).and_then(|v| v.as_i64()).unwrap_or_default() as i32
 }
 
 pub fn elb_tags(fields: &Fields) -> Vec<Tag> {
@@ -80,8 +88,12 @@ pub fn elb_tags(fields: &Fields) -> Vec<Tag> {
 pub async fn apply(aws: &Aws, c: &Change, fields: &Fields) -> Result<Outputs> {
     let arn = match (&c.live, c.action.in_place()) {
         (Some(live), true) => {
-            if super::changed(c, "health_check_path") {
-                aws.elbv2.modify_target_group().target_group_arn(&live.id).health_check_path(field(fields, "health_check_path")).send().await.aws("elbv2:ModifyTargetGroup")?;
+            if ["health_check_path", "health_check_interval", "healthy_threshold"].iter().any(|f| super::changed(c, f)) {
+                aws.elbv2.modify_target_group().target_group_arn(&live.id)
+                    .health_check_path(field(fields, "health_check_path"))
+                    .health_check_interval_seconds(int(fields, "health_check_interval"))
+                    .healthy_threshold_count(int(fields, "healthy_threshold"))
+                    .send().await.aws("elbv2:ModifyTargetGroup")?;
             }
             if super::changed(c, "tags") {
                 aws.elbv2.add_tags().resource_arns(&live.id).set_tags(Some(elb_tags(fields))).send().await.aws("elbv2:AddTags")?;
@@ -99,6 +111,8 @@ pub async fn apply(aws: &Aws, c: &Change, fields: &Fields) -> Result<Outputs> {
                 .vpc_id(field(fields, "vpc"))
                 .target_type(TargetTypeEnum::from(field(fields, "target_type")))
                 .health_check_path(field(fields, "health_check_path"))
+                .health_check_interval_seconds(int(fields, "health_check_interval"))
+                .healthy_threshold_count(int(fields, "healthy_threshold"))
                 .set_tags(Some(elb_tags(fields)))
                 .send().await.aws("elbv2:CreateTargetGroup")?;
             out.target_groups.unwrap_or_default().into_iter().next().and_then(|t| t.target_group_arn).unwrap_or_default()

@@ -553,6 +553,12 @@ impl Checker {
         if !lb.target_group.health_check_path.starts_with('/') {
             self.err(p.key("target_group").key("health_check_path"), "the health check path must start with /", "use \"/\" as the tutorial does");
         }
+        if !(5..=300).contains(&lb.target_group.health_check_interval) {
+            self.err(p.key("target_group").key("health_check_interval"), "the health check interval is 5 to 300 seconds", "use 10");
+        }
+        if !(2..=10).contains(&lb.target_group.healthy_threshold) {
+            self.err(p.key("target_group").key("healthy_threshold"), "the healthy threshold is 2 to 10 checks", "use 2");
+        }
         if lb.target_group.deregistration_delay > 3600 {
             self.err(p.key("target_group").key("deregistration_delay"), "deregistration delay is at most 3600 seconds", "use a short delay, e.g. 10");
         }

@@ -191,6 +191,8 @@ pub fn to_toml(spec: &Spec, title: &str, notes: &[String]) -> String {
         d.opt("name", &lb.target_group.name);
         d.set("health_check_path", &lb.target_group.health_check_path);
         d.set("deregistration_delay", &lb.target_group.deregistration_delay);
+        d.set("health_check_interval", &lb.target_group.health_check_interval);
+        d.set("healthy_threshold", &lb.target_group.healthy_threshold);
     }
 
     for (name, g) in &spec.security_groups {

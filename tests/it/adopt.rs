@@ -51,13 +51,13 @@ async fn console_stack(s: &Session) -> String {
         .send().await.unwrap();
 
     // Capacity: launch template, autoscaling group, capacity provider, cluster.
-    let images = ec2.describe_images().owners("amazon").filters(Filter::builder().name("name").values("amzn2-ami-ecs-hvm-*-x86_64-ebs").build()).send().await.unwrap();
-    let ami = images.images.unwrap()[0].image_id.clone().unwrap();
+    // The console's choices today: the ECS-optimised Amazon Linux 2023 AMI, a free-tier t3.micro.
+    let ami = aws.ssm.get_parameter().name("/aws/service/ecs/optimized-ami/amazon-linux-2023/recommended/image_id").send().await.unwrap().parameter.unwrap().value.unwrap();
     let user_data = format!("#!/bin/bash\necho ECS_CLUSTER={CLUSTER} >> /etc/ecs/ecs.config;");
     let lt = ec2.create_launch_template().launch_template_name("ECSLaunchTemplate_mlds")
         .launch_template_data(RequestLaunchTemplateData::builder()
             .image_id(&ami)
-            .instance_type(aws_sdk_ec2::types::InstanceType::T2Micro)
+            .instance_type(aws_sdk_ec2::types::InstanceType::T3Micro)
             .key_name("mlds-ecs-key")
             .iam_instance_profile(LaunchTemplateIamInstanceProfileSpecificationRequest::builder().arn(&profile).build())
             .security_group_ids(&sg)
@@ -68,7 +68,9 @@ async fn console_stack(s: &Session) -> String {
     let subnets = ec2.describe_subnets().filters(Filter::builder().name("default-for-az").values("true").build()).send().await.unwrap();
     let subnets: Vec<String> = subnets.subnets.unwrap().into_iter().filter_map(|s| s.subnet_id).collect();
     let asg = "Infra-ECS-Cluster-mlds-ecs-workshop-ECSAutoScalingGroup";
-    aws.autoscaling.create_auto_scaling_group().auto_scaling_group_name(asg).min_size(0).max_size(1).desired_capacity(1)
+    // AWS's order: the group empty, its provider attached, then the instance (which registers
+    // with the provider only because the provider exists by then).
+    aws.autoscaling.create_auto_scaling_group().auto_scaling_group_name(asg).min_size(0).max_size(1).desired_capacity(0)
         .launch_template(LaunchTemplateSpecification::builder().launch_template_id(&lt).version("$Default").build())
         .vpc_zone_identifier(subnets.join(","))
         .send().await.unwrap();
@@ -82,6 +84,7 @@ async fn console_stack(s: &Session) -> String {
     let strategy = CapacityProviderStrategyItem::builder().capacity_provider(cp).weight(1).base(0).build().unwrap();
     aws.ecs.put_cluster_capacity_providers().cluster(CLUSTER).capacity_providers(cp).capacity_providers("FARGATE").capacity_providers("FARGATE_SPOT")
         .default_capacity_provider_strategy(strategy.clone()).send().await.unwrap();
+    aws.autoscaling.set_desired_capacity().auto_scaling_group_name(asg).desired_capacity(1).send().await.unwrap();
 
     // The task definitions and the service, as the console's forms make them.
     for (family, container, port) in [("iris-inference", "inference", Some(80)), ("iris-pipeline", "pipeline", None)] {
@@ -214,7 +217,7 @@ async fn init_on_a_stack_ecsdeploy_made_gives_back_a_spec_with_an_empty_plan() {
     s.ecsdeploy(&["apply", "--auto-approve"]).await.assert_ok("apply deploy.toml");
     let (file, text) = init(&s, "roundtrip", &[]).await;
     let f = file.to_str().unwrap();
-    for expected in ["name = \"iris\"", "ami = \"amazon-linux-2\"", "subnets = \"default\"", "[jobs.iris-pipeline]", "ssh_cidrs = [\"165.124.160.0/21\"]"] {
+    for expected in ["name = \"iris\"", "ami = \"amazon-linux-2023\"", "instance_type = \"t3.micro\"", "subnets = \"default\"", "[jobs.iris-pipeline]", "ssh_cidrs = [\"165.124.160.0/21\"]"] {
         assert!(text.contains(expected), "`{expected}` missing:\n{text}");
     }
     assert!(!text.contains("[roles.iris-ecs") && !text.contains("launch_template ="), "the stack's own names are defaults, not written:\n{text}");

@@ -3,6 +3,7 @@
 
 mod adopt;
 mod bad_input;
+mod capacity;
 mod day2;
 mod faults;
 mod spec_corpus;

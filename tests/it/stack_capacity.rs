@@ -49,15 +49,16 @@ async fn apply_from_empty_builds_the_tutorial_capacity_and_is_idempotent() {
     assert_eq!(ingress_rules(&s, &ecs).await, BTreeSet::from(["tcp 22-22 165.124.160.0/21".to_string(), "tcp 80-80 165.124.160.0/21".to_string()]));
     assert_eq!(ingress_rules(&s, &rds).await, BTreeSet::from([format!("tcp 3306-3306 {ecs}")]));
 
-    // Capacity: t2.micro from an ECS-optimised AMI, max 1, user data naming the cluster.
+    // Capacity: the account's free-tier type (a new account: t3.micro) from the ECS-optimised
+    // AMI AWS recommends, max 1, user data naming the cluster.
     let versions = s.aws.ec2.describe_launch_template_versions().launch_template_name("iris-ecs").versions("$Default").send().await.unwrap();
     let data = versions.launch_template_versions.unwrap()[0].launch_template_data.clone().unwrap();
-    assert_eq!(data.instance_type.unwrap().as_str(), "t2.micro");
+    assert_eq!(data.instance_type.unwrap().as_str(), "t3.micro");
     assert_eq!(data.key_name.as_deref(), Some("mlds-ecs-key"));
     let user_data = String::from_utf8(aws_smithy_types::base64::decode(data.user_data.unwrap()).unwrap()).unwrap();
     assert!(user_data.contains(&format!("ECS_CLUSTER={CLUSTER}")), "{user_data}");
     let image = s.aws.ec2.describe_images().image_ids(data.image_id.unwrap()).send().await.unwrap().images.unwrap()[0].name.clone().unwrap();
-    assert!(image.starts_with("amzn2-ami-ecs-hvm-"), "{image}");
+    assert!(image.starts_with("al2023-ami-ecs-hvm-") && image.ends_with("-x86_64"), "{image}");
     let asg = s.aws.autoscaling.describe_auto_scaling_groups().auto_scaling_group_names("iris-ecs").send().await.unwrap().auto_scaling_groups.unwrap().remove(0);
     assert_eq!((asg.min_size, asg.max_size, asg.desired_capacity), (Some(0), Some(1), Some(1)));
     let cluster = s.aws.ecs.describe_clusters().clusters(CLUSTER).send().await.unwrap().clusters.unwrap().remove(0);
@@ -66,6 +67,8 @@ async fn apply_from_empty_builds_the_tutorial_capacity_and_is_idempotent() {
     assert_eq!(cluster.default_capacity_provider_strategy.unwrap()[0].capacity_provider, "iris-ec2");
     let instances = s.aws.ecs.list_container_instances().cluster(CLUSTER).send().await.unwrap().container_instance_arns.unwrap_or_default();
     assert_eq!(instances.len(), 1, "apply waits for a registered container instance");
+    let ci = s.aws.ecs.describe_container_instances().cluster(CLUSTER).set_container_instances(Some(instances)).send().await.unwrap().container_instances.unwrap().remove(0);
+    assert_eq!(ci.capacity_provider_name.as_deref(), Some("iris-ec2"), "the instance registered with the stack's provider");
 
     // Every resource it made carries the stack's tags.
     let tags = s.aws.ec2.describe_security_groups().group_ids(&ecs).send().await.unwrap().security_groups.unwrap()[0].tags.clone().unwrap_or_default();

@@ -80,6 +80,19 @@ impl Session {
         assert!(r.status().is_success(), "stage failed: {}", r.text().await.unwrap_or_default());
     }
 
+    /// Change the world's settings (`account_plan`, `timing`, `time_scale`, `switches`) for this
+    /// test; the next reset restores the defaults.
+    pub async fn config(&self, body: serde_json::Value) {
+        let r = self.http.post(format!("{}/_sim/config", self.world.endpoint)).header("content-type", "application/json").body(body.to_string()).send().await.unwrap();
+        assert!(r.status().is_success(), "config failed: {}", r.text().await.unwrap_or_default());
+    }
+
+    /// The world's own timeline since the reset: `{"t", "event", "id", "detail"}` in order.
+    pub async fn timeline(&self) -> Vec<serde_json::Value> {
+        let text = self.http.get(format!("{}/_sim/timeline", self.world.endpoint)).send().await.unwrap().text().await.unwrap();
+        serde_json::from_str(&text).unwrap()
+    }
+
     /// The AWS requests the world received since the reset: (service, action).
     pub async fn requests(&self) -> Vec<(String, String)> {
         let text = self.http.get(format!("{}/_sim/requests", self.world.endpoint)).send().await.unwrap().text().await.unwrap();
@@ -110,21 +123,19 @@ impl Session {
     }
 
     /// The tutorial's EC2 capacity built straight through the SDK: a cluster, a launch template
-    /// whose user data names it, and an autoscaling group of one t2.micro. Returns the
-    /// instance's public IP once its container instance has registered.
+    /// whose user data names it, and an autoscaling group of one free-tier t3.micro (no capacity
+    /// provider: tasks run with the EC2 launch type). Returns the instance's public IP once its
+    /// container instance has registered.
     pub async fn tutorial_capacity(&self, cluster: &str) -> String {
         let aws = &self.aws;
         aws.ecs.create_cluster().cluster_name(cluster).send().await.unwrap();
-        let images = aws.ec2.describe_images()
-            .filters(aws_sdk_ec2::types::Filter::builder().name("name").values("amzn2-ami-ecs-hvm-*-x86_64-ebs").build())
-            .send().await.unwrap().images.unwrap_or_default();
-        let ami = images.first().and_then(|i| i.image_id.clone()).expect("an ECS-optimised AMI in the world");
+        let ami = aws.ssm.get_parameter().name("/aws/service/ecs/optimized-ami/amazon-linux-2023/recommended/image_id").send().await.unwrap().parameter.unwrap().value.unwrap();
         let user_data = aws_smithy_types::base64::encode(format!("#!/bin/bash\necho ECS_CLUSTER={cluster} >> /etc/ecs/ecs.config\n"));
         aws.ec2.create_launch_template()
             .launch_template_name(format!("{cluster}-lt"))
             .launch_template_data(aws_sdk_ec2::types::RequestLaunchTemplateData::builder()
                 .image_id(ami)
-                .instance_type(aws_sdk_ec2::types::InstanceType::T2Micro)
+                .instance_type(aws_sdk_ec2::types::InstanceType::T3Micro)
                 .user_data(user_data)
                 .build())
             .send().await.unwrap();
@@ -147,6 +158,17 @@ impl Session {
         let reservations = aws.ec2.describe_instances().instance_ids(instance).send().await.unwrap().reservations.unwrap();
         reservations[0].instances.as_ref().unwrap()[0].public_ip_address.clone().expect("a public IP")
     }
+}
+
+/// A copy of a spec of the repository (`deploy.toml`, `examples/…`) with `edit` applied, in a
+/// scratch directory of this test; returns its path for `-f`.
+pub fn spec_variant(base: &str, name: &str, edit: impl Fn(String) -> String) -> String {
+    let text = std::fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(base)).unwrap();
+    let dir = std::env::temp_dir().join(format!("ecsdeploy-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("deploy.toml");
+    std::fs::write(&path, edit(text)).unwrap();
+    path.to_str().unwrap().to_string()
 }
 
 /// Poll `probe` (tight at first, then backing off) until it yields a value or `limit` passes.
