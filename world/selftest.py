@@ -3,14 +3,19 @@
     .venv/bin/python world/selftest.py        (after scripts/world-setup)
 
 Starts `scripts/world --exit-on-stdin-eof` as a subprocess, drives it through
-the ECS tutorial's moves and the staged failure modes, and exits non-zero on
-the first failure (printing the world's log tail). Prints one line per check
-and a closing 'N passed, N failed' line.
+the ECS tutorial's moves (capacity in AWS's order: an empty group of t3.micro,
+the provider, the association, then scale out), the staged failure modes and
+each AWS behaviour of the world (free tier per plan, the Free Tier API, failed
+launches as scaling activities, provider association, managed scaling,
+termination protection, draining, the realistic timing profile), each switch
+turned off once, and exits non-zero on the first failure (printing the world's
+log tail). Prints one line per check and a closing 'N passed, N failed' line.
 """
 
 import base64
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -23,15 +28,13 @@ from pathlib import Path
 
 import boto3
 from botocore.config import Config
+from botocore.exceptions import ClientError
 
 from selfcheck import PASSED, Failed, check, step
 
 REPO = Path(__file__).resolve().parent.parent
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
-USER_DATA = "#!/bin/bash\necho ECS_CLUSTER=demo >> /etc/ecs/ecs.config"
-
-
 
 
 def wait_for(what, fn, timeout=15.0, interval=0.1):
@@ -83,6 +86,16 @@ class World:
                                      headers={"Content-Type": "application/json"})
         with urllib.request.urlopen(req, timeout=10) as resp:
             return json.loads(resp.read())
+
+    def sim_status(self, method, path, body=None):
+        """(HTTP status, JSON answer), for calls expected to fail."""
+        try:
+            return 200, self.sim(method, path, body)
+        except urllib.error.HTTPError as err:
+            return err.code, json.loads(err.read())
+
+    def config(self, **values):
+        return self.sim("POST", "/_sim/config", values)["config"]
 
     def log_tail(self, n=40):
         self.log.flush()
@@ -143,30 +156,57 @@ def t_ready(world):
     check(world.start_seconds < 5.0, f"start took {world.start_seconds:.2f} s")
 
 
-def build_cluster(c):
-    """The tutorial's cluster: launch template with ECS_CLUSTER user data, an
-    ASG of one t2.micro, a capacity provider. Returns the container instance."""
-    ec2, ecs, asg = c["ec2"], c["ecs"], c["autoscaling"]
-    ecs.create_cluster(clusterName="demo")
+def ecs_ami(ec2):
     images = ec2.describe_images(Filters=[{"Name": "name", "Values": ["amzn2-ami-ecs-hvm-*-x86_64-ebs"]}])["Images"]
     check(images, "no ECS-optimised AMI found by name")
-    subnets = [s["SubnetId"] for s in ec2.describe_subnets(Filters=[{"Name": "default-for-az", "Values": ["true"]}])["Subnets"]]
+    return images[0]["ImageId"]
+
+
+def default_subnets(ec2):
+    return [s["SubnetId"] for s in ec2.describe_subnets(Filters=[{"Name": "default-for-az", "Values": ["true"]}])["Subnets"]]
+
+
+def user_data(cluster):
+    return base64.b64encode(f"#!/bin/bash\necho ECS_CLUSTER={cluster} >> /etc/ecs/ecs.config".encode()).decode()
+
+
+def make_group(c, name, cluster, *, instance_type="t3.micro", desired=0, max_size=1, protected=False):
+    """A launch template with ECS_CLUSTER user data and an Auto Scaling group
+    on it; returns the group's ARN."""
+    ec2, asg = c["ec2"], c["autoscaling"]
     ec2.create_launch_template(
-        LaunchTemplateName="demo-lt",
-        LaunchTemplateData={"ImageId": images[0]["ImageId"], "InstanceType": "t2.micro",
-                            "UserData": base64.b64encode(USER_DATA.encode()).decode()},
+        LaunchTemplateName=f"{name}-lt",
+        LaunchTemplateData={"ImageId": ecs_ami(ec2), "InstanceType": instance_type, "UserData": user_data(cluster)},
     )
     asg.create_auto_scaling_group(
-        AutoScalingGroupName="demo-asg", MinSize=0, MaxSize=1, DesiredCapacity=1,
-        LaunchTemplate={"LaunchTemplateName": "demo-lt", "Version": "$Latest"},
-        VPCZoneIdentifier=",".join(subnets),
+        AutoScalingGroupName=name, MinSize=0, MaxSize=max_size, DesiredCapacity=desired,
+        LaunchTemplate={"LaunchTemplateName": f"{name}-lt", "Version": "$Latest"},
+        VPCZoneIdentifier=",".join(default_subnets(ec2)), NewInstancesProtectedFromScaleIn=protected,
     )
-    group_arn = asg.describe_auto_scaling_groups(AutoScalingGroupNames=["demo-asg"])["AutoScalingGroups"][0]["AutoScalingGroupARN"]
+    return group(c, name)["AutoScalingGroupARN"]
+
+
+def group(c, name):
+    return c["autoscaling"].describe_auto_scaling_groups(AutoScalingGroupNames=[name])["AutoScalingGroups"][0]
+
+
+def container_instances(ecs, cluster):
+    arns = ecs.list_container_instances(cluster=cluster)["containerInstanceArns"]
+    return ecs.describe_container_instances(cluster=cluster, containerInstances=arns)["containerInstances"] if arns else []
+
+
+def build_cluster(c):
+    """The tutorial's cluster in AWS's order: an empty group of t3.micro, the
+    capacity provider, the association, then scale out to one instance.
+    Returns the container instance."""
+    ecs = c["ecs"]
+    ecs.create_cluster(clusterName="demo")
+    group_arn = make_group(c, "demo-asg", "demo")
     ecs.create_capacity_provider(name="demo-cp", autoScalingGroupProvider={"autoScalingGroupArn": group_arn})
     ecs.put_cluster_capacity_providers(cluster="demo", capacityProviders=["demo-cp", "FARGATE"],
                                        defaultCapacityProviderStrategy=[])
-    arns = wait_for("a container instance", lambda: ecs.list_container_instances(cluster="demo")["containerInstanceArns"], 5)
-    return ecs.describe_container_instances(cluster="demo", containerInstances=arns)["containerInstances"][0]
+    c["autoscaling"].set_desired_capacity(AutoScalingGroupName="demo-asg", DesiredCapacity=1)
+    return wait_for("a container instance", lambda: container_instances(ecs, "demo"), 5)[0]
 
 
 def public_ip(c, ci):
@@ -174,12 +214,12 @@ def public_ip(c, ci):
     return inst.get("PublicIpAddress", "")
 
 
-@step("cluster + launch template + ASG -> container instance with a 127.x public IP")
+@step("cluster, empty ASG of t3.micro, provider, association, scale out -> container instance of the provider")
 def t_cluster(world, c):
     ecs = c["ecs"]
     ci = build_cluster(c)
     res = {r["name"]: r.get("integerValue") for r in ci["registeredResources"]}
-    check(res["CPU"] == 1024 and res["MEMORY"] == 982, f"t2.micro resources, got {res}")
+    check(res["CPU"] == 2048 and res["MEMORY"] == 982, f"t3.micro resources, got {res}")
     check(ci.get("capacityProviderName") == "demo-cp", f"capacityProviderName {ci.get('capacityProviderName')}")
     ip = public_ip(c, ci)
     check(ip.startswith("127."), f"public IP {ip!r}")
@@ -276,7 +316,7 @@ def t_exit(world, c):
     check(task["stopCode"] == "EssentialContainerExited", task["stopCode"])
 
 
-@step("memory 2048 on a t2.micro -> RESOURCE:MEMORY and a placement event")
+@step("memory 2048 on a t3.micro -> RESOURCE:MEMORY and a placement event")
 def t_memory(world, c):
     ecs = c["ecs"]
     register(ecs, "big", "public.ecr.aws/demo/big:1", memory=2048, ports=())
@@ -313,9 +353,10 @@ def t_job(world, c):
 @step("ALB + target group + listener + service with loadBalancers -> /docs through the ALB")
 def t_alb(world, c):
     ec2, elb, ecs = c["ec2"], c["elbv2"], c["ecs"]
-    subnets = [s["SubnetId"] for s in ec2.describe_subnets(Filters=[{"Name": "default-for-az", "Values": ["true"]}])["Subnets"]]
+    subnets = default_subnets(ec2)
     vpc = ec2.describe_vpcs(Filters=[{"Name": "is-default", "Values": ["true"]}])["Vpcs"][0]["VpcId"]
     lb = elb.create_load_balancer(Name="demo-alb", Subnets=subnets[:2], Type="application")["LoadBalancers"][0]
+    check(lb["State"]["Code"] == "provisioning", f"new ALB state {lb['State']}")
     tg = elb.create_target_group(Name="demo-tg", Protocol="HTTP", Port=80, VpcId=vpc, HealthCheckPath="/",
                                  TargetType="instance")["TargetGroups"][0]
     elb.create_listener(LoadBalancerArn=lb["LoadBalancerArn"], Protocol="HTTP", Port=80,
@@ -334,9 +375,25 @@ def t_alb(world, c):
     check(dns.startswith("127."), f"DNSName {dns}")
     status, body = http_get(f"http://{dns}/docs")
     check(status == 200 and "<title>FastAPI - Swagger UI</title>" in body, f"ALB /docs -> {status}")
-    ecs.update_service(cluster="demo", service="webalb", desiredCount=0)  # a t2.micro holds one 512 MiB task
+    task_id = running_tasks(ecs, "webalb")[0]["taskArn"].split("/")[-1]
+    ecs.update_service(cluster="demo", service="webalb", desiredCount=0)  # a t3.micro holds one 512 MiB task
+
+    def draining():
+        desc = elb.describe_target_health(TargetGroupArn=tg["TargetGroupArn"])["TargetHealthDescriptions"]
+        return desc and desc[0]["TargetHealth"]
+
+    state = wait_for("target draining", lambda: (lambda h: h if h and h["State"] == "draining" else None)(draining()),
+                     2, interval=0.02)
+    check(state["Reason"] == "Target.DeregistrationInProgress", f"draining reason {state}")
     wait_for("webalb drained", lambda: completed(ecs, "webalb", 0), 5)
     status, _ = wait_for("ALB 503", lambda: (lambda r: r if r[0] == 503 else None)(http_get(f"http://{dns}/docs")), 3)
+    wait_for("webalb task stopped", lambda: timeline(world, "task-stopped", task_id), 3)
+    events = {e["event"]: e for e in timeline(world, ident=task_id)}
+    check({"docs-200", "target-healthy", "target-draining", "task-stopped"} <= set(events), f"timeline {sorted(events)}")
+    gap = events["task-stopped"]["t"] - events["target-draining"]["t"]
+    check(gap >= 0.2, f"task stopped {gap:.2f} s after its target started draining (fast: 0.2 s)")
+    check(any(e["event"] == "lb-active" and e["id"] == lb["LoadBalancerArn"] for e in world.sim("GET", "/_sim/timeline")),
+          "no lb-active")
 
 
 @step("static host port with 100/200 on one instance -> port placement event")
@@ -375,6 +432,302 @@ def t_breaker(world, c):
     check(any("deployment failed: tasks failed to start." in e["message"] for e in svc["events"]), "no failure event")
     svc = wait_for("rollback completed", lambda: completed(ecs, "cb", 1), 10)
     check(primary(svc)["taskDefinition"] == good, "not rolled back")
+
+
+# ------------------------------------------------------------ the AWS behaviours of the world
+FREE_TIER_MESSAGE = ("The specified instance type is not eligible for Free Tier. For a list of Free Tier instance "
+                     "types, run 'describe-instance-types' with the filter 'free-tier-eligible=true'.")
+
+
+def error_of(fn, *args, **kwargs):
+    """(code, message) of the ClientError fn raises; fails if it succeeds."""
+    try:
+        fn(*args, **kwargs)
+    except ClientError as err:
+        return err.response["Error"]["Code"], err.response["Error"]["Message"]
+    raise Failed(f"{getattr(fn, '__name__', fn)} succeeded")
+
+
+def timeline(world, event=None, ident=None):
+    return [e for e in world.sim("GET", "/_sim/timeline")
+            if (event is None or e["event"] == event) and (ident is None or e["id"] == ident)]
+
+
+@step("control API: /_sim/config defaults, validation, /_sim/state settings")
+def t_config(world, c):
+    config = world.sim("GET", "/_sim/config")
+    check(config["account_plan"] == "free-plan" and config["timing"] == "fast" and config["time_scale"] == 0.05,
+          f"defaults {config}")
+    check(all(config["switches"].values()) and "free_tier" in config["switches"], f"switches {config['switches']}")
+    for body, words in (({"nope": 1}, "unknown keys"), ({"switches": {"nope": False}}, "free_tier"),
+                        ({"timing": "slow"}, "timing"), ({"time_scale": 0}, "time_scale"),
+                        ({"switches": {"free_tier": "no"}}, "free_tier")):
+        status, answer = world.sim_status("POST", "/_sim/config", body)
+        check(status == 400 and words in answer["error"], f"{body} -> {status} {answer}")
+    check(world.sim("GET", "/_sim/config") == config, "a rejected config changed something")
+    state = world.sim("GET", "/_sim/state")
+    check(state["settings"] == config, "state has no settings")
+    check([i["capacityProviderName"] for i in state["instances"]] == ["demo-cp"], f"state {state['instances']}")
+
+
+@step("free tier: eligible types per plan, t2.micro refused on the free plan, architecture mismatch")
+def t_free_tier(world, c):
+    ec2 = c["ec2"]
+    ami = ecs_ami(ec2)
+
+    def eligible():
+        pages = ec2.get_paginator("describe_instance_types").paginate(
+            Filters=[{"Name": "free-tier-eligible", "Values": ["true"]}])
+        return sorted(t["InstanceType"] for page in pages for t in page["InstanceTypes"])
+
+    check(eligible() == ["c7i-flex.large", "m7i-flex.large", "t3.micro", "t3.small", "t4g.micro", "t4g.small"],
+          f"free plan eligible {eligible()}")
+    types = {t["InstanceType"]: t["FreeTierEligible"]
+             for t in ec2.describe_instance_types(InstanceTypes=["t2.micro", "t3.micro"])["InstanceTypes"]}
+    check(types == {"t2.micro": False, "t3.micro": True}, f"FreeTierEligible {types}")
+    code, message = error_of(ec2.run_instances, ImageId=ami, InstanceType="t2.micro", MinCount=1, MaxCount=1)
+    check((code, message) == ("InvalidParameterCombination", FREE_TIER_MESSAGE), f"{code}: {message}")
+    ok = ec2.run_instances(ImageId=ami, InstanceType="t3.micro", MinCount=1, MaxCount=1)["Instances"][0]["InstanceId"]
+    code, message = error_of(ec2.run_instances, ImageId=ami, InstanceType="t4g.micro", MinCount=1, MaxCount=1)
+    check(code == "InvalidParameterValue" and message.startswith(
+        "The architecture 'arm64' of the specified instance type does not match the architecture 'x86_64' of the "
+        "specified AMI. Specify an instance type and an AMI that have matching architectures, and try again."),
+        f"{code}: {message}")
+    world.config(account_plan="legacy")
+    check(eligible() == ["t2.micro"], f"legacy eligible {eligible()}")
+    legacy = ec2.run_instances(ImageId=ami, InstanceType="t2.micro", MinCount=1, MaxCount=1)["Instances"][0]["InstanceId"]
+    billed = ec2.run_instances(ImageId=ami, InstanceType="t3.micro", MinCount=1, MaxCount=1)["Instances"][0]["InstanceId"]
+    world.config(account_plan="free-plan", switches={"free_tier": False, "instance_architecture": False})
+    off = [ec2.run_instances(ImageId=ami, InstanceType=t, MinCount=1, MaxCount=1)["Instances"][0]["InstanceId"]
+           for t in ("t2.micro", "t4g.micro")]
+    world.config(switches={"free_tier": True, "instance_architecture": True})
+    ec2.terminate_instances(InstanceIds=[ok, legacy, billed] + off)
+    launches = [e for e in timeline(world, "launch-failed") if e["id"] is None]
+    check(launches and launches[0]["detail"]["message"] == FREE_TIER_MESSAGE, f"launch-failed events {launches[:1]}")
+
+
+@step("Free Tier API: GetAccountPlanState per plan, signed as freetier")
+def t_plan_state(world, c):
+    ft = world.client("freetier")
+    check(ft.meta.service_model.signing_name == "freetier", ft.meta.service_model.signing_name)
+    state = ft.get_account_plan_state()
+    check(state["accountPlanType"] == "FREE" and state["accountPlanStatus"] == "ACTIVE"
+          and state["accountPlanRemainingCredits"] == {"amount": 100.0, "unit": "USD"}
+          and state["accountId"] == ACCOUNT, f"free plan {state}")
+    days = (state["accountPlanExpirationDate"].timestamp() - time.time()) / 86400
+    check(180 <= days <= 185, f"expires in {days:.0f} days")
+    world.config(account_plan="legacy")
+    state = ft.get_account_plan_state()
+    check(state["accountPlanType"] == "PAID" and "accountPlanRemainingCredits" not in state, f"legacy {state}")
+    world.config(account_plan="free-plan")
+    code, _ = error_of(ft.get_free_tier_usage)
+    check(code == "UnknownOperationException", code)
+    check(("freetier", "GetAccountPlanState") in [(r["service"], r["action"]) for r in world.sim("GET", "/_sim/requests")],
+          "request log has no freetier call")
+
+
+@step("ASG of t2.micro on the free plan: the call succeeds, Failed activities, retried; switch off -> error")
+def t_asg_failure(world, c):
+    asg = c["autoscaling"]
+    make_group(c, "ft-asg", "demo", instance_type="t2.micro", desired=1)
+
+    def failed():
+        acts = asg.describe_scaling_activities(AutoScalingGroupName="ft-asg")["Activities"]
+        return acts if len(acts) >= 2 and all(a["StatusCode"] == "Failed" for a in acts) else None
+
+    acts = wait_for("two failed launch attempts", failed, 4)
+    oldest, newest = acts[-1], acts[0]
+    check(newest["StartTime"] > oldest["StartTime"], "activities not newest first")
+    check(oldest["StatusMessage"] == FREE_TIER_MESSAGE + " Launching EC2 instance failed.", oldest["StatusMessage"])
+    check(oldest["Description"] == "Launching a new EC2 instance.  Status Reason: " + oldest["StatusMessage"],
+          oldest["Description"])
+    check(re.fullmatch(r"At \S+Z a user request created an AutoScalingGroup changing the desired capacity from 0 to "
+                       r"1\.  At \S+Z an instance was started in response to a difference between desired and actual "
+                       r"capacity, increasing the capacity from 0 to 1\.", oldest["Cause"]), oldest["Cause"])
+    check(newest["Cause"].startswith("At ") and " a user request" not in newest["Cause"], newest["Cause"])
+    check(oldest["Progress"] == 100 and oldest["EndTime"] >= oldest["StartTime"], f"activity {oldest}")
+    check(not group(c, "ft-asg")["Instances"], "an instance launched")
+    check(len(timeline(world, "launch-failed", "ft-asg")) >= 2, "no launch-failed on the timeline")
+    world.config(switches={"scaling_activities": False})
+    asg.update_auto_scaling_group(AutoScalingGroupName="ft-asg", DesiredCapacity=0)
+    code, message = error_of(asg.update_auto_scaling_group, AutoScalingGroupName="ft-asg", DesiredCapacity=1)
+    check(code == "InvalidParameterCombination", f"switched off: {code}: {message}")
+    world.config(switches={"scaling_activities": True})
+    asg.delete_auto_scaling_group(AutoScalingGroupName="ft-asg", ForceDelete=True)
+
+
+@step("instance registered before its provider: no capacityProviderName, not used; a later one is")
+def t_association(world, c):
+    ecs, asg = c["ecs"], c["autoscaling"]
+    ecs.create_cluster(clusterName="early")
+    arn = make_group(c, "early-asg", "early", desired=1, max_size=2)  # the order AWS warns against
+    first = wait_for("first instance", lambda: container_instances(ecs, "early"), 5)[0]
+    check(first.get("capacityProviderName") is None, f"capacityProviderName {first.get('capacityProviderName')}")
+    ecs.create_capacity_provider(name="early-cp", autoScalingGroupProvider={"autoScalingGroupArn": arn})
+    ecs.put_cluster_capacity_providers(cluster="early", capacityProviders=["early-cp"], defaultCapacityProviderStrategy=[])
+    strategy = [{"capacityProvider": "early-cp", "weight": 1}]
+    register(ecs, "tiny", "public.ecr.aws/demo/tiny:1", memory=128, ports=())
+    out = ecs.run_task(cluster="early", taskDefinition="tiny", capacityProviderStrategy=strategy)
+    check(not out["tasks"] and out["failures"][0]["reason"] == "No Container Instances were found in your capacity provider",
+          f"run_task {out['failures']}")
+    register(ecs, "early-web", "public.ecr.aws/demo/web:1")
+    ecs.create_service(cluster="early", serviceName="early-web", taskDefinition="early-web", desiredCount=1,
+                       capacityProviderStrategy=strategy)
+    msg = wait_for("no provider instance event", lambda: next(
+        (e["message"] for e in service(ecs, "early-web", "early")["events"] if "unable to place" in e["message"]), None), 3)
+    check(msg == "(service early-web) was unable to place a task because no container instance met all of its "
+                 "requirements. Reason: No Container Instances were found in your capacity provider. For more "
+                 "information, see the Troubleshooting section of the Amazon ECS Developer Guide.", msg)
+    asg.set_desired_capacity(AutoScalingGroupName="early-asg", DesiredCapacity=2)
+    second = wait_for("second instance", lambda: [ci for ci in container_instances(ecs, "early")
+                                                  if ci["containerInstanceArn"] != first["containerInstanceArn"]], 5)[0]
+    check(second.get("capacityProviderName") == "early-cp", f"new instance {second.get('capacityProviderName')}")
+
+    def web_task():
+        arns = ecs.list_tasks(cluster="early", serviceName="early-web")["taskArns"]
+        tasks = ecs.describe_tasks(cluster="early", tasks=arns)["tasks"] if arns else []
+        return next((t for t in tasks if t["lastStatus"] == "RUNNING"), None)
+
+    task = wait_for("early-web running", web_task, 5)
+    check(task["containerInstanceArn"] == second["containerInstanceArn"], "task placed on the unassociated instance")
+    check(task["capacityProviderName"] == "early-cp", f"task capacityProviderName {task.get('capacityProviderName')}")
+    # Switched off, placement ignores the association: the emptier old instance wins.
+    world.config(switches={"capacity_provider_placement": False})
+    task = ecs.run_task(cluster="early", taskDefinition="tiny", capacityProviderStrategy=strategy)["tasks"][0]
+    world.config(switches={"capacity_provider_placement": True})
+    check(task["containerInstanceArn"] == first["containerInstanceArn"], "switch off: not placed on the old instance")
+
+
+@step("managed scaling: PROVISIONING, scale out 0 -> 1, protection keeps a busy instance, scale in")
+def t_managed_scaling(world, c):
+    ecs, asg = c["ecs"], c["autoscaling"]
+    ecs.create_cluster(clusterName="ms")
+    arn = make_group(c, "ms-asg", "ms", max_size=2)
+    provider = {"autoScalingGroupArn": arn, "managedTerminationProtection": "ENABLED",
+                "managedScaling": {"status": "ENABLED", "targetCapacity": 100}}
+    code, message = error_of(ecs.create_capacity_provider, name="ms-cp", autoScalingGroupProvider=provider)
+    check((code, message) == ("ClientException", "The managed termination protection setting for the capacity provider "
+          "is invalid. To enable managed termination protection for a capacity provider, the Auto Scaling group must "
+          "have instance protection from scale in enabled."), f"{code}: {message}")
+    asg.update_auto_scaling_group(AutoScalingGroupName="ms-asg", NewInstancesProtectedFromScaleIn=True)
+    ecs.create_capacity_provider(name="ms-cp", autoScalingGroupProvider=provider)
+    tags = {t["Key"]: t for t in group(c, "ms-asg")["Tags"]}
+    check(tags.get("AmazonECSManaged", {}).get("Value") == "" and tags["AmazonECSManaged"]["PropagateAtLaunch"],
+          f"group tags {tags}")
+    ecs.put_cluster_capacity_providers(cluster="ms", capacityProviders=["ms-cp"],
+                                       defaultCapacityProviderStrategy=[{"capacityProvider": "ms-cp", "weight": 1}])
+    register(ecs, "ms-web", "public.ecr.aws/demo/web:1")
+    ecs.create_service(cluster="ms", serviceName="ms-web", taskDefinition="ms-web", desiredCount=1)
+    arns = wait_for("ms-web task", lambda: ecs.list_tasks(cluster="ms", serviceName="ms-web")["taskArns"], 2)
+    task = ecs.describe_tasks(cluster="ms", tasks=arns)["tasks"][0]
+    check(task["lastStatus"] == "PROVISIONING" and "containerInstanceArn" not in task, f"waiting task {task['lastStatus']}")
+    out = ecs.run_task(cluster="ms", taskDefinition="tiny")  # the cluster's default strategy
+    check(out["tasks"] and out["tasks"][0]["lastStatus"] == "PROVISIONING" and not out["failures"], f"run_task {out}")
+    wait_for("ms-web running", lambda: service(ecs, "ms-web", "ms")["runningCount"] == 1, 8)
+    check(group(c, "ms-asg")["DesiredCapacity"] == 1, "scaled out beyond one instance")
+    launch = asg.describe_scaling_activities(AutoScalingGroupName="ms-asg")["Activities"][0]
+    check(launch["StatusCode"] == "Successful" and launch["Description"].startswith("Launching a new EC2 instance: i-")
+          and "-AlarmHigh-" in launch["Cause"] and "triggered policy ECSManagedAutoScalingPolicy-" in launch["Cause"]
+          and "changing the desired capacity from 0 to 1." in launch["Cause"], f"activity {launch}")
+    scale = timeline(world, "scale", "ms-asg")
+    check(scale and scale[0]["detail"]["from"] == 0 and scale[0]["detail"]["to"] == 1
+          and scale[0]["detail"]["reservation"] == 200, f"scale events {scale}")
+    check(container_instances(ecs, "ms")[0]["capacityProviderName"] == "ms-cp", "instance not of ms-cp")
+    # A user scale-in cannot take the protected instance that runs the task.
+    asg.update_auto_scaling_group(AutoScalingGroupName="ms-asg", DesiredCapacity=0)
+    time.sleep(0.5)
+    instances = group(c, "ms-asg")["Instances"]
+    check(len(instances) == 1 and instances[0]["ProtectedFromScaleIn"], f"instances {instances}")
+    check(service(ecs, "ms-web", "ms")["runningCount"] == 1, "the task stopped")
+    # No tasks left: ECS scales in after the delay (fast: 5 s) and lifts the protection.
+    ecs.update_service(cluster="ms", service="ms-web", desiredCount=0)
+    t0 = time.monotonic()
+    wait_for("scale in to 0", lambda: (lambda g: g["DesiredCapacity"] == 0 and not g["Instances"])(group(c, "ms-asg")), 12)
+    waited = time.monotonic() - t0
+    check(waited >= 4.5, f"scaled in after {waited:.1f} s (fast: after 5 s without need)")
+    last = asg.describe_scaling_activities(AutoScalingGroupName="ms-asg")["Activities"][0]
+    check(last["Description"].startswith("Terminating EC2 instance: i-") and "-AlarmLow-" in last["Cause"]
+          and "shrinking the capacity from 1 to 0." in last["Cause"], f"activity {last}")
+    # Switched off, nothing scales the group.
+    world.config(switches={"managed_scaling": False})
+    ecs.run_task(cluster="ms", taskDefinition="tiny")
+    time.sleep(1.2)
+    check(group(c, "ms-asg")["DesiredCapacity"] == 0, "managed_scaling off still scaled")
+    world.config(switches={"managed_scaling": True})
+
+
+@step("switches: ecs_managed_tag and managed_termination_protection off")
+def t_provider_switches(world, c):
+    ecs = c["ecs"]
+    arn = make_group(c, "off-asg", "ms")
+    world.config(switches={"ecs_managed_tag": False, "managed_termination_protection": False})
+    ecs.create_capacity_provider(name="off-cp", autoScalingGroupProvider={
+        "autoScalingGroupArn": arn, "managedTerminationProtection": "ENABLED",
+        "managedScaling": {"status": "ENABLED", "targetCapacity": 100}})
+    world.config(switches={"ecs_managed_tag": True, "managed_termination_protection": True})
+    check(not [t for t in group(c, "off-asg")["Tags"] if t["Key"] == "AmazonECSManaged"], "tagged with the switch off")
+
+
+@step("target_draining off: a stopping task's target is removed at once")
+def t_draining_off(world, c):
+    ecs = c["ecs"]
+    world.config(switches={"target_draining": False})
+    ecs.update_service(cluster="demo", service="webalb", desiredCount=1)
+    task = wait_for("webalb running", lambda: running_tasks(ecs, "webalb"), 5)[0]["taskArn"].split("/")[-1]
+    wait_for("webalb target", lambda: timeline(world, "target-healthy", task), 5)
+    ecs.update_service(cluster="demo", service="webalb", desiredCount=0)
+    wait_for("webalb stopped", lambda: timeline(world, "task-stopped", task), 5)
+    world.config(switches={"target_draining": True})
+    check(not timeline(world, "target-draining", task), "target drained with the switch off")
+
+
+@step("realistic timing (time_scale 0.01): events in AWS's order, durations as the profile")
+def t_realistic(world, c):
+    ecs, ec2, elb = c["ecs"], c["ec2"], c["elbv2"]
+    world.config(timing="realistic", time_scale=0.01)
+    try:
+        ecs.create_cluster(clusterName="real")
+        arn = make_group(c, "real-asg", "real", protected=True)
+        ecs.create_capacity_provider(name="real-cp", autoScalingGroupProvider={
+            "autoScalingGroupArn": arn, "managedTerminationProtection": "ENABLED",
+            "managedScaling": {"status": "ENABLED", "targetCapacity": 100}})
+        ecs.put_cluster_capacity_providers(cluster="real", capacityProviders=["real-cp"],
+                                           defaultCapacityProviderStrategy=[{"capacityProvider": "real-cp", "weight": 1}])
+        vpc = ec2.describe_vpcs(Filters=[{"Name": "is-default", "Values": ["true"]}])["Vpcs"][0]["VpcId"]
+        before_lb = max(e["t"] for e in world.sim("GET", "/_sim/timeline"))
+        lb = elb.create_load_balancer(Name="real-alb", Subnets=default_subnets(ec2)[:2])["LoadBalancers"][0]
+        tg = elb.create_target_group(Name="real-tg", Protocol="HTTP", Port=80, VpcId=vpc, HealthCheckPath="/docs",
+                                     HealthCheckIntervalSeconds=5, HealthyThresholdCount=2)["TargetGroups"][0]
+        elb.create_listener(LoadBalancerArn=lb["LoadBalancerArn"], Protocol="HTTP", Port=80,
+                            DefaultActions=[{"Type": "forward", "TargetGroupArn": tg["TargetGroupArn"]}])
+        register(ecs, "real-web", "public.ecr.aws/demo/web:1", ports=((80, 0),))
+        ecs.create_service(cluster="real", serviceName="real-web", taskDefinition="real-web", desiredCount=1,
+                           loadBalancers=[{"targetGroupArn": tg["TargetGroupArn"], "containerName": "real-web",
+                                           "containerPort": 80}])
+        svc = wait_for("real-web steady", lambda: (lambda s: s if primary(s)["rolloutState"] == "COMPLETED" else None)(
+            service(ecs, "real-web", "real")), 15)
+        dns = elb.describe_load_balancers(Names=["real-alb"])["LoadBalancers"][0]["DNSName"]
+        check(http_get(f"http://{dns}/docs")[0] == 200, "no /docs through the ALB")
+    finally:
+        world.config(timing="fast", time_scale=0.05)
+    task = ecs.list_tasks(cluster="real", serviceName="real-web")["taskArns"][0].split("/")[-1]
+    instance = container_instances(ecs, "real")[0]["ec2InstanceId"]
+    at = {}
+    for e in world.sim("GET", "/_sim/timeline"):
+        if e["id"] in (task, instance, lb["LoadBalancerArn"]):
+            at.setdefault(e["event"], e["t"])
+    order = ["instance-launch", "instance-running", "instance-registered", "task-placed", "task-pulling",
+             "task-running", "task-healthy"]
+    check(all(name in at for name in order + ["lb-active", "target-healthy"]), f"events {sorted(at)}")
+    check([at[n] for n in order] == sorted(at[n] for n in order), f"order {[(n, at[n]) for n in order]}")
+    print("     " + ", ".join(f"{n} {at[n]:.2f}" for n in order + ["lb-active", "target-healthy"]))
+    for start, end, expected in (("instance-launch", "instance-running", 0.40), ("instance-running",
+                                 "instance-registered", 0.20), ("task-pulling", "task-running", 0.45)):
+        took = at[end] - at[start]
+        check(expected - 0.02 <= took <= expected + 0.5, f"{start} -> {end} took {took:.2f} s, profile {expected} s")
+    check(at["lb-active"] - before_lb >= 1.45, f"ALB active {at['lb-active'] - before_lb:.2f} s after creation (1.5 s)")
+    check(at["target-healthy"] >= at["lb-active"], "target healthy before its load balancer was active")
+    check(svc["runningCount"] == 1, "not running")
 
 
 @step("request log records AWS calls in order")
@@ -471,6 +824,7 @@ def main():
         clients = {n: world.client(n) for n in ("ec2", "ecs", "ecr", "autoscaling", "elbv2", "logs", "iam")}
         t_ready(world)
         ip = t_cluster(world, clients)
+        t_config(world, clients)
         t_service(world, clients, ip)
         t_force(world, clients, ip)
         t_scale0(world, clients, ip)
@@ -479,9 +833,17 @@ def main():
         t_memory(world, clients)
         t_job(world, clients)
         t_alb(world, clients)
+        t_draining_off(world, clients)
         t_port(world, clients)
         t_breaker(world, clients)
         t_asg_zero(world, clients)
+        t_free_tier(world, clients)
+        t_plan_state(world, clients)
+        t_asg_failure(world, clients)
+        t_association(world, clients)
+        t_managed_scaling(world, clients)
+        t_provider_switches(world, clients)
+        t_realistic(world, clients)
         t_requests(world, clients)
         t_reset(world, clients)
         t_after_reset(world, clients, ip)

@@ -1,7 +1,7 @@
 //! One-off tasks (`[jobs.*]`, the iris pipeline): start one with RunTask on the cluster's
 //! capacity, watch it, and read its awslogs stream as it grows.
 
-use aws_sdk_ecs::types::{CapacityProviderStrategyItem, ContainerOverride, KeyValuePair, LaunchType as EcsLaunchType, TaskOverride};
+use aws_sdk_ecs::types::{CapacityProviderStrategyItem, ContainerOverride, DesiredStatus, KeyValuePair, LaunchType as EcsLaunchType, TaskOverride};
 
 use super::{capacity_provider, log_group, Result};
 use crate::aws::{Aws, AwsResultExt, ErrorKind};
@@ -70,7 +70,7 @@ pub async fn start(aws: &Aws, spec: &Spec, name: &str, env: &[(String, String)])
         if !no_room || last_try || std::time::Instant::now() > deadline {
             break out;
         }
-        if in_flux(aws, &spec.cluster.name).await? {
+        if in_flux(aws, &spec.cluster.name, &[DesiredStatus::Running, DesiredStatus::Stopped]).await? {
             tokio::time::sleep(pause).await;
             pause = (pause * 2).min(std::time::Duration::from_secs(5));
         } else {
@@ -91,10 +91,10 @@ pub async fn start(aws: &Aws, spec: &Spec, name: &str, env: &[(String, String)])
     Ok(Started { arn, log })
 }
 
-/// Whether some task of the cluster has not reached the status it is headed for (starting or
-/// stopping): placement may succeed once it has.
-async fn in_flux(aws: &Aws, cluster: &str) -> Result<bool> {
-    for status in [aws_sdk_ecs::types::DesiredStatus::Running, aws_sdk_ecs::types::DesiredStatus::Stopped] {
+/// Whether some task of the cluster headed for one of `headed` (starting, stopping) has not
+/// reached it yet: placement may succeed once it has.
+async fn in_flux(aws: &Aws, cluster: &str, headed: &[DesiredStatus]) -> Result<bool> {
+    for status in headed.iter().cloned() {
         let arns = aws.ecs.list_tasks().cluster(cluster).desired_status(status).send().await.aws("ecs:ListTasks")?.task_arns.unwrap_or_default();
         if arns.is_empty() {
             continue;
@@ -110,7 +110,7 @@ async fn in_flux(aws: &Aws, cluster: &str) -> Result<bool> {
 
 /// Why a task waiting in PROVISIONING can never be placed, when that is so: under managed scaling
 /// ECS keeps it waiting for an instance (for up to 30 minutes on AWS), but the group already runs
-/// its maximum, every instance has joined, and no task is starting or stopping to free room.
+/// its maximum, every instance has joined, and no task is stopping to free room.
 pub async fn no_capacity_coming(aws: &Aws, spec: &Spec) -> Result<Option<String>> {
     let group = super::autoscaling_group::name(spec);
     let out = aws.autoscaling.describe_auto_scaling_groups().auto_scaling_group_names(&group).send().await.aws("autoscaling:DescribeAutoScalingGroups")?;
@@ -120,7 +120,7 @@ pub async fn no_capacity_coming(aws: &Aws, spec: &Spec) -> Result<Option<String>
         return Ok(None);
     }
     let registered = aws.ecs.list_container_instances().cluster(&spec.cluster.name).send().await.aws("ecs:ListContainerInstances")?.container_instance_arns.unwrap_or_default().len() as i32;
-    if registered < running || in_flux(aws, &spec.cluster.name).await? {
+    if registered < running || in_flux(aws, &spec.cluster.name, &[DesiredStatus::Stopped]).await? {
         return Ok(None);
     }
     Ok(Some(format!("no instance has room for it, and group {group} already runs its maximum of {max} instance(s)")))

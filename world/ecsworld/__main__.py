@@ -47,7 +47,7 @@ def main(argv=None):
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
 
-    from . import patches  # noqa: F401  (applies the moto patches)
+    from . import patches  # noqa: F401  (applies the moto patches; the behaviour modules it imports apply theirs)
     from . import server
 
     sim, app, api = server.build(args.port)

@@ -142,14 +142,16 @@ class AppServer(_Serving):
     Behaves like the FastAPI apps ecsdeploy deploys: GET /docs is the Swagger UI
     page (status from the stage, default 200), GET / is a small JSON document.
     Each request appends a uvicorn-style access line to `access_log`, which the
-    simulator drains into CloudWatch Logs.
+    simulator drains into CloudWatch Logs; each 200 to GET /docs calls
+    `on_docs_200()` (from this server's thread) for the timeline.
     """
 
-    def __init__(self, ip, port, docs_status, task_id, access_log):
+    def __init__(self, ip, port, docs_status, task_id, access_log, on_docs_200):
         handler = type(
             "AppHandler",
             (_AppHandler,),
-            {"docs_status": docs_status, "task_id": task_id, "access_log": access_log},
+            {"docs_status": docs_status, "task_id": task_id, "access_log": access_log,
+             "on_docs_200": staticmethod(on_docs_200)},
         )
         server = _Server((ip, port), handler)
         self.ip, self.port = ip, port
@@ -160,6 +162,7 @@ class _AppHandler(BaseHTTPRequestHandler):
     docs_status = 200
     task_id = ""
     access_log = None
+    on_docs_200 = None
     server_version = "uvicorn"
     sys_version = ""
     protocol_version = "HTTP/1.1"
@@ -188,6 +191,8 @@ class _AppHandler(BaseHTTPRequestHandler):
             status = int(self.docs_status)
             if status == 200:
                 self._send(200, "text/html; charset=utf-8", SWAGGER_HTML)
+                if self.command == "GET":
+                    self.on_docs_200()
             else:
                 self._send(status, "text/plain; charset=utf-8", "Internal Server Error")
         elif path == "/":

@@ -1,6 +1,10 @@
-"""Where moto 5.2.5 differs from AWS in ways ecsdeploy depends on, and the fix.
+"""Where moto 5.2.5's API answers differ from AWS in ways ecsdeploy depends on,
+and the fix: ECS clusters, services and tasks, two EC2 details.
 
-Each patch replaces one moto method in this process (class-level, so it
+Patches that belong to a simulated behaviour live with it: RunInstances and
+capacity providers in capacity.py, Auto Scaling activities in autoscaling.py,
+load balancers and target health in loadbalancing.py, DescribeInstanceTypes in
+accounts.py. Each patch replaces one moto method in this process (class-level, so it
 survives /moto-api/reset). Request handlers run under the world lock (see
 server.py), so they may call the simulator directly. The simulator owns task
 placement and lifecycle; moto keeps the records (clusters, services, tasks,
@@ -16,15 +20,12 @@ from moto.core.utils import utcnow
 from moto.ecs.exceptions import (
     ClusterNotFoundException,
     ECSException,
-    EcsClientException,
     InvalidParameterException,
 )
 from moto.ecs.models import EC2ContainerServiceBackend, Task
 from moto.ecs.responses import DESCRIBE_TASKS_TAGS, EC2ContainerServiceResponse
-from moto.ec2.models.instances import InstanceBackend
 from moto.ec2.models.launch_templates import LaunchTemplate
 from moto.ec2.models.security_groups import SecurityGroupRule
-from moto.elbv2.models import ELBv2Backend, FakeHealthStatus, FakeTargetGroup
 
 from . import simulator
 
@@ -92,43 +93,6 @@ def delete_cluster(self, cluster_str):
 
 EC2ContainerServiceBackend.create_cluster = create_cluster
 EC2ContainerServiceBackend.delete_cluster = delete_cluster
-
-
-# --- capacity providers ----------------------------------------------------------
-_orig_create_cp = EC2ContainerServiceBackend.create_capacity_provider
-
-
-def create_capacity_provider(self, name, asg_details, tags):
-    if name in self.capacity_providers:
-        raise EcsClientException(
-            "The specified capacity provider already exists. To change the configuration of an existing "
-            "capacity provider, update the capacity provider."
-        )
-    return _orig_create_cp(self, name, asg_details, tags)
-
-
-def describe_capacity_providers(self, names):
-    if not names:  # AWS: no names = all of them (moto crashed on None)
-        return list(self.capacity_providers.values()), []
-    return _orig_describe_cps(self, names)
-
-
-def delete_capacity_provider(self, name_or_arn):
-    provider = self._get_provider(name_or_arn)
-    if provider is None:
-        raise EcsClientException("The specified capacity provider does not exist. Specify a valid name or ARN and try again.")
-    for cluster in self.clusters.values():
-        if cluster.status == "ACTIVE" and provider.name in (cluster.capacity_providers or []):
-            raise EcsClientException("The specified capacity provider is in use and cannot be removed.")
-    self.capacity_providers.pop(provider.name)
-    provider.status = "INACTIVE"
-    return provider
-
-
-_orig_describe_cps = EC2ContainerServiceBackend.describe_capacity_providers
-EC2ContainerServiceBackend.create_capacity_provider = create_capacity_provider
-EC2ContainerServiceBackend.describe_capacity_providers = describe_capacity_providers
-EC2ContainerServiceBackend.delete_capacity_provider = delete_capacity_provider
 
 
 # --- services ------------------------------------------------------------------
@@ -209,7 +173,7 @@ def create_service_response(self):
     service.events = []
     service.running_count = 0
     service.pending_count = 0
-    _sim().init_service(backend, service)
+    _sim().scheduler.init_service(backend, service)
     return result
 
 
@@ -272,7 +236,7 @@ def update_service_response(self):
         if value is not None:
             setattr(service, attr, value)
     if new_deployment:
-        _sim().new_deployment(backend, service)
+        _sim().scheduler.new_deployment(backend, service)
     return ActionResult({"service": service})
 
 
@@ -318,7 +282,7 @@ def run_task_response(self):
         strategy = cluster.default_capacity_provider_strategy
     _check_strategy(backend, cluster, strategy)
     count = self._get_int_param("count", 1)
-    tasks, failures = _sim().run_task(
+    tasks, failures = _sim().tasks.run_task(
         backend,
         cluster,
         td,
@@ -398,7 +362,7 @@ def stop_task_response(self):
     task = _find_task(backend, cluster, self._get_param("task"))
     if task is None:
         raise InvalidParameterException("The referenced task was not found.")
-    _sim().request_stop(task, self._get_param("reason") or "Task stopped by user", "UserInitiated")
+    _sim().tasks.request_stop(task, self._get_param("reason") or "Task stopped by user", "UserInitiated")
     return ActionResult({"task": task})
 
 
@@ -416,50 +380,6 @@ EC2ContainerServiceResponse.list_tasks = list_tasks_response
 EC2ContainerServiceResponse.stop_task = stop_task_response
 EC2ContainerServiceResponse.start_task = start_task_response
 
-
-# --- EC2: a loopback public IP from the moment an instance exists ----------------
-_orig_run_instances = InstanceBackend.run_instances
-
-
-def run_instances(self, *args, **kwargs):
-    reservation = _orig_run_instances(self, *args, **kwargs)
-    for instance in reservation.instances:
-        _sim().assign_instance_ip(instance)
-    return reservation
-
-
-InstanceBackend.run_instances = run_instances
-
-
-# --- ELBv2: reachable DNS names and real health checks -------------------------------
-_orig_create_lb = ELBv2Backend.create_load_balancer
-
-
-def create_load_balancer(self, *args, **kwargs):
-    lb = _orig_create_lb(self, *args, **kwargs)
-    # The DNS name users curl: an address of this world's loopback /24.
-    lb.dns_name = _sim().assign_lb_ip(lb.arn)
-    return lb
-
-
-_orig_health_for = FakeTargetGroup.health_for
-
-
-def health_for(self, target, ec2_backend):
-    status = _orig_health_for(self, target, ec2_backend)
-    if status.status != "healthy":
-        return status
-    if not self.load_balancer_arns:
-        return FakeHealthStatus(
-            status.instance_id, status.port, self.health_check_port, "unused", "Target.NotInUse",
-            "Target group is not configured to receive traffic from the load balancer",
-        )
-    state, reason, description = _sim().target_health(self.arn, status.instance_id, status.port)
-    return FakeHealthStatus(status.instance_id, status.port, self.health_check_port, state, reason, description)
-
-
-ELBv2Backend.create_load_balancer = create_load_balancer
-FakeTargetGroup.health_for = health_for
 
 # --- EC2: a rule from another group keeps its description ----------------------------
 # moto reads a rule's description from its CIDR range only, so DescribeSecurityGroupRules drops

@@ -3,6 +3,8 @@
 Every AWS request is recorded (service, action, time) and then handed to
 moto's own dispatcher, exactly as moto's ThreadedMotoServer builds it, while
 holding the world lock so that the simulator never sees half-applied state.
+Requests signed for a service moto does not know but the world plays (the
+Free Tier API, signing name `freetier`) are answered by accounts.py.
 """
 
 import io
@@ -19,7 +21,8 @@ from moto.core.base_backend import BackendDict, backend_lock
 from moto.core.model_instances import reset_model_data
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 
-from . import simulator
+from . import accounts, simulator
+from .settings import SETTINGS, SettingsError
 from .simulator import LOCK
 
 log = logging.getLogger("ecsworld.server")
@@ -107,8 +110,14 @@ class WorldApp:
         t0 = time.monotonic()
         with LOCK:
             t1 = time.monotonic()
-            # Consume moto's response inside the lock: it is built from live objects.
-            out = [b"".join(self.moto(environ, start_response))]
+            if service == "freetier" or environ.get("HTTP_X_AMZ_TARGET", "").startswith("AWSFreeTierService."):
+                status, headers, data = accounts.freetier(environ)
+                start_response(f"{status} {'OK' if status == 200 else 'Bad Request'}",
+                               headers + [("Content-Length", str(len(data)))])
+                out = [data]
+            else:
+                # Consume moto's response inside the lock: it is built from live objects.
+                out = [b"".join(self.moto(environ, start_response))]
         log.debug("%s %s: waited %.3f s, took %.3f s", service, action, t1 - t0, time.monotonic() - t1)
         return out
 
@@ -134,16 +143,34 @@ class WorldApp:
             if path == "/_sim/state" and method == "GET":
                 with LOCK:
                     return _json(start_response, 200, self.sim.snapshot())
+            if path == "/_sim/config" and method == "GET":
+                with LOCK:
+                    return _json(start_response, 200, SETTINGS.as_dict())
+            if path == "/_sim/config" and method == "POST":
+                body = json.loads(_read_body(environ) or b"{}")
+                with LOCK:
+                    SETTINGS.update(body)
+                    config = SETTINGS.as_dict()
+                log.info("config now %s", config)
+                return _json(start_response, 200, {"status": "ok", "config": config})
+            if path == "/_sim/timeline" and method == "GET":
+                return _json(start_response, 200, self.sim.timeline.events())
+        except SettingsError as err:
+            return _json(start_response, 400, {"error": str(err)})
         except ValueError as err:
             return _json(start_response, 400, {"error": f"invalid JSON: {err}"})
         return _json(start_response, 404, {"error": f"no such control endpoint: {method} {path}",
                                            "endpoints": ["POST /_sim/reset", "POST /_sim/stage",
-                                                         "GET /_sim/requests", "GET /_sim/state"]})
+                                                         "GET /_sim/requests", "GET /_sim/state",
+                                                         "GET /_sim/config", "POST /_sim/config",
+                                                         "GET /_sim/timeline"]})
 
     def reset(self):
         started = time.monotonic()
         with LOCK:
             self.sim.reset()  # closes every app server and forwarder first
+            SETTINGS.reset()
+            accounts.reset()
             _reset_moto()
             self.requests.reset()
         self.warm_in_background(_default_backends)

@@ -1,0 +1,112 @@
+"""The world's one settings table: which account it plays, how fast time runs,
+and which AWS behaviours are on.
+
+Tests change it through the control API (POST /_sim/config, see server.py);
+POST /_sim/reset puts the defaults back. Defaults are AWS as a new account
+meets it today (design §4: the world is as unforgiving as AWS by default):
+
+  account_plan  "free-plan"  accounts created since 2025-07-15 (accounts.py);
+                "legacy"     an older account on the 12-month free tier
+  timing        "fast"       compressed durations, same order of events;
+                "realistic"  AWS's durations x time_scale (timing.py)
+  time_scale    0.05         multiplies the realistic durations only
+  switches      every behaviour below on; each can be turned off alone,
+                for the world's own self-check only
+
+Every simulated AWS behaviour that refuses, delays or hides something has a
+switch here, named in SWITCHES with the module that implements it.
+"""
+
+import copy
+
+PLANS = ("free-plan", "legacy")
+TIMINGS = ("fast", "realistic")
+
+SWITCHES = {
+    "free_tier": "accounts.py: on a free-plan account RunInstances refuses types that are not free-tier eligible",
+    "instance_architecture": "accounts.py: RunInstances refuses an instance type whose architecture is not the AMI's",
+    "scaling_activities": "autoscaling.py: Auto Scaling launch errors become Failed scaling activities, retried "
+                          "in the background, and the API call succeeds",
+    "capacity_provider_placement": "capacity.py: a capacity-provider task is placed only on instances registered "
+                                   "with that provider",
+    "managed_scaling": "capacity.py: ECS resizes the group of a provider with managed scaling ENABLED",
+    "managed_termination_protection": "capacity.py: CreateCapacityProvider checks the group's scale-in protection; "
+                                      "managed scale-in terminates only instances without tasks",
+    "ecs_managed_tag": "capacity.py: CreateCapacityProvider with managed scaling tags the group AmazonECSManaged",
+    "target_draining": "loadbalancing.py: a stopping task's targets drain for the deregistration delay before "
+                       "the task stops",
+}
+
+DEFAULTS = {
+    "account_plan": "free-plan",
+    "timing": "fast",
+    "time_scale": 0.05,
+    "switches": {name: True for name in SWITCHES},
+}
+
+
+class SettingsError(ValueError):
+    """A rejected POST /_sim/config body; the message is the 400 answer."""
+
+
+class Settings:
+    def __init__(self):
+        self.reset()
+
+    def reset(self):
+        self._values = copy.deepcopy(DEFAULTS)
+
+    def as_dict(self):
+        return copy.deepcopy(self._values)
+
+    @property
+    def account_plan(self):
+        return self._values["account_plan"]
+
+    @property
+    def timing(self):
+        return self._values["timing"]
+
+    @property
+    def time_scale(self):
+        return self._values["time_scale"]
+
+    def on(self, switch):
+        return self._values["switches"][switch]
+
+    def update(self, body):
+        """Apply a subset of the keys, all or nothing; SettingsError says what is wrong."""
+        if not isinstance(body, dict):
+            raise SettingsError("body must be a JSON object with any of: " + ", ".join(DEFAULTS))
+        unknown = sorted(set(body) - set(DEFAULTS))
+        if unknown:
+            raise SettingsError(f"unknown keys {unknown}; known keys: {', '.join(DEFAULTS)}")
+        new = copy.deepcopy(self._values)
+        if "account_plan" in body:
+            if body["account_plan"] not in PLANS:
+                raise SettingsError(f"account_plan must be one of {list(PLANS)}, got {body['account_plan']!r}")
+            new["account_plan"] = body["account_plan"]
+        if "timing" in body:
+            if body["timing"] not in TIMINGS:
+                raise SettingsError(f"timing must be one of {list(TIMINGS)}, got {body['timing']!r}")
+            new["timing"] = body["timing"]
+        if "time_scale" in body:
+            scale = body["time_scale"]
+            if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not 0 < scale <= 10:
+                raise SettingsError(f"time_scale must be a number > 0 and <= 10, got {scale!r}")
+            new["time_scale"] = float(scale)
+        if "switches" in body:
+            switches = body["switches"]
+            if not isinstance(switches, dict):
+                raise SettingsError("switches must be an object of switch name -> true|false")
+            bad = sorted(set(switches) - set(SWITCHES))
+            if bad:
+                raise SettingsError(f"unknown switches {bad}; switches: {', '.join(SWITCHES)}")
+            for name, value in switches.items():
+                if not isinstance(value, bool):
+                    raise SettingsError(f"switch {name} must be true or false, got {value!r}")
+                new["switches"][name] = value
+        self._values = new
+
+
+SETTINGS = Settings()
