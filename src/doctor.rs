@@ -17,6 +17,8 @@ pub struct Facts {
     /// Container instances not associated with the stack's capacity provider (registered before
     /// it existed): tasks placed with the provider's strategy never use them.
     pub outside_provider: Vec<String>,
+    /// Why a task waiting in PROVISIONING can never get an instance, when that is so.
+    pub waiting_for_capacity: Option<String>,
     /// Newest first.
     pub events: Vec<String>,
     /// The most recent stopped task: (stop code, reason, exit codes).
@@ -119,6 +121,15 @@ fn task_finding(spec: &Spec, f: &Facts, family: &str) -> Finding {
     if f.desired == 0 {
         return bad("task", "the service is scaled to 0", "run `ecsdeploy scale --desired 1`");
     }
+    if let Some(why) = &f.waiting_for_capacity {
+        let mem = spec.tasks.get(family).and_then(|t| t.memory).unwrap_or(0);
+        let fix = if why.contains("memory") {
+            format!("tasks.{family}.memory = {mem} does not fit the instance (a t2.micro or t3.micro offers 982 MiB): lower it, free room (`ecsdeploy scale --desired 0` of another service), or raise cluster.ec2.max or instance_type")
+        } else {
+            "free room on the instance, or raise cluster.ec2.max".to_string()
+        };
+        return bad("task", format!("the task waits for capacity that cannot come: {why}"), fix);
+    }
     if let Some(e) = f.events.iter().find(|e| e.contains("unable to place a task")) {
         let fix = if e.contains("memory") {
             let mem = spec.tasks.get(family).and_then(|t| t.memory).unwrap_or(0);
@@ -163,6 +174,7 @@ mod tests {
             group_instances: 1,
             container_instances: 1,
             outside_provider: vec![],
+            waiting_for_capacity: None,
             events: vec![],
             last_stopped: None,
             log_lines: vec!["Uvicorn running".into()],

@@ -4,11 +4,8 @@ use super::Stack;
 use crate::cli::Global;
 use crate::error::{Error, Result};
 use crate::output::Output;
-use crate::resource::job;
-
-/// How long a task may wait for capacity that nothing is bringing before `run` gives up: ECS
-/// places it within seconds once an instance has room.
-const NO_CAPACITY_PATIENCE: Duration = Duration::from_secs(10);
+use crate::engine::wait::NO_CAPACITY_PATIENCE;
+use crate::resource::{instances, job};
 
 /// Start a one-off task; with `wait`, stream its logs and exit with its exit code.
 pub async fn run(global: &Global, out: &Output, name: &str, wait: bool, env: &[String]) -> Result<u8> {
@@ -32,7 +29,11 @@ pub async fn run(global: &Global, out: &Output, name: &str, wait: bool, env: &[S
         let state = job::state(aws, cluster, &started.arn).await.map_err(super::resource_error)?;
         // Waiting for capacity that cannot come: say so (after ECS has had time to act) rather
         // than wait with it, and take the task back.
-        let stuck = if state.provisioning { job::no_capacity_coming(aws, &stack.loaded.spec).await.map_err(super::resource_error)? } else { None };
+        let group = super::rollout::capacity_group(&stack.loaded.spec);
+        let stuck = match (state.provisioning, &group) {
+            (Some(memory), Some(group)) => instances::no_capacity_coming(aws, cluster, group, memory).await.map_err(super::resource_error)?,
+            _ => None,
+        };
         match (stuck, stuck_since) {
             (Some(why), Some(since)) if since.elapsed() > NO_CAPACITY_PATIENCE => {
                 let _ = aws.ecs.stop_task().cluster(cluster).task(&started.arn).reason("ecsdeploy run: no capacity for the task").send().await;

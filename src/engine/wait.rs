@@ -17,7 +17,14 @@ pub struct Snapshot {
     /// What else moves while no count does (task statuses, target health, instances joining),
     /// one line each: any change is progress.
     pub progress: Vec<String>,
+    /// Why a task waiting for capacity can never get it, when that is so (see
+    /// [`NO_CAPACITY_PATIENCE`]).
+    pub stuck: Option<String>,
 }
+
+/// How long a task may wait for capacity that nothing is bringing before the wait gives up: ECS
+/// places a waiting task within seconds once an instance has room.
+pub const NO_CAPACITY_PATIENCE: Duration = Duration::from_secs(10);
 
 #[derive(Debug, Clone, Default)]
 pub struct DeploymentState {
@@ -125,8 +132,17 @@ where
     let mut fingerprint = String::new();
     let mut seen: HashSet<String> = HashSet::new();
     let mut pause = Duration::from_millis(200);
+    let mut stuck_since: Option<Instant> = None;
     loop {
         let snapshot = probe().await.map_err(|e| WaitFailure { reason: format!("cannot read the service: {e}"), task: None })?;
+        match (&snapshot.stuck, stuck_since) {
+            (Some(why), Some(at)) if at.elapsed() > NO_CAPACITY_PATIENCE => {
+                return Err(WaitFailure { reason: format!("a task waits for capacity that cannot come: {why}"), task: None });
+            }
+            (Some(_), None) => stuck_since = Some(Instant::now()),
+            (None, _) => stuck_since = None,
+            _ => {}
+        }
         let from = snapshot.deployments.iter().find(|d| d.id == id).map(|d| d.created_at).unwrap_or(0.0).max(since);
         for e in snapshot.events.iter().rev().filter(|e| e.at >= from) {
             if seen.insert(e.id.clone()) {

@@ -10,6 +10,7 @@
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
+use aws_sdk_ecs::types::DesiredStatus;
 use serde_json::json;
 
 use super::{autoscaling_group, capacity_provider, cluster_capacity, outputs, Result};
@@ -50,9 +51,14 @@ pub fn desired(spec: &Spec) -> Vec<Desired> {
     }]
 }
 
-/// Read from the group's own observation: no call of its own.
-pub fn observe(d: &Desired, deps: &HashMap<Address, Live>) -> Result<Option<Live>> {
-    Ok(deps.get(autoscaling_group::ADDRESS).map(|g| Live {
+/// Read from the group's own observation in a plan (no call of its own); a day-2 change that
+/// plans this alone reads the group.
+pub async fn observe(aws: &Aws, d: &Desired, deps: &HashMap<Address, Live>) -> Result<Option<Live>> {
+    let group = match deps.get(autoscaling_group::ADDRESS) {
+        Some(g) => Some(g.clone()),
+        None => autoscaling_group::observe(aws, d).await?,
+    };
+    Ok(group.map(|g| Live {
         id: g.id.clone(),
         fields: ["min", "desired"].iter().filter(|k| d.fields.contains_key(**k)).map(|k| (k.to_string(), g.fields[*k].clone())).collect(),
         outputs: Outputs::new(),
@@ -144,6 +150,53 @@ async fn registered(aws: &Aws, cluster: &str, provider: &str) -> Result<bool> {
     }
     let out = aws.ecs.describe_container_instances().cluster(cluster).set_container_instances(Some(arns)).send().await.aws("ecs:DescribeContainerInstances")?;
     Ok(out.container_instances.unwrap_or_default().iter().any(|ci| ci.agent_connected && ci.capacity_provider_name.as_deref() == Some(provider)))
+}
+
+/// Why tasks waiting in PROVISIONING (needing `memory` MiB) can never be placed, when that is so:
+/// under managed scaling ECS keeps them waiting for an instance (for up to 30 minutes on AWS), but
+/// the group already runs its maximum, every instance has joined, and no task is stopping to free
+/// room.
+pub async fn no_capacity_coming(aws: &Aws, cluster: &str, group: &str, memory: i32) -> Result<Option<String>> {
+    let out = aws.autoscaling.describe_auto_scaling_groups().auto_scaling_group_names(group).send().await.aws("autoscaling:DescribeAutoScalingGroups")?;
+    let Some(g) = out.auto_scaling_groups.unwrap_or_default().into_iter().next() else { return Ok(None) };
+    let (max, running) = (g.max_size.unwrap_or(0), g.instances().len());
+    if g.desired_capacity.unwrap_or(0) < max || (running as i32) < max {
+        return Ok(None);
+    }
+    let arns = aws.ecs.list_container_instances().cluster(cluster).send().await.aws("ecs:ListContainerInstances")?.container_instance_arns.unwrap_or_default();
+    if arns.len() < running || in_flux(aws, cluster, &[DesiredStatus::Stopped]).await? {
+        return Ok(None);
+    }
+    let described = aws.ecs.describe_container_instances().cluster(cluster).set_container_instances(Some(arns)).send().await.aws("ecs:DescribeContainerInstances")?;
+    let memory_of = |resources: &[aws_sdk_ecs::types::Resource]| resources.iter().find(|r| r.name() == Some("MEMORY")).map(|r| r.integer_value).unwrap_or(0);
+    let instances = described.container_instances.unwrap_or_default();
+    let offered = instances.iter().map(|ci| memory_of(ci.registered_resources())).max().unwrap_or(0);
+    let free = instances.iter().map(|ci| memory_of(ci.remaining_resources())).max().unwrap_or(0);
+    let why = if memory > offered {
+        format!("insufficient memory: the task needs {memory} MiB and the group's instances offer {offered} MiB")
+    } else if memory > free {
+        format!("insufficient memory: the task needs {memory} MiB and the instance has {free} MiB free")
+    } else {
+        "no instance has room for it".to_string()
+    };
+    Ok(Some(format!("{why}, and group {group} already runs its maximum of {max} instance(s)")))
+}
+
+/// Whether some task of the cluster headed for one of `headed` (starting, stopping) has not
+/// reached it yet: placement may succeed once it has.
+pub async fn in_flux(aws: &Aws, cluster: &str, headed: &[DesiredStatus]) -> Result<bool> {
+    for status in headed.iter().cloned() {
+        let arns = aws.ecs.list_tasks().cluster(cluster).desired_status(status).send().await.aws("ecs:ListTasks")?.task_arns.unwrap_or_default();
+        if arns.is_empty() {
+            continue;
+        }
+        let arns: Vec<String> = arns.into_iter().take(100).collect();
+        let tasks = aws.ecs.describe_tasks().cluster(cluster).set_tasks(Some(arns)).send().await.aws("ecs:DescribeTasks")?.tasks.unwrap_or_default();
+        if tasks.iter().any(|t| t.last_status != t.desired_status) {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }
 
 /// Until the group has no instance left (scaled to zero, nothing is billed); an instance kept

@@ -18,8 +18,9 @@ pub struct Started {
 /// A task's state as `run` follows it.
 pub struct State {
     pub stopped: bool,
-    /// Waiting for an instance with room (capacity providers with managed scaling).
-    pub provisioning: bool,
+    /// Waiting for an instance with room (capacity providers with managed scaling): the
+    /// task's memory (MiB) then.
+    pub provisioning: Option<i32>,
     pub reason: String,
     /// The essential container's exit code, once it exited.
     pub exit_code: Option<i32>,
@@ -70,7 +71,7 @@ pub async fn start(aws: &Aws, spec: &Spec, name: &str, env: &[(String, String)])
         if !no_room || last_try || std::time::Instant::now() > deadline {
             break out;
         }
-        if in_flux(aws, &spec.cluster.name, &[DesiredStatus::Running, DesiredStatus::Stopped]).await? {
+        if super::instances::in_flux(aws, &spec.cluster.name, &[DesiredStatus::Running, DesiredStatus::Stopped]).await? {
             tokio::time::sleep(pause).await;
             pause = (pause * 2).min(std::time::Duration::from_secs(5));
         } else {
@@ -91,48 +92,13 @@ pub async fn start(aws: &Aws, spec: &Spec, name: &str, env: &[(String, String)])
     Ok(Started { arn, log })
 }
 
-/// Whether some task of the cluster headed for one of `headed` (starting, stopping) has not
-/// reached it yet: placement may succeed once it has.
-async fn in_flux(aws: &Aws, cluster: &str, headed: &[DesiredStatus]) -> Result<bool> {
-    for status in headed.iter().cloned() {
-        let arns = aws.ecs.list_tasks().cluster(cluster).desired_status(status).send().await.aws("ecs:ListTasks")?.task_arns.unwrap_or_default();
-        if arns.is_empty() {
-            continue;
-        }
-        let arns: Vec<String> = arns.into_iter().take(100).collect();
-        let tasks = aws.ecs.describe_tasks().cluster(cluster).set_tasks(Some(arns)).send().await.aws("ecs:DescribeTasks")?.tasks.unwrap_or_default();
-        if tasks.iter().any(|t| t.last_status != t.desired_status) {
-            return Ok(true);
-        }
-    }
-    Ok(false)
-}
-
-/// Why a task waiting in PROVISIONING can never be placed, when that is so: under managed scaling
-/// ECS keeps it waiting for an instance (for up to 30 minutes on AWS), but the group already runs
-/// its maximum, every instance has joined, and no task is stopping to free room.
-pub async fn no_capacity_coming(aws: &Aws, spec: &Spec) -> Result<Option<String>> {
-    let group = super::autoscaling_group::name(spec);
-    let out = aws.autoscaling.describe_auto_scaling_groups().auto_scaling_group_names(&group).send().await.aws("autoscaling:DescribeAutoScalingGroups")?;
-    let Some(g) = out.auto_scaling_groups.unwrap_or_default().into_iter().next() else { return Ok(None) };
-    let (max, running) = (g.max_size.unwrap_or(0), g.instances().len() as i32);
-    if g.desired_capacity.unwrap_or(0) < max || running < max {
-        return Ok(None);
-    }
-    let registered = aws.ecs.list_container_instances().cluster(&spec.cluster.name).send().await.aws("ecs:ListContainerInstances")?.container_instance_arns.unwrap_or_default().len() as i32;
-    if registered < running || in_flux(aws, &spec.cluster.name, &[DesiredStatus::Stopped]).await? {
-        return Ok(None);
-    }
-    Ok(Some(format!("no instance has room for it, and group {group} already runs its maximum of {max} instance(s)")))
-}
-
 pub async fn state(aws: &Aws, cluster: &str, arn: &str) -> Result<State> {
     let out = aws.ecs.describe_tasks().cluster(cluster).tasks(arn).send().await.aws("ecs:DescribeTasks")?;
     let Some(t) = out.tasks.unwrap_or_default().into_iter().next() else {
         return Err(other(format!("task {arn} is gone"), "stopped tasks stay visible for about an hour; look in the console"));
     };
     let exit_code = t.containers().iter().find_map(|c| c.exit_code);
-    Ok(State { stopped: t.last_status.as_deref() == Some("STOPPED"), provisioning: t.last_status.as_deref() == Some("PROVISIONING"), reason: t.stopped_reason.unwrap_or_default(), exit_code })
+    Ok(State { stopped: t.last_status.as_deref() == Some("STOPPED"), provisioning: (t.last_status.as_deref() == Some("PROVISIONING")).then(|| t.memory.as_deref().and_then(|m| m.parse().ok()).unwrap_or(0)), reason: t.stopped_reason.unwrap_or_default(), exit_code })
 }
 
 /// Lines written since `token` (none yet when the stream does not exist), and the next token.

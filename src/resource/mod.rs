@@ -90,8 +90,11 @@ pub struct AwsProvider {
     /// Every security group the spec names, its own and existing ones: read in one call per
     /// observation, shared by the resources that need one of them.
     group_names: Vec<String>,
-    groups: Mutex<Arc<OnceCell<std::result::Result<Vec<SecurityGroup>, AwsError>>>>,
+    groups: Mutex<Arc<SharedGroups>>,
 }
+
+/// One observation's read of the spec's security groups, shared by whoever needs it first.
+type SharedGroups = OnceCell<std::result::Result<Vec<SecurityGroup>, AwsError>>;
 
 impl AwsProvider {
     pub fn new(aws: Aws, spec: &Spec) -> Self {
@@ -124,7 +127,7 @@ impl Provider for AwsProvider {
                 cluster_capacity::KIND => cluster_capacity::observe(d, deps),
                 launch_template::KIND => launch_template::observe(aws, d).await,
                 autoscaling_group::KIND => autoscaling_group::observe(aws, d).await,
-                instances::KIND => instances::observe(d, deps),
+                instances::KIND => instances::observe(aws, d, deps).await,
                 capacity_provider::KIND => capacity_provider::observe(aws, d).await,
                 log_group::KIND => log_group::observe(aws, d).await,
                 task_definition::KIND => task_definition::observe(aws, d).await,

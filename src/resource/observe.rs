@@ -134,6 +134,10 @@ pub async fn doctor_facts(aws: &Aws, spec: &Spec, name: &str) -> Result<crate::d
     let outside_provider = registered.iter().filter(|i| i.capacity_provider != provider).map(|i| i.instance_id.clone()).collect();
     let group = aws.autoscaling.describe_auto_scaling_groups().auto_scaling_group_names(super::autoscaling_group::name(spec)).send().await.aws("autoscaling:DescribeAutoScalingGroups")?;
     let group_instances = group.auto_scaling_groups.unwrap_or_default().iter().map(|g| g.instances().len()).sum();
+    let waiting_for_capacity = match status.exists && spec.cluster.ec2.is_some() {
+        true => service::snapshot(aws, cluster, name, Some(&super::autoscaling_group::name(spec))).await?.stuck,
+        false => None,
+    };
     let mut stopped = if status.exists { service::stopped_tasks(aws, cluster, name).await? } else { vec![] };
     stopped.sort_by(|a, b| b.stopped_at.total_cmp(&a.stopped_at));
     let last = stopped.first();
@@ -167,6 +171,7 @@ pub async fn doctor_facts(aws: &Aws, spec: &Spec, name: &str) -> Result<crate::d
         group_instances,
         container_instances,
         outside_provider,
+        waiting_for_capacity,
         events: status.events.clone(),
         last_stopped: last.map(|t| (t.stop_code.clone(), t.reason.clone(), t.exit_codes.iter().map(|(_, c)| *c).collect())),
         log_lines,

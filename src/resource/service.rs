@@ -307,8 +307,14 @@ fn epoch(t: Option<&aws_smithy_types::DateTime>) -> f64 {
 }
 
 /// One look at the service for the wait: deployments, events, recently stopped tasks.
-pub async fn snapshot(aws: &Aws, cluster: &str, name: &str) -> Result<Snapshot> {
-    let (service, stopped, mut progress) = tokio::try_join!(describe(aws, cluster, name), stopped_tasks(aws, cluster, name), task_progress(aws, cluster, name))?;
+/// One look at the service for the wait; `group`: the autoscaling group whose capacity its tasks
+/// may wait for.
+pub async fn snapshot(aws: &Aws, cluster: &str, name: &str, group: Option<&str>) -> Result<Snapshot> {
+    let (service, stopped, (mut progress, waiting)) = tokio::try_join!(describe(aws, cluster, name), stopped_tasks(aws, cluster, name), task_progress(aws, cluster, name))?;
+    let stuck = match (waiting, group) {
+        (Some(memory), Some(group)) => super::instances::no_capacity_coming(aws, cluster, group, memory).await?,
+        _ => None,
+    };
     let Some(s) = service else {
         return Err(super::Error::Other(crate::engine::Failure::new(format!("service {name} is gone"), "run apply again")));
     };
@@ -331,24 +337,28 @@ pub async fn snapshot(aws: &Aws, cluster: &str, name: &str) -> Result<Snapshot> 
         at: epoch(e.created_at.as_ref()),
         message: e.message.clone().unwrap_or_default(),
     }).collect();
-    Ok(Snapshot { desired: s.desired_count, deployments, events, stopped, progress })
+    Ok(Snapshot { desired: s.desired_count, deployments, events, stopped, progress, stuck })
 }
 
 /// Where the service's live tasks stand (PROVISIONING → PENDING → RUNNING) and how many container
 /// instances the cluster has: progress on AWS is often a task waiting for an instance to boot
-/// or for its image to pull, with no count changing for minutes.
-async fn task_progress(aws: &Aws, cluster: &str, name: &str) -> Result<Vec<String>> {
+/// or for its image to pull, with no count changing for minutes. Also the memory of a task that
+/// waits in PROVISIONING without an instance, if one does.
+async fn task_progress(aws: &Aws, cluster: &str, name: &str) -> Result<(Vec<String>, Option<i32>)> {
     let (arns, instances) = tokio::try_join!(
         async { Ok::<_, super::Error>(aws.ecs.list_tasks().cluster(cluster).service_name(name).send().await.aws("ecs:ListTasks")?.task_arns.unwrap_or_default()) },
         async { Ok(aws.ecs.list_container_instances().cluster(cluster).send().await.aws("ecs:ListContainerInstances")?.container_instance_arns.unwrap_or_default().len()) },
     )?;
     let mut progress = vec![format!("{instances} container instance(s)")];
+    let mut waiting = None;
     if !arns.is_empty() {
         let arns: Vec<String> = arns.into_iter().take(100).collect();
-        let out = aws.ecs.describe_tasks().cluster(cluster).set_tasks(Some(arns)).send().await.aws("ecs:DescribeTasks")?;
-        progress.extend(out.tasks.unwrap_or_default().iter().map(|t| format!("task {} {}", t.task_arn().unwrap_or_default().rsplit('/').next().unwrap_or_default(), t.last_status().unwrap_or_default())));
+        let tasks = aws.ecs.describe_tasks().cluster(cluster).set_tasks(Some(arns)).send().await.aws("ecs:DescribeTasks")?.tasks.unwrap_or_default();
+        progress.extend(tasks.iter().map(|t| format!("task {} {}", t.task_arn().unwrap_or_default().rsplit('/').next().unwrap_or_default(), t.last_status().unwrap_or_default())));
+        waiting = tasks.iter().find(|t| t.last_status() == Some("PROVISIONING") && t.container_instance_arn.is_none())
+            .map(|t| t.memory().and_then(|m| m.parse().ok()).unwrap_or(0));
     }
-    Ok(progress)
+    Ok((progress, waiting))
 }
 
 /// Each target's health in a target group (initial → healthy, draining): a target passing its

@@ -336,7 +336,7 @@ async fn prune(aws: &Aws, cluster: &str, family: &str, keep: usize) -> Result<()
         .map(|a| (a.rsplit(':').next().and_then(|r| r.parse().ok()).unwrap_or(0), a))
         .collect();
     // Newest first, by revision number: the API's own ordering is not relied on.
-    revisions.sort_by(|a, b| b.0.cmp(&a.0));
+    revisions.sort_by_key(|r| std::cmp::Reverse(r.0));
     let old: Vec<String> = revisions.into_iter().skip(keep).map(|(_, a)| a).collect();
     if old.is_empty() {
         return Ok(());

@@ -267,7 +267,7 @@ mod tests {
     fn masking_hides_values_and_keeps_the_rest() {
         let line = r#"x = { value = "hunter2", secret = true }"#;
         let start = line.find("\"hunter2\"").unwrap();
-        let masked = mask(line, 0, &[start..start + 9]);
+        let masked = mask(line, 0, std::slice::from_ref(&(start..start + 9)));
         assert_eq!(masked, r#"x = { value = "****", secret = true }"#);
     }
 }

@@ -141,7 +141,8 @@ impl Checker {
             self.err(p.key("trust"), "nobody may assume this role", "list a service principal, e.g. trust = [\"ecs-tasks\"]");
         }
         for (i, t) in role.trust.iter().enumerate() {
-            if t != "ecs-tasks" && !(t.ends_with(".amazonaws.com") && !t.contains(' ')) {
+            let principal = t.ends_with(".amazonaws.com") && !t.contains(' ');
+            if t != "ecs-tasks" && !principal {
                 self.err(p.key("trust").index(i), format!("`{t}` is not a service principal"),
                     "write \"ecs-tasks\" or a principal such as \"ec2.amazonaws.com\"");
             }

@@ -90,7 +90,7 @@ async fn run_streams_the_pipeline_logs_and_passes_the_exit_code_through() {
     // that cannot come. Said plainly, and the task is taken back.
     let full = s.ecsdeploy(&["run", "iris-pipeline", "--wait"]).await;
     assert_eq!(full.code, 1, "{}", full.stderr);
-    assert!(full.stderr.contains("no instance has room for it") && full.stderr.contains("scale --desired 0"), "{}", full.stderr);
+    assert!(full.stderr.contains("insufficient memory: the task needs 512 MiB") && full.stderr.contains("scale --desired 0"), "{}", full.stderr);
     s.ecsdeploy(&["scale", "--desired", "0"]).await.assert_ok("scale to 0");
 
     let run = s.ecsdeploy(&["run", "iris-pipeline", "--wait"]).await;

@@ -156,7 +156,9 @@ async fn a_task_too_big_for_the_instance_fails_as_unplaceable() {
     let s = session().await;
     ready(&s).await;
     let spec = variant("big", &[("[tasks.iris-inference]\nnetwork_mode = \"bridge\"\ncpu = 256\nmemory = 512", "[tasks.iris-inference]\nnetwork_mode = \"bridge\"\ncpu = 256\nmemory = 2048")]);
-    fails_and_rolls_back(&s, spec, &[], "insufficient memory").await;
+    // Under managed scaling the task waits for an instance; with the group at its maximum none
+    // can come, which ecsdeploy says within seconds rather than wait for it.
+    fails_and_rolls_back(&s, spec, &[], "insufficient memory: the task needs 2048 MiB and the group's instances offer 982 MiB").await;
 }
 
 #[tokio::test]
@@ -224,11 +226,13 @@ async fn doctor_names_the_cause_of_each_staged_failure() {
     s.push_image("iris-pipeline", "broken").await;
     s.stage(serde_json::json!({"image": broken, "docs_status": 500})).await;
     let big = variant("doctor-big", &[("[tasks.iris-inference]\nnetwork_mode = \"bridge\"\ncpu = 256\nmemory = 512", "[tasks.iris-inference]\nnetwork_mode = \"bridge\"\ncpu = 256\nmemory = 2048")]);
-    let cases: [(&str, Vec<(&str, &str)>, PathBuf, &[&str]); 4] = [
+    // (what, environment, spec, what doctor must say)
+    type Case<'a> = (&'a str, Vec<(&'a str, &'a str)>, PathBuf, &'a [&'a str]);
+    let cases: [Case; 4] = [
         ("missing image", vec![("IMAGE_TAG", "not-pushed")], variant("doctor-pull", &[]), &["CannotPullContainerError", "push it to ECR"]),
         ("app exits 1", vec![("IMAGE_TAG", "crash")], variant("doctor-crash", &[]), &["Essential container in task exited (exit code 1)", "KeyError: 'BUCKET_NAME'"]),
         ("/docs answers 500", vec![("IMAGE_TAG", "broken")], variant("doctor-500", &[]), &["answers 500", "read its logs"]),
-        ("too much memory", vec![], big, &["ECS cannot place the task", "memory = 2048 does not fit the instance"]),
+        ("too much memory", vec![], big, &["waits for capacity that cannot come", "memory = 2048 does not fit the instance"]),
     ];
     for (what, env, spec, expected) in cases {
         let bad = s.ecsdeploy_with_env(&["apply", "--auto-approve", "--no-rollback", "-f", spec.to_str().unwrap()], &env).await;

@@ -7,7 +7,7 @@
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::sync::{Mutex, MutexGuard, OnceLock};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use aws_config::{BehaviorVersion, Region};
@@ -22,14 +22,14 @@ pub struct World {
 }
 
 static WORLD: OnceLock<World> = OnceLock::new();
-static LOCK: Mutex<()> = Mutex::new(());
+static LOCK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// A test's exclusive use of the world, reset to empty when taken.
 pub struct Session {
     pub world: &'static World,
     pub aws: Aws,
     pub http: reqwest::Client,
-    _lock: MutexGuard<'static, ()>,
+    _lock: tokio::sync::MutexGuard<'static, ()>,
 }
 
 fn start() -> World {
@@ -54,7 +54,7 @@ fn start() -> World {
 
 /// Take the world for this test: started on first use, reset to empty.
 pub async fn session() -> Session {
-    let lock = LOCK.lock().unwrap_or_else(|p| p.into_inner());
+    let lock = LOCK.lock().await;
     let world = WORLD.get_or_init(start);
     let http = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().unwrap();
     let reset = http.post(format!("{}/_sim/reset", world.endpoint)).send().await.expect("reset the world");
