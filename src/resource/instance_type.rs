@@ -31,35 +31,37 @@ pub fn desired(spec: &Spec) -> Vec<Desired> {
 }
 
 pub async fn observe(aws: &Aws, d: &Desired) -> Result<Option<Live>> {
-    let (free, plan) = tokio::join!(free_types(aws), account_plan(aws));
-    let free = free?;
+    let free = free_types(aws).await?;
     let chosen = match d.name.as_str() {
         "" => PREFERRED.iter().find(|t| free.iter().any(|f| f == *t)).copied().unwrap_or(FALLBACK).to_string(),
         explicit => explicit.to_string(),
     };
-    let out = match aws.ec2.describe_instance_types().instance_types(InstanceType::from(chosen.as_str())).send().await.aws("ec2:DescribeInstanceTypes") {
-        Ok(out) => out,
-        Err(e) if e.code.as_deref() == Some("InvalidInstanceType") => return Ok(None),
-        Err(e) => return Err(e.into()),
-    };
-    let Some(info) = out.instance_types.unwrap_or_default().into_iter().next() else { return Ok(None) };
-    let architectures: Vec<String> = info.processor_info.and_then(|p| p.supported_architectures).unwrap_or_default().iter().map(|a| a.as_str().to_string()).collect();
     let is_free = free.contains(&chosen);
-    if !is_free && plan == "FREE" {
-        return Err(super::Error::Other(Failure::new(
-            format!("{chosen} is not free-tier eligible in this account, which is on the AWS free plan: EC2 refuses to launch it (InvalidParameterCombination)"),
-            format!("remove cluster.ec2.instance_type to use the account's free-tier type, or choose one of: {}; or upgrade the account to the paid plan", free.join(", ")),
-        )));
+    // Only a type that is not free needs a look of its own (does this region have it?), and only
+    // then does the account's plan matter: a free-plan account refuses to launch it.
+    if !is_free {
+        let (described, plan) = tokio::join!(aws.ec2.describe_instance_types().instance_types(InstanceType::from(chosen.as_str())).send(), account_plan(aws));
+        match described.aws("ec2:DescribeInstanceTypes") {
+            Ok(out) if out.instance_types.as_ref().is_some_and(|t| !t.is_empty()) => {}
+            Ok(_) => return Ok(None),
+            Err(e) if e.code.as_deref() == Some("InvalidInstanceType") => return Ok(None),
+            Err(e) => return Err(e.into()),
+        }
+        if plan == "FREE" {
+            return Err(super::Error::Other(Failure::new(
+                format!("{chosen} is not free-tier eligible in this account, which is on the AWS free plan: EC2 refuses to launch it (InvalidParameterCombination)"),
+                format!("remove cluster.ec2.instance_type to use the account's free-tier type, or choose one of: {}; or upgrade the account to the paid plan", free.join(", ")),
+            )));
+        }
     }
-    let architecture = if architectures.iter().any(|a| a == "x86_64") { "x86_64".to_string() } else { architectures.first().cloned().unwrap_or_default() };
     Ok(Some(Live {
         id: chosen.clone(),
         fields: Default::default(),
-        outputs: outputs([("type", chosen), ("architecture", architecture), ("free", is_free.to_string()), ("free_types", free.join(", ")), ("plan", plan)]),
+        outputs: outputs([("type", chosen), ("free", is_free.to_string()), ("free_types", free.join(", "))]),
     }))
 }
 
-/// The instance types free for the calling account, as EC2 answers.
+/// The instance types free for the calling account, as EC2 answers, sorted.
 pub async fn free_types(aws: &Aws) -> Result<Vec<String>> {
     let filter = Filter::builder().name("free-tier-eligible").values("true").build();
     let mut pages = aws.ec2.describe_instance_types().filters(filter).into_paginator().send();

@@ -116,7 +116,7 @@ impl Provider for AwsProvider {
             let r = match d.kind.as_str() {
                 vpc::KIND => vpc::observe(aws, d).await,
                 instance_type::KIND => instance_type::observe(aws, d).await,
-                ami::KIND => ami::observe(aws, d, deps).await,
+                ami::KIND => ami::observe(aws, d).await,
                 key_pair::KIND => key_pair::observe(aws, d).await,
                 existing_group::KIND => self.groups().await.and_then(|g| existing_group::observe(&g, d)),
                 iam_role::KIND => iam_role::observe(aws, d).await,

@@ -93,6 +93,18 @@ async fn a_type_the_account_would_refuse_or_bill_is_refused_before_any_change() 
 }
 
 #[tokio::test]
+async fn an_ami_of_another_architecture_is_refused_at_plan() {
+    let s = session().await;
+    s.tutorial_prerequisites().await;
+    let arm = s.aws.ssm.get_parameter().name("/aws/service/ecs/optimized-ami/amazon-linux-2023/arm64/recommended/image_id").send().await.unwrap().parameter.unwrap().value.unwrap();
+    let spec = spec_variant("deploy.toml", "arm-ami", |t| t.replace("[cluster.ec2]\n", &format!("[cluster.ec2]\nami = \"{arm}\"\n")));
+    let r = s.ecsdeploy(&["plan", "-f", &spec]).await;
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(r.stderr.contains(&format!("{arm} is an arm64 image, but the instances (the account's free-tier type) are x86_64")), "{}", r.stderr);
+    assert!(r.stderr.contains("ami = \"amazon-linux-2023\""), "the fix: {}", r.stderr);
+}
+
+#[tokio::test]
 async fn a_failed_launch_fails_fast_with_awss_own_message() {
     let s = session().await;
     s.tutorial_prerequisites().await;
