@@ -94,6 +94,12 @@ impl Checker {
             self.warn(p.key("ami"), "Amazon Linux 2 reached end of support on 2026-06-30: its ECS-optimised AMI gets no more security updates",
                 "use ami = \"amazon-linux-2023\" (the default; the user data works on both)");
         }
+        for (key, n) in [("min", ec2.min), ("max", ec2.max), ("desired", ec2.desired)] {
+            self.count(p.key(key), n);
+        }
+        if let Some(d) = &ec2.security_group_description {
+            self.ec2_text(p.key("security_group_description"), d);
+        }
         if ec2.max == 0 {
             self.err(p.key("max"), "max = 0 means no instance can ever run a task",
                 "set max = 1 (the free tier covers one micro instance), or remove [cluster.ec2] and use Fargate");
@@ -135,7 +141,19 @@ impl Checker {
     fn role(&mut self, p: &KeyPath, name: &str, role: &Role) {
         if !is_name(name, 64, "+=,.@-_") {
             self.err(p.clone(), format!("`{name}` is not a valid IAM role name"),
-                "use up to 64 letters, digits and +=,.@-_");
+                "use up to 64 letters, digits and +=.@-_");
+        } else if name.contains(',') {
+            // IAM allows it in a name, but not in a tag value, and the role carries its name in one.
+            self.err(p.clone(), format!("`{name}`: IAM refuses a comma in the tag value ecsdeploy:resource = iam_role.{name}"),
+                "use up to 64 letters, digits and +=.@-_ (no comma)");
+        }
+        if let Some(d) = &role.description {
+            if let Some(c) = d.chars().find(|c| !is_latin1_text(*c)) {
+                self.err(p.key("description"), format!("IAM refuses `{c}` in a role description: it allows Latin-1 letters and symbols only"),
+                    "replace it (an em dash — with -, curly quotes with straight ones)");
+            } else if d.chars().count() > 1000 {
+                self.err(p.key("description"), "a role description is at most 1000 characters", "shorten it");
+            }
         }
         if role.trust.is_empty() {
             self.err(p.key("trust"), "nobody may assume this role", "list a service principal, e.g. trust = [\"ecs-tasks\"]");
@@ -156,6 +174,13 @@ impl Checker {
         }
         for (pname, doc) in &role.inline_policies {
             let pp = p.key("inline_policies").key(pname);
+            if !is_name(pname, 128, "+=,.@-_") {
+                self.err(pp.clone(), format!("`{pname}` is not an IAM policy name: 1-128 letters, digits and +=,.@-_"), "e.g. read-bucket");
+            }
+            if let Some(c) = doc.chars().find(|c| !is_latin1_text(*c)) {
+                self.err(pp.clone(), format!("IAM refuses `{c}` in a policy document: it allows Latin-1 characters only"),
+                    "replace it (an em dash — with -, curly quotes with straight ones)");
+            }
             match serde_json::from_str::<serde_json::Value>(doc) {
                 Ok(v) if v.get("Statement").is_some() => {}
                 Ok(_) => self.err(pp, "inline policy has no \"Statement\"",
@@ -177,6 +202,8 @@ impl Checker {
     fn task(&mut self, spec: &Spec, p: &KeyPath, family: &str, t: &TaskDef) {
         if !is_name(family, 255, "-_") {
             self.err(p.clone(), format!("task family `{family}` is not allowed by ECS"), "use letters, digits, hyphens and underscores");
+        } else {
+            self.tag_value(p.clone(), "task_definition.", family);
         }
         if let Some(r) = &t.task_role {
             self.role_ref(spec, p.key("task_role"), r);
@@ -213,8 +240,11 @@ impl Checker {
                 format!("use one of {RETENTION_DAYS:?}"));
         }
         if let Some(g) = &t.logs.group {
-            if g.is_empty() || g.len() > 512 || g.contains(' ') {
-                self.err(p.key("logs").key("group"), format!("`{g}` is not a log group name"), "use e.g. /ecs/iris-inference");
+            // CloudWatch Logs: [\.\-_/#A-Za-z0-9]+, at most 512; and the address ecsdeploy tags it with.
+            if !is_name(g, 512, "._-/#") {
+                self.err(p.key("logs").key("group"), format!("`{g}` is not a log group name: CloudWatch Logs allows 1-512 letters, digits and . _ - / #"), "use e.g. /ecs/iris-inference");
+            } else {
+                self.tag_value(p.key("logs").key("group"), "log_group.", g);
             }
         }
         let mut names = HashSet::new();
@@ -360,7 +390,10 @@ impl Checker {
     fn service(&mut self, spec: &Spec, p: &KeyPath, name: &str, s: &Service) {
         if !is_name(name, 255, "-_") {
             self.err(p.clone(), format!("service name `{name}` is not allowed by ECS"), "use letters, digits, hyphens and underscores");
+        } else {
+            self.tag_value(p.clone(), "service.", name);
         }
+        self.count(p.key("desired_count"), s.desired_count);
         let task = spec.tasks.get(&s.task);
         if task.is_none() {
             self.err(p.key("task"), format!("task `{}` is not defined", s.task),
@@ -496,6 +529,9 @@ impl Checker {
                     "split it into two [[ingress]] rules"),
                 (None, None) => self.err(p.clone(), "the rule has no source", "add cidr = \"165.124.160.0/21\" or source_group = \"ecs\""),
             }
+            if let Some(d) = &r.description {
+                self.ec2_text(p.key("description"), d);
+            }
             if !matches!(r.protocol.as_str(), "tcp" | "udp" | "icmp" | "-1") {
                 self.err(p.key("protocol"), format!("protocol `{}` is not tcp, udp, icmp or -1", r.protocol), "write protocol = \"tcp\"");
             }
@@ -548,6 +584,9 @@ impl Checker {
                 self.err(p.key("target_group").key("name"), format!("`{tg}` is not a target group name"), "use 1-32 letters, digits and hyphens");
             }
         }
+        if let Some(d) = &lb.security_group_description {
+            self.ec2_text(p.key("security_group_description"), d);
+        }
         if !(1..=65535).contains(&lb.listener_port) {
             self.err(p.key("listener_port"), format!("port {} is out of range", lb.listener_port), "use 80 for HTTP");
         }
@@ -597,6 +636,34 @@ impl Checker {
         }
         if spec.load_balancer.is_some() {
             self.warn(KeyPath::root().key("load_balancer"), "an Application Load Balancer is billed per hour beyond the free tier", hint);
+        }
+    }
+
+    /// A value ecsdeploy tags a resource with (`ecsdeploy:resource = <prefix><name>`): AWS refuses
+    /// tag values over 256 characters.
+    fn tag_value(&mut self, p: KeyPath, prefix: &str, name: &str) {
+        let len = prefix.len() + name.len();
+        if len > 256 {
+            self.err(p, format!("this name makes ecsdeploy's tag value `{prefix}…` {len} characters long; AWS allows 256"),
+                format!("use a name of at most {} characters", 256 - prefix.len()));
+        }
+    }
+
+    /// A count AWS takes as a 32-bit integer.
+    fn count(&mut self, p: KeyPath, n: u32) {
+        if n > i32::MAX as u32 {
+            self.err(p, format!("{n} is more than AWS accepts (2147483647)"), "use a small count, e.g. 1");
+        }
+    }
+
+    /// A security group or rule description: EC2 allows `a-zA-Z0-9. _-:/()#,@[]+=&;{}!$*`, at most 255.
+    fn ec2_text(&mut self, p: KeyPath, text: &str) {
+        const ALLOWED: &str = ". _-:/()#,@[]+=&;{}!$*";
+        if let Some(c) = text.chars().find(|c| !(c.is_ascii_alphanumeric() || ALLOWED.contains(*c))) {
+            self.err(p, format!("EC2 refuses `{c}` in a description: it allows letters, digits, spaces and . _-:/()#,@[]+=&;{{}}!$*"),
+                "remove it (an apostrophe: write `from the NU VPN` rather than `NU's VPN`)");
+        } else if text.len() > 255 {
+            self.err(p, "EC2 descriptions are at most 255 characters", "shorten it");
         }
     }
 
@@ -698,6 +765,11 @@ fn mode_name(m: NetworkMode) -> &'static str {
 
 fn is_name(s: &str, max: usize, extra: &str) -> bool {
     !s.is_empty() && s.len() <= max && s.chars().all(|c| c.is_ascii_alphanumeric() || extra.contains(c))
+}
+
+/// What IAM accepts in descriptions and policy documents: tab, newlines and Latin-1.
+fn is_latin1_text(c: char) -> bool {
+    matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{7E}' | '\u{A1}'..='\u{FF}')
 }
 
 fn is_hex(s: &str) -> bool {
