@@ -8,7 +8,7 @@ use crate::plan::teardown;
 /// Delete what the stack owns, in reverse dependency order, through the engine.
 pub async fn run(global: &Global, out: &Output, auto_approve: bool, logs: bool) -> Result<u8> {
     let stack = Stack::connect(global, crate::spec::load(&global.file)?).await?;
-    let observed = stack.plan().await?;
+    let observed = stack.observe().await?;
     let keep: &[&str] = if logs { &[] } else { &["log_group"] };
     let plan = teardown(&observed, &stack.loaded.spec.stack.name, keep);
     out.plan(&plan);

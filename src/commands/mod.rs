@@ -135,6 +135,7 @@ impl Stack {
     /// changes a field, it never creates.
     pub async fn plan_only(&self, desired: Vec<crate::plan::Desired>) -> Result<crate::plan::Plan> {
         let plan = self.observed(crate::engine::plan(&self.provider, &self.loaded.spec.stack.name, desired, vec![])).await?;
+        refuse_takeovers(&plan)?;
         if let Some(c) = plan.changes.iter().find(|c| c.action == crate::plan::Action::Create) {
             return Err(Error::usage(format!("`{}` does not exist yet", c.address), "run `ecsdeploy apply` first"));
         }
@@ -155,7 +156,16 @@ impl Stack {
         apply::failed(&crate::engine::execute(&self.provider, &plan, &|e| out.progress(&e)).await)
     }
 
+    /// The plan of the spec, refused when it would change what another stack owns.
     pub async fn plan(&self) -> Result<crate::plan::Plan> {
+        let plan = self.observe().await?;
+        refuse_takeovers(&plan)?;
+        Ok(plan)
+    }
+
+    /// Everything the spec names, observed and diffed (destroy works from this: it leaves other
+    /// stacks' resources alone rather than refusing).
+    pub async fn observe(&self) -> Result<crate::plan::Plan> {
         let spec = &self.loaded.spec;
         let mut warnings: Vec<String> = self.loaded.warnings.iter().map(|w| format!("{}: {}", w.place(&self.loaded.file), w.message)).collect();
         warnings.extend(resource::notes(spec));
@@ -179,6 +189,16 @@ impl Stack {
         identity?;
         result.map_err(Into::into)
     }
+}
+
+/// A resource tagged by another stack is never adopted, re-tagged or changed: the plan stops,
+/// naming both stacks, before any change.
+fn refuse_takeovers(plan: &crate::plan::Plan) -> Result<()> {
+    let Some((address, name, owner)) = plan.takeovers().into_iter().next() else { return Ok(()) };
+    Err(Error::usage(
+        format!("`{address}` ({name}) belongs to stack `{owner}`, not `{}`: ecsdeploy never takes over another stack's resources", plan.stack),
+        format!("give it another name in this spec, or remove it from stack `{owner}` first (`ecsdeploy destroy` with that stack's spec)"),
+    ))
 }
 
 /// Apply `CONTAINER=URI` overrides to the spec; a container name must be known and unambiguous.

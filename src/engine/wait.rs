@@ -22,6 +22,11 @@ pub struct Snapshot {
     pub stuck: Option<String>,
 }
 
+/// The longest pause between two looks at a deployment, and the pause once it is about to end:
+/// a look costs a few read calls, and ECS answers them at a far higher rate.
+const MAX_POLL: Duration = Duration::from_secs(2);
+const NEAR_POLL: Duration = Duration::from_millis(250);
+
 /// How long a task may wait for capacity that nothing is bringing before the wait gives up: ECS
 /// places a waiting task within seconds once an instance has room.
 pub const NO_CAPACITY_PATIENCE: Duration = Duration::from_secs(10);
@@ -166,10 +171,13 @@ where
         if start.elapsed() > t.deadline {
             return Err(WaitFailure { reason: format!("the deployment did not complete within {}s", t.deadline.as_secs()), task: None });
         }
-        // Tight at first, then backing off, with jitter so parallel waits do not poll in step.
+        // Tight at first, then backing off, with jitter so parallel waits do not poll in step;
+        // tight again once only ECS's own verdict is missing (ours is the only deployment left and
+        // every task of it runs).
         let jitter = 0.8 + fastrand::f64() * 0.4;
-        tokio::time::sleep(pause.mul_f64(jitter)).await;
-        pause = (pause.mul_f64(1.5)).min(Duration::from_secs(5));
+        let near = snapshot.deployments.len() == 1 && snapshot.deployments[0].id == id && snapshot.deployments[0].running == snapshot.deployments[0].desired && snapshot.deployments[0].pending == 0;
+        tokio::time::sleep(if near { NEAR_POLL } else { pause }.mul_f64(jitter)).await;
+        pause = (pause.mul_f64(1.5)).min(MAX_POLL);
     }
 }
 

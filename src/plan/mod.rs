@@ -165,4 +165,12 @@ impl Plan {
     pub fn count(&self, action: Action) -> usize {
         self.changes.iter().filter(|c| c.action == action).count()
     }
+    /// Resources this plan would change that another stack owns (its `ecsdeploy:stack` tag):
+    /// (address, name, the other stack). ecsdeploy never takes one over.
+    pub fn takeovers(&self) -> Vec<(String, String, String)> {
+        self.changes.iter().filter(|c| !c.desired.data).filter_map(|c| {
+            let owner = c.live.as_ref()?.fields.get("tags")?.get("ecsdeploy:stack")?.as_str()?;
+            (owner != self.stack).then(|| (c.address.clone(), c.desired.name.clone(), owner.to_string()))
+        }).collect()
+    }
 }

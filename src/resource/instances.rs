@@ -126,7 +126,8 @@ async fn wait_for_instance(aws: &Aws, cluster: &str, group: &str, provider: &str
             )));
         }
         tokio::time::sleep(pause).await;
-        pause = (pause * 2).min(Duration::from_secs(5));
+        // Often on the deploy's critical path: look again within a second.
+        pause = (pause * 2).min(Duration::from_secs(1));
     }
 }
 

@@ -72,9 +72,12 @@ pub fn desired(spec: &Spec) -> Vec<Desired> {
             if strategy.is_some() {
                 depends_on.push(cluster_capacity::address(spec));
             }
-            // Its tasks need an instance registered with the provider: ECS would otherwise say it
-            // cannot place them (or, under managed scaling, keep them waiting for one).
-            if matches!(&strategy, Some(Value::Object(_))) || launch_type == "EC2" {
+            // Its tasks need an instance registered with the provider. Under managed scaling ECS
+            // keeps them waiting (PROVISIONING) and places them the moment one registers, so the
+            // service is created alongside the instance's boot; otherwise ECS would say at once
+            // that it cannot place them, so the instance comes first.
+            let managed = spec.cluster.ec2.as_ref().is_some_and(|e| e.managed_scaling);
+            if (matches!(&strategy, Some(Value::Object(_))) && !managed) || launch_type == "EC2" {
                 depends_on.push(instances::ADDRESS.into());
             }
             let strategy = strategy.map(|p| json!([{ "provider": p, "weight": 1, "base": 0 }])).unwrap_or(json!([]));

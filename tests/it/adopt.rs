@@ -127,9 +127,9 @@ fn scratch(name: &str) -> std::path::PathBuf {
 }
 
 /// `init --from-cluster` into a fresh file: its path and what was written.
-async fn init(s: &Session, name: &str, extra: &[&str]) -> (std::path::PathBuf, String) {
+async fn init(s: &Session, cluster: &str, name: &str, extra: &[&str]) -> (std::path::PathBuf, String) {
     let file = scratch(name);
-    let mut args = vec!["init", "--from-cluster", CLUSTER, "-o", file.to_str().unwrap()];
+    let mut args = vec!["init", "--from-cluster", cluster, "-o", file.to_str().unwrap()];
     args.extend(extra);
     s.ecsdeploy(&args).await.assert_ok("init");
     let text = std::fs::read_to_string(&file).unwrap();
@@ -162,7 +162,7 @@ async fn a_console_built_stack_is_adopted_with_tags_only_while_docs_keeps_answer
     };
 
     let before = s.requests().await.len();
-    let (file, text) = init(&s, "console", &["--job", "iris-pipeline"]).await;
+    let (file, text) = init(&s, CLUSTER, "console", &["--job", "iris-pipeline"]).await;
     let f = file.to_str().unwrap();
     assert_eq!(s.mutating_since(before).await, Vec::<String>::new(), "init only reads");
     for expected in ["instance_role = \"ecsInstanceRole\"", "[roles.ecsTaskExecutionRole]", "security_group = \"mlds-ecs-sg\"", "[security_groups.mlds423-rds-access]", "retention_days = 0", "[jobs.iris-pipeline]"] {
@@ -215,7 +215,7 @@ async fn init_on_a_stack_ecsdeploy_made_gives_back_a_spec_with_an_empty_plan() {
     let s = session().await;
     s.tutorial_prerequisites().await;
     s.ecsdeploy(&["apply", "--auto-approve"]).await.assert_ok("apply deploy.toml");
-    let (file, text) = init(&s, "roundtrip", &[]).await;
+    let (file, text) = init(&s, CLUSTER, "roundtrip", &[]).await;
     let f = file.to_str().unwrap();
     for expected in ["name = \"iris\"", "ami = \"amazon-linux-2023\"", "instance_type = \"t3.micro\"", "subnets = \"default\"", "[jobs.iris-pipeline]", "ssh_cidrs = [\"165.124.160.0/21\"]"] {
         assert!(text.contains(expected), "`{expected}` missing:\n{text}");
@@ -240,9 +240,9 @@ async fn init_gives_back_the_load_balancer_example() {
     let s = session().await;
     s.tutorial_prerequisites().await;
     s.ecsdeploy(&["apply", "--auto-approve", "-f", "examples/iris-alb.toml"]).await.assert_ok("apply the ALB example");
-    let (file, text) = init(&s, "alb", &[]).await;
+    let (file, text) = init(&s, "iris-alb", "alb", &[]).await;
     let f = file.to_str().unwrap();
-    for expected in ["[load_balancer]", "name = \"iris-inference\"", "allow_cidrs = [\"165.124.160.0/21\"]", "load_balancer = { container = \"inference\", port = 80 }", "health_check_path = \"/\""] {
+    for expected in ["[load_balancer]", "name = \"iris-alb\"", "allow_cidrs = [\"165.124.160.0/21\"]", "load_balancer = { container = \"inference\", port = 80 }", "health_check_path = \"/\""] {
         assert!(text.contains(expected), "`{expected}` missing:\n{text}");
     }
     let plan = s.ecsdeploy(&["plan", "--detailed-exitcode", "-f", f]).await;

@@ -103,10 +103,10 @@ async fn the_alb_example_answers_through_the_load_balancer() {
     let run = s.ecsdeploy(&["apply", "--auto-approve", "-f", "examples/iris-alb.toml"]).await;
     run.assert_ok("apply of the ALB example");
     let url = run.live_url();
-    let dns = s.aws.elbv2.describe_load_balancers().names("iris-inference").send().await.unwrap().load_balancers.unwrap()[0].dns_name.clone().unwrap();
+    let dns = s.aws.elbv2.describe_load_balancers().names("iris-alb").send().await.unwrap().load_balancers.unwrap()[0].dns_name.clone().unwrap();
     assert_eq!(url, format!("http://{dns}/docs"));
     assert_eq!(s.http_status(&url).await, Some(200));
-    let tg = s.aws.elbv2.describe_target_groups().names("iris-inference").send().await.unwrap().target_groups.unwrap().remove(0);
+    let tg = s.aws.elbv2.describe_target_groups().names("iris-alb").send().await.unwrap().target_groups.unwrap().remove(0);
     assert_eq!((tg.health_check_path.as_deref(), tg.target_type.as_ref().map(|t| t.as_str())), (Some("/"), Some("instance")));
     assert_eq!(s.ecsdeploy(&["plan", "--detailed-exitcode", "-f", "examples/iris-alb.toml"]).await.code, 0);
 }
