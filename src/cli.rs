@@ -148,9 +148,7 @@ pub enum Command {
         service: Option<String>,
     },
     /// Print a completion script for a shell (bash, zsh, fish, elvish, powershell).
-    Completions {
-        shell: clap_complete::Shell,
-    },
+    Completions { shell: clap_complete::Shell },
     /// Start a new deployment of the service's current revision (an image tag re-pushed), then
     /// wait and verify like apply.
     Redeploy {

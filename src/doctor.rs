@@ -75,10 +75,16 @@ pub fn diagnose(spec: &Spec, f: &Facts) -> Vec<Finding> {
     // 2. The task.
     out.push(task_finding(spec, f, family));
     // 3. The app's own words.
-    let denied = f.log_lines.iter().find(|l| ["AccessDenied", "Unable to locate credentials", "NoCredentialsError", "not authorized to perform"].iter().any(|p| l.contains(p)));
+    let denied = f
+        .log_lines
+        .iter()
+        .find(|l| ["AccessDenied", "Unable to locate credentials", "NoCredentialsError", "not authorized to perform"].iter().any(|p| l.contains(p)));
     out.push(match denied {
-        Some(line) => bad("app logs", format!("the app lacks AWS permissions: {line}"),
-            format!("give tasks.{family}.task_role a role with the policy it needs (the tutorial's ecs-iris-tasks has AmazonS3FullAccess)")),
+        Some(line) => bad(
+            "app logs",
+            format!("the app lacks AWS permissions: {line}"),
+            format!("give tasks.{family}.task_role a role with the policy it needs (the tutorial's ecs-iris-tasks has AmazonS3FullAccess)"),
+        ),
         None if f.log_lines.is_empty() => ok("app logs", "no log lines yet"),
         None => ok("app logs", format!("last line: {}", f.log_lines.last().map(String::as_str).unwrap_or(""))),
     });
@@ -89,8 +95,11 @@ pub fn diagnose(spec: &Spec, f: &Facts) -> Vec<Finding> {
             out.push(if open {
                 ok("security group", format!("port {port} is open"))
             } else {
-                bad("security group", format!("no rule lets anyone reach port {port} on the instance"),
-                    format!("add [[ingress]] with group = \"ecs\", port = {port} and cidr = \"<your network, e.g. 165.124.160.0/21>\""))
+                bad(
+                    "security group",
+                    format!("no rule lets anyone reach port {port} on the instance"),
+                    format!("add [[ingress]] with group = \"ecs\", port = {port} and cidr = \"<your network, e.g. 165.124.160.0/21>\""),
+                )
             });
         }
     }
@@ -100,15 +109,20 @@ pub fn diagnose(spec: &Spec, f: &Facts) -> Vec<Finding> {
             ok("targets", "a target is healthy")
         } else {
             let path = spec.load_balancer.as_ref().map(|l| l.target_group.health_check_path.clone()).unwrap_or_default();
-            bad("targets", format!("no healthy target ({})", if f.targets.is_empty() { "none registered".into() } else { f.targets.join(", ") }),
-                format!("the app must answer 200 at the health check path `{path}` (load_balancer.target_group.health_check_path)"))
+            bad(
+                "targets",
+                format!("no healthy target ({})", if f.targets.is_empty() { "none registered".into() } else { f.targets.join(", ") }),
+                format!("the app must answer 200 at the health check path `{path}` (load_balancer.target_group.health_check_path)"),
+            )
         });
     }
     // 6. The URL itself.
     out.push(match (&f.url, &f.answer) {
         (None, _) => bad("url", "no public address (nothing runs)", "fix the findings above"),
         (Some(u), Ok(code)) if *code == svc.verify.expect => ok("url", format!("GET {u} answers {code}")),
-        (Some(u), Ok(code)) => bad("url", format!("GET {u} answers {code}"), "the app itself fails: read its logs (`ecsdeploy logs`) and fix the code or its environment"),
+        (Some(u), Ok(code)) => {
+            bad("url", format!("GET {u} answers {code}"), "the app itself fails: read its logs (`ecsdeploy logs`) and fix the code or its environment")
+        }
         (Some(u), Err(e)) => bad("url", format!("GET {u}: {e}"), "check the findings above; from outside AWS, also your own network"),
     });
     out
@@ -142,12 +156,17 @@ fn task_finding(spec: &Spec, f: &Facts, family: &str) -> Finding {
         return bad("task", format!("ECS cannot place the task: {e}"), fix);
     }
     match &f.last_stopped {
-        Some((_, reason, _)) if reason.contains("CannotPullContainerError") => bad("task", reason.clone(),
-            format!("the image cannot be pulled: push it to ECR, check tasks.{family}.containers image, and that the execution role may read ECR")),
-        Some((_, reason, _)) if reason.contains("exec format error") => bad("task", reason.clone(),
-            "the image was built for another CPU (arm64): rebuild with `docker build --platform linux/amd64`"),
-        Some((_, reason, codes)) if reason.contains("OutOfMemory") || codes.contains(&Some(137)) => bad("task", reason.clone(),
-            format!("the container ran out of memory: raise tasks.{family}.memory")),
+        Some((_, reason, _)) if reason.contains("CannotPullContainerError") => bad(
+            "task",
+            reason.clone(),
+            format!("the image cannot be pulled: push it to ECR, check tasks.{family}.containers image, and that the execution role may read ECR"),
+        ),
+        Some((_, reason, _)) if reason.contains("exec format error") => {
+            bad("task", reason.clone(), "the image was built for another CPU (arm64): rebuild with `docker build --platform linux/amd64`")
+        }
+        Some((_, reason, codes)) if reason.contains("OutOfMemory") || codes.contains(&Some(137)) => {
+            bad("task", reason.clone(), format!("the container ran out of memory: raise tasks.{family}.memory"))
+        }
         Some((_, reason, codes)) => {
             let code = codes.iter().flatten().next().map(|c| format!(" (exit code {c})")).unwrap_or_default();
             bad("task", format!("{reason}{code}"), "the app exits at start: its last log lines below say why")
@@ -200,9 +219,14 @@ mod tests {
         assert!(cause(&f).unwrap().fix.unwrap().contains("task_role"));
         let f = Facts { rules: vec![(22, 22, "0.0.0.0/0".into())], ..healthy() };
         assert!(cause(&f).unwrap().fix.unwrap().contains("port = 80"));
-        let f = Facts { running: 0, last_stopped: Some(("TaskFailedToStart".into(), "CannotStartContainerError: exec format error".into(), vec![])), ..healthy() };
+        let f =
+            Facts { running: 0, last_stopped: Some(("TaskFailedToStart".into(), "CannotStartContainerError: exec format error".into(), vec![])), ..healthy() };
         assert!(cause(&f).unwrap().fix.unwrap().contains("linux/amd64"));
-        let f = Facts { running: 0, last_stopped: Some(("EssentialContainerExited".into(), "OutOfMemoryError: Container killed".into(), vec![Some(137)])), ..healthy() };
+        let f = Facts {
+            running: 0,
+            last_stopped: Some(("EssentialContainerExited".into(), "OutOfMemoryError: Container killed".into(), vec![Some(137)])),
+            ..healthy()
+        };
         assert!(cause(&f).unwrap().fix.unwrap().contains("raise tasks.iris-inference.memory"));
     }
 }

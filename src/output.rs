@@ -3,10 +3,10 @@
 use std::io::{BufRead, IsTerminal, Write};
 
 use crate::cli::Global;
+use crate::cost::Estimate;
 use crate::engine::{Event, Report};
 use crate::error::{Error, Result};
 use crate::plan::{render_json, render_text, Plan, Style};
-use crate::cost::Estimate;
 use crate::resource::observe::{InstanceStatus, ServiceStatus};
 use crate::spec::Loaded;
 
@@ -119,10 +119,19 @@ impl Output {
         }
         for i in instances {
             let provider = if i.capacity_provider.is_empty() { "no capacity provider".to_string() } else { format!("provider {}", i.capacity_provider) };
-            println!("container instance {} ({}, {provider}), public IP {}, {} task(s)", i.instance_id, i.instance_type, if i.public_ip.is_empty() { "none" } else { &i.public_ip }, i.running_tasks);
+            println!(
+                "container instance {} ({}, {provider}), public IP {}, {} task(s)",
+                i.instance_id,
+                i.instance_type,
+                if i.public_ip.is_empty() { "none" } else { &i.public_ip },
+                i.running_tasks
+            );
         }
         if cost.beyond_free_tier.is_empty() {
-            println!("estimated cost: within the free tier (free-tier instance types in this account: {})", if free.is_empty() { "none".to_string() } else { free.join(", ") });
+            println!(
+                "estimated cost: within the free tier (free-tier instance types in this account: {})",
+                if free.is_empty() { "none".to_string() } else { free.join(", ") }
+            );
         } else {
             println!("estimated cost: about ${:.2} a month beyond the free tier (us-east-1 list prices):", cost.monthly);
             for line in &cost.beyond_free_tier {
@@ -196,7 +205,13 @@ impl Output {
 fn counts(s: &crate::spec::Spec) -> String {
     format!(
         "stack `{}`, cluster `{}`, {} role(s), {} task definition(s), {} service(s), {} job(s), {} ingress rule(s)",
-        s.stack.name, s.cluster.name, s.roles.len(), s.tasks.len(), s.services.len(), s.jobs.len(), s.ingress.len()
+        s.stack.name,
+        s.cluster.name,
+        s.roles.len(),
+        s.tasks.len(),
+        s.services.len(),
+        s.jobs.len(),
+        s.ingress.len()
     )
 }
 

@@ -48,8 +48,15 @@ impl AwsError {
     pub fn is_in_use(&self) -> bool {
         matches!(
             self.code.as_deref(),
-            Some("DependencyViolation" | "ResourceInUse" | "ResourceInUseException" | "ClusterContainsContainerInstancesException"
-                | "ClusterContainsServicesException" | "ClusterContainsTasksException" | "ResourceInUseFault")
+            Some(
+                "DependencyViolation"
+                    | "ResourceInUse"
+                    | "ResourceInUseException"
+                    | "ClusterContainsContainerInstancesException"
+                    | "ClusterContainsServicesException"
+                    | "ClusterContainsTasksException"
+                    | "ResourceInUseFault"
+            )
         ) || (self.code.as_deref() == Some("ClientException") && self.message.contains("in use"))
     }
 
@@ -88,9 +95,7 @@ where
         }
         SdkError::TimeoutError(_) => (ErrorKind::Retryable, None, "the request timed out".to_string()),
         SdkError::ResponseError(_) => (ErrorKind::Retryable, None, format!("the response could not be read ({})", cause(err))),
-        SdkError::DispatchFailure(d) if d.is_timeout() || d.is_io() => {
-            (ErrorKind::Retryable, None, format!("cannot reach AWS: {}", cause(err)))
-        }
+        SdkError::DispatchFailure(d) if d.is_timeout() || d.is_io() => (ErrorKind::Retryable, None, format!("cannot reach AWS: {}", cause(err))),
         _ => (ErrorKind::Fatal, None, cause(err)),
     };
     let hint = hint_for(code.as_deref(), &message);
@@ -115,22 +120,52 @@ fn cause(err: &(dyn StdError + 'static)) -> String {
 /// The one place that knows AWS's error codes.
 fn kind_of(code: &str, message: &str, status: u16) -> ErrorKind {
     const NOT_FOUND: &[&str] = &[
-        "NoSuchEntity", "ResourceNotFoundException", "ClusterNotFoundException", "ServiceNotFoundException",
-        "ServiceNotActiveException", "RepositoryNotFoundException", "ImageNotFoundException", "InvalidGroup.NotFound",
-        "InvalidInstanceID.NotFound", "InvalidLaunchTemplateName.NotFoundException", "InvalidLaunchTemplateId.NotFound",
-        "InvalidLaunchTemplateId.VersionNotFound", "LoadBalancerNotFound", "TargetGroupNotFound", "ListenerNotFound",
-        "InvalidPermission.NotFound", "InvalidKeyPair.NotFound", "InvalidSubnetID.NotFound", "InvalidVpcID.NotFound",
-        "InvalidAMIID.NotFound", "LogGroupNotFound",
+        "NoSuchEntity",
+        "ResourceNotFoundException",
+        "ClusterNotFoundException",
+        "ServiceNotFoundException",
+        "ServiceNotActiveException",
+        "RepositoryNotFoundException",
+        "ImageNotFoundException",
+        "InvalidGroup.NotFound",
+        "InvalidInstanceID.NotFound",
+        "InvalidLaunchTemplateName.NotFoundException",
+        "InvalidLaunchTemplateId.NotFound",
+        "InvalidLaunchTemplateId.VersionNotFound",
+        "LoadBalancerNotFound",
+        "TargetGroupNotFound",
+        "ListenerNotFound",
+        "InvalidPermission.NotFound",
+        "InvalidKeyPair.NotFound",
+        "InvalidSubnetID.NotFound",
+        "InvalidVpcID.NotFound",
+        "InvalidAMIID.NotFound",
+        "LogGroupNotFound",
     ];
     const EXISTS: &[&str] = &[
-        "EntityAlreadyExists", "InvalidGroup.Duplicate", "InvalidPermission.Duplicate", "AlreadyExists",
-        "AlreadyExistsFault", "ResourceAlreadyExistsException", "RepositoryAlreadyExistsException",
-        "DuplicateLoadBalancerName", "DuplicateTargetGroupName", "DuplicateListener",
+        "EntityAlreadyExists",
+        "InvalidGroup.Duplicate",
+        "InvalidPermission.Duplicate",
+        "AlreadyExists",
+        "AlreadyExistsFault",
+        "ResourceAlreadyExistsException",
+        "RepositoryAlreadyExistsException",
+        "DuplicateLoadBalancerName",
+        "DuplicateTargetGroupName",
+        "DuplicateListener",
         "InvalidLaunchTemplateName.AlreadyExistsException",
     ];
     const THROTTLED: &[&str] = &[
-        "Throttling", "ThrottlingException", "ThrottledException", "RequestLimitExceeded", "TooManyRequestsException",
-        "RequestThrottled", "RequestThrottledException", "SlowDown", "Throttled", "LimitExceededException.Throttling",
+        "Throttling",
+        "ThrottlingException",
+        "ThrottledException",
+        "RequestLimitExceeded",
+        "TooManyRequestsException",
+        "RequestThrottled",
+        "RequestThrottledException",
+        "SlowDown",
+        "Throttled",
+        "LimitExceededException.Throttling",
     ];
     const RETRYABLE: &[&str] = &["ServiceUnavailable", "InternalFailure", "InternalError", "ServerException", "RequestTimeout"];
     if NOT_FOUND.contains(&code) {

@@ -57,10 +57,7 @@ impl Aws {
         }
         let config = loader.load().await;
         if config.region().is_none() {
-            return Err(AwsError::usage(
-                "no AWS region is configured",
-                "set stack.region in the spec, pass --region, or export AWS_REGION=us-east-1",
-            ));
+            return Err(AwsError::usage("no AWS region is configured", "set stack.region in the spec, pass --region, or export AWS_REGION=us-east-1"));
         }
         Ok(Aws::from_config(config))
     }

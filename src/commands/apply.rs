@@ -49,20 +49,25 @@ pub async fn run(global: &Global, out: &Output, opts: Options) -> Result<u8> {
         return Ok(0);
     }
     if let Some(w) = stack.cost_refusal(&plan).filter(|_| !allow_cost) {
-        return Err(Error::usage(format!("refusing to leave the AWS free tier: {w}"), "pass --allow-cost to accept the charges, or remove cluster.ec2.instance_type to use the account's free-tier type"));
+        return Err(Error::usage(
+            format!("refusing to leave the AWS free tier: {w}"),
+            "pass --allow-cost to accept the charges, or remove cluster.ec2.instance_type to use the account's free-tier type",
+        ));
     }
     if !auto_approve && !out.confirm("Apply these changes?", "apply")? {
         return Err(Error::usage("nothing applied", "answer y to apply, or pass --auto-approve"));
     }
-    let report = stack.locked(async {
-        // Under the lease, the plan must still be true: another run may have finished meanwhile.
-        still_current(&stack, &plan).await?;
-        let since = super::rollout::now();
-        let report = engine::execute(&stack.provider, &plan, &|e| out.progress(&e)).await;
-        failed(&report)?;
-        super::rollout::follow(&stack, out, &plan, &report, since, no_rollback).await?;
-        Ok(report)
-    }).await?;
+    let report = stack
+        .locked(async {
+            // Under the lease, the plan must still be true: another run may have finished meanwhile.
+            still_current(&stack, &plan).await?;
+            let since = super::rollout::now();
+            let report = engine::execute(&stack.provider, &plan, &|e| out.progress(&e)).await;
+            failed(&report)?;
+            super::rollout::follow(&stack, out, &plan, &report, since, no_rollback).await?;
+            Ok(report)
+        })
+        .await?;
     // Prove convergence: a fresh look must find nothing left to do.
     let after = stack.plan().await?;
     if after.has_changes() {
@@ -90,15 +95,20 @@ pub(super) fn failed(report: &Report) -> Result<()> {
 
 /// A saved plan, still true: made from this spec, and AWS unchanged since (re-observed now).
 async fn saved_plan(stack: &Stack, file: &std::path::Path) -> Result<Plan> {
-    let text = std::fs::read_to_string(file).map_err(|e| Error::usage(format!("cannot read {}: {e}", file.display()), "pass a file written by `ecsdeploy plan --out`"))?;
-    let saved: Plan = serde_json::from_str(&text).map_err(|e| Error::usage(format!("{} is not a saved plan: {e}", file.display()), "pass a file written by `ecsdeploy plan --out`"))?;
+    let text = std::fs::read_to_string(file)
+        .map_err(|e| Error::usage(format!("cannot read {}: {e}", file.display()), "pass a file written by `ecsdeploy plan --out`"))?;
+    let saved: Plan = serde_json::from_str(&text)
+        .map_err(|e| Error::usage(format!("{} is not a saved plan: {e}", file.display()), "pass a file written by `ecsdeploy plan --out`"))?;
     let desired: Vec<_> = saved.changes.iter().map(|c| c.desired.clone()).collect();
     let mut from_spec = crate::resource::desired(&stack.loaded.spec);
     from_spec.sort_by(|a, b| a.address.cmp(&b.address));
     let mut in_plan = desired.clone();
     in_plan.sort_by(|a, b| a.address.cmp(&b.address));
     if saved.stack != stack.loaded.spec.stack.name || from_spec != in_plan {
-        return Err(Error::Failed { message: format!("{} was made from another spec (or the spec changed since)", file.display()), hint: Some("run `ecsdeploy plan --out` again".into()) });
+        return Err(Error::Failed {
+            message: format!("{} was made from another spec (or the spec changed since)", file.display()),
+            hint: Some("run `ecsdeploy plan --out` again".into()),
+        });
     }
     still_current(stack, &saved).await?;
     Ok(saved)
@@ -109,7 +119,9 @@ async fn still_current(stack: &Stack, plan: &Plan) -> Result<()> {
     let desired = plan.changes.iter().map(|c| c.desired.clone()).collect();
     let fresh = crate::engine::plan(&stack.provider, &plan.stack, desired, vec![]).await?;
     let now: std::collections::HashMap<&str, &crate::plan::Change> = fresh.changes.iter().map(|c| (c.address.as_str(), c)).collect();
-    let moved: Vec<&str> = plan.changes.iter()
+    let moved: Vec<&str> = plan
+        .changes
+        .iter()
         .filter(|a| now.get(a.address.as_str()).is_none_or(|b| a.action != b.action || a.fields != b.fields))
         .map(|a| a.address.as_str())
         .collect();

@@ -18,11 +18,13 @@ pub async fn run(global: &Global, out: &Output, auto_approve: bool, logs: bool) 
     if !auto_approve && !out.confirm(&format!("Destroy stack `{}`?", plan.stack), "destroy")? {
         return Err(Error::usage("nothing destroyed", "answer y to destroy, or pass --auto-approve"));
     }
-    let report = stack.locked(async {
-        let report = engine::execute(&stack.provider, &plan, &|e| out.progress(&e)).await;
-        super::apply::failed(&report)?;
-        Ok(report)
-    }).await?;
+    let report = stack
+        .locked(async {
+            let report = engine::execute(&stack.provider, &plan, &|e| out.progress(&e)).await;
+            super::apply::failed(&report)?;
+            Ok(report)
+        })
+        .await?;
     out.destroyed(&report, &plan);
     Ok(0)
 }

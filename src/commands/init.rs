@@ -38,7 +38,10 @@ pub async fn run(global: &Global, out: &Output, opts: Options) -> Result<u8> {
     if let Err(e) = &checked {
         if !waits_for_secrets {
             let _ = std::fs::remove_file(&draft);
-            return Err(Error::Failed { message: format!("the spec written for `{cluster}` does not validate:\n{}", e.render()), hint: Some("this is a bug in ecsdeploy; please report it".into()) });
+            return Err(Error::Failed {
+                message: format!("the spec written for `{cluster}` does not validate:\n{}", e.render()),
+                hint: Some("this is a bug in ecsdeploy; please report it".into()),
+            });
         }
     }
     std::fs::rename(&draft, output).map_err(|e| Error::usage(format!("cannot write {}: {e}", output.display()), "choose a writable path with -o"))?;

@@ -117,7 +117,9 @@ impl Stack {
 
     /// The spec's desired resource at `address`.
     pub fn desired(&self, address: &str) -> Result<crate::plan::Desired> {
-        resource::desired(&self.loaded.spec).into_iter().find(|d| d.address == address)
+        resource::desired(&self.loaded.spec)
+            .into_iter()
+            .find(|d| d.address == address)
             .ok_or_else(|| Error::usage(format!("the spec defines no `{address}`"), "check the spec"))
     }
 
@@ -147,7 +149,11 @@ impl Stack {
     /// be left half-done, so no lease is taken; AWS refuses the call when the service is missing.
     pub async fn apply_unread(&self, out: &Output, desired: crate::plan::Desired, reason: &str) -> Result<()> {
         use crate::plan::{Action, Change, FieldChange, Live, Plan};
-        let fields = desired.fields.iter().map(|(k, v)| FieldChange { field: k.clone(), before: Some(serde_json::json!("(not read)")), after: Some(v.clone()) }).collect();
+        let fields = desired
+            .fields
+            .iter()
+            .map(|(k, v)| FieldChange { field: k.clone(), before: Some(serde_json::json!("(not read)")), after: Some(v.clone()) })
+            .collect();
         let live = Live { id: desired.name.clone(), ..Default::default() };
         let change = Change { address: desired.address.clone(), action: Action::Update, reason: reason.into(), fields, desired, live: Some(live) };
         let plan = Plan { stack: self.loaded.spec.stack.name.clone(), changes: vec![change], warnings: vec![] };
@@ -206,7 +212,10 @@ pub(crate) fn override_images(spec: &mut crate::spec::Spec, images: &[String]) -
     let mut out = Vec::new();
     for kv in images {
         let Some((name, uri)) = kv.split_once('=').filter(|(n, u)| !n.is_empty() && !u.is_empty()) else {
-            return Err(Error::usage(format!("`{kv}` is not CONTAINER=URI"), "write --image inference=ACCOUNT.dkr.ecr.REGION.amazonaws.com/iris-inference:TAG"));
+            return Err(Error::usage(
+                format!("`{kv}` is not CONTAINER=URI"),
+                "write --image inference=ACCOUNT.dkr.ecr.REGION.amazonaws.com/iris-inference:TAG",
+            ));
         };
         let mut found = spec.tasks.values_mut().flat_map(|t| t.containers.iter_mut()).filter(|c| c.name == name).collect::<Vec<_>>();
         match found.len() {

@@ -23,15 +23,17 @@ pub fn now() -> f64 {
 /// Execute a planned change under the stack's lease, then (with `and_follow`) follow the
 /// deployments it started (day-2 commands: nothing to roll back to).
 pub async fn execute_and_follow(stack: &Stack, out: &Output, plan: &Plan, and_follow: bool) -> Result<()> {
-    stack.locked(async {
-        let since = now();
-        let report = engine::execute(&stack.provider, plan, &|e| out.progress(&e)).await;
-        super::apply::failed(&report)?;
-        if !and_follow {
-            return Ok(());
-        }
-        follow(stack, out, plan, &report, since, true).await
-    }).await
+    stack
+        .locked(async {
+            let since = now();
+            let report = engine::execute(&stack.provider, plan, &|e| out.progress(&e)).await;
+            super::apply::failed(&report)?;
+            if !and_follow {
+                return Ok(());
+            }
+            follow(stack, out, plan, &report, since, true).await
+        })
+        .await
 }
 
 /// Wait for and verify every service deployment `report` started (the run began at `since`);
@@ -125,7 +127,9 @@ async fn roll_back(stack: &Stack, out: &Output, c: &Change, report: &Report, pre
     desired.fields = desired.fields.iter().map(|(k, v)| (k.clone(), resolve(v, &report.outputs))).collect();
     let current = desired.fields.insert("task_definition".into(), json!(previous));
     desired.depends_on.clear();
-    let live = service::observe_live(&stack.provider.aws, &desired).await.map_err(|e| Error::Failed { message: format!("rollback of `{}`: {e}", desired.name), hint: None })?;
+    let live = service::observe_live(&stack.provider.aws, &desired)
+        .await
+        .map_err(|e| Error::Failed { message: format!("rollback of `{}`: {e}", desired.name), hint: None })?;
     let change = Change {
         address: c.address.clone(),
         action: Action::Update,

@@ -2,17 +2,20 @@ use std::time::Duration;
 
 use super::Stack;
 use crate::cli::Global;
+use crate::engine::wait::NO_CAPACITY_PATIENCE;
 use crate::error::{Error, Result};
 use crate::output::Output;
-use crate::engine::wait::NO_CAPACITY_PATIENCE;
 use crate::resource::{instances, job};
 
 /// Start a one-off task; with `wait`, stream its logs and exit with its exit code.
 pub async fn run(global: &Global, out: &Output, name: &str, wait: bool, env: &[String]) -> Result<u8> {
-    let env = env.iter().map(|kv| match kv.split_once('=') {
-        Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
-        _ => Err(Error::usage(format!("`{kv}` is not NAME=VALUE"), "write --env BUCKET_NAME=my-bucket")),
-    }).collect::<Result<Vec<_>>>()?;
+    let env = env
+        .iter()
+        .map(|kv| match kv.split_once('=') {
+            Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
+            _ => Err(Error::usage(format!("`{kv}` is not NAME=VALUE"), "write --env BUCKET_NAME=my-bucket")),
+        })
+        .collect::<Result<Vec<_>>>()?;
     let stack = Stack::open(global).await?;
     let aws = &stack.provider.aws;
     let cluster = &stack.loaded.spec.cluster.name;
@@ -66,7 +69,10 @@ pub async fn run(global: &Global, out: &Output, name: &str, wait: bool, env: &[S
                     }
                     Ok(u8::try_from(code).unwrap_or(1))
                 }
-                None => Err(Error::Failed { message: format!("the task stopped before its container ran: {}", state.reason), hint: Some("`ecsdeploy doctor` explains the common causes (image missing, no memory)".into()) }),
+                None => Err(Error::Failed {
+                    message: format!("the task stopped before its container ran: {}", state.reason),
+                    hint: Some("`ecsdeploy doctor` explains the common causes (image missing, no memory)".into()),
+                }),
             };
         }
         tokio::time::sleep(pause).await;

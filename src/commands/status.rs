@@ -13,12 +13,17 @@ pub async fn run(global: &Global, out: &Output) -> Result<u8> {
     let aws = &stack.provider.aws;
     let services = observe::services(aws, spec).await.map_err(super::resource_error)?;
     let instances = observe::instances(aws, &spec.cluster.name).await.map_err(super::resource_error)?;
-    let fargate: Vec<(u32, u32)> = services.iter().filter_map(|st| {
-        let s = &spec.services[&st.name];
-        let task = spec.tasks.get(&s.task)?;
-        uses_fargate(spec, s.capacity_provider.as_deref(), s.launch_type).then(|| (task.cpu.unwrap_or(256), task.memory.unwrap_or(512)))
-            .map(|size| std::iter::repeat_n(size, st.running.max(0) as usize))
-    }).flatten().collect();
+    let fargate: Vec<(u32, u32)> = services
+        .iter()
+        .filter_map(|st| {
+            let s = &spec.services[&st.name];
+            let task = spec.tasks.get(&s.task)?;
+            uses_fargate(spec, s.capacity_provider.as_deref(), s.launch_type)
+                .then(|| (task.cpu.unwrap_or(256), task.memory.unwrap_or(512)))
+                .map(|size| std::iter::repeat_n(size, st.running.max(0) as usize))
+        })
+        .flatten()
+        .collect();
     let types: Vec<String> = instances.iter().map(|i| i.instance_type.clone()).collect();
     // The free tier is the account's own (since 2025-07-15): ask which types are free here.
     let free = crate::resource::instance_type::free_types(aws).await.map_err(super::resource_error)?;

@@ -1,9 +1,9 @@
 //! The engine: observe live state, plan, and execute a plan over the dependency graph with
 //! bounded concurrency. It knows no AWS service: resources come through [`Provider`].
 
-mod walk;
 pub mod verify;
 pub mod wait;
+mod walk;
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -73,7 +73,10 @@ fn order(desired: &[Desired]) -> Result<Vec<usize>, PlanError> {
     for (i, d) in desired.iter().enumerate() {
         for dep in &d.depends_on {
             let Some(&j) = index.get(dep.as_str()) else {
-                return Err(PlanError { address: d.address.clone(), failure: Failure::new(format!("depends on unknown `{dep}`"), "this is a bug in ecsdeploy; please report it") });
+                return Err(PlanError {
+                    address: d.address.clone(),
+                    failure: Failure::new(format!("depends on unknown `{dep}`"), "this is a bug in ecsdeploy; please report it"),
+                });
             };
             graph.add_edge(nodes[j], nodes[i], ());
         }
@@ -102,7 +105,10 @@ pub async fn plan(provider: &dyn Provider, stack: &str, desired: Vec<Desired>, w
             let live_deps: HashMap<Address, Live> = dep_results.into_iter().filter_map(|(a, l)| l.map(|l| (a, l))).collect();
             let live = provider.observe(d, &live_deps).await?;
             if d.data && live.is_none() {
-                return Err(Failure::new(format!("{} `{}` does not exist", d.kind.replace('_', " "), d.name), d.meta.get("missing_hint").cloned().unwrap_or_else(|| "create it first, or change the spec".into())));
+                return Err(Failure::new(
+                    format!("{} `{}` does not exist", d.kind.replace('_', " "), d.name),
+                    d.meta.get("missing_hint").cloned().unwrap_or_else(|| "create it first, or change the spec".into()),
+                ));
             }
             Ok(live)
         })

@@ -71,7 +71,10 @@ pub enum Verdict {
     /// Still going; the string changes whenever progress is made.
     Waiting(String),
     Completed,
-    Failed { reason: String, task: Option<StoppedTask> },
+    Failed {
+        reason: String,
+        task: Option<StoppedTask>,
+    },
 }
 
 /// Where the deployment `id` stands, from one snapshot; events before `since` (seconds since the
@@ -106,7 +109,16 @@ pub fn judge(s: &Snapshot, id: &str, since: f64) -> Verdict {
     }
     let mut moving = s.progress.clone();
     moving.sort();
-    Verdict::Waiting(format!("{}/{}/{}/{}/{}/{} [{}]", ours.running, ours.pending, ours.desired, ours.rollout_state, ours.failed, s.deployments.len(), moving.join(", ")))
+    Verdict::Waiting(format!(
+        "{}/{}/{}/{}/{}/{} [{}]",
+        ours.running,
+        ours.pending,
+        ours.desired,
+        ours.rollout_state,
+        ours.failed,
+        s.deployments.len(),
+        moving.join(", ")
+    ))
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -175,7 +187,10 @@ where
         // tight again once only ECS's own verdict is missing (ours is the only deployment left and
         // every task of it runs).
         let jitter = 0.8 + fastrand::f64() * 0.4;
-        let near = snapshot.deployments.len() == 1 && snapshot.deployments[0].id == id && snapshot.deployments[0].running == snapshot.deployments[0].desired && snapshot.deployments[0].pending == 0;
+        let near = snapshot.deployments.len() == 1
+            && snapshot.deployments[0].id == id
+            && snapshot.deployments[0].running == snapshot.deployments[0].desired
+            && snapshot.deployments[0].pending == 0;
         tokio::time::sleep(if near { NEAR_POLL } else { pause }.mul_f64(jitter)).await;
         pause = (pause.mul_f64(1.5)).min(MAX_POLL);
     }
@@ -195,7 +210,8 @@ mod tests {
 
     #[test]
     fn completes_only_when_alone_settled_and_completed() {
-        let mut s = Snapshot { desired: 1, deployments: vec![dep("new", "PRIMARY", "IN_PROGRESS", 1), dep("old", "ACTIVE", "COMPLETED", 1)], ..Default::default() };
+        let mut s =
+            Snapshot { desired: 1, deployments: vec![dep("new", "PRIMARY", "IN_PROGRESS", 1), dep("old", "ACTIVE", "COMPLETED", 1)], ..Default::default() };
         assert!(matches!(judge(&s, "new", 0.0), Verdict::Waiting(_)));
         s.deployments = vec![dep("new", "PRIMARY", "COMPLETED", 1)];
         assert_eq!(judge(&s, "new", 0.0), Verdict::Completed);
@@ -206,7 +222,12 @@ mod tests {
 
     #[test]
     fn fails_fast_on_a_stopped_task_of_the_deployment() {
-        let t = StoppedTask { started_by: "new".into(), stop_code: "TaskFailedToStart".into(), reason: "CannotPullContainerError: not found".into(), ..Default::default() };
+        let t = StoppedTask {
+            started_by: "new".into(),
+            stop_code: "TaskFailedToStart".into(),
+            reason: "CannotPullContainerError: not found".into(),
+            ..Default::default()
+        };
         let s = Snapshot { desired: 1, deployments: vec![dep("new", "PRIMARY", "IN_PROGRESS", 0)], stopped: vec![t], ..Default::default() };
         assert!(matches!(judge(&s, "new", 0.0), Verdict::Failed { reason, .. } if reason.contains("CannotPullContainerError")));
         // A task stopped by scaling, or of another deployment, is no failure of ours.
@@ -238,19 +259,47 @@ mod tests {
     #[tokio::test]
     async fn driver_reports_new_events_once_and_stops_at_completion() {
         let shots = std::sync::Mutex::new(vec![
-            Snapshot { desired: 1, deployments: vec![dep("d", "PRIMARY", "COMPLETED", 1)], events: vec![ServiceEvent { id: "b".into(), at: 102.0, message: "steady".into() }, ServiceEvent { id: "a".into(), at: 101.0, message: "started".into() }], ..Default::default() },
-            Snapshot { desired: 1, deployments: vec![dep("d", "PRIMARY", "IN_PROGRESS", 0)], events: vec![ServiceEvent { id: "a".into(), at: 101.0, message: "started".into() }], ..Default::default() },
+            Snapshot {
+                desired: 1,
+                deployments: vec![dep("d", "PRIMARY", "COMPLETED", 1)],
+                events: vec![
+                    ServiceEvent { id: "b".into(), at: 102.0, message: "steady".into() },
+                    ServiceEvent { id: "a".into(), at: 101.0, message: "started".into() },
+                ],
+                ..Default::default()
+            },
+            Snapshot {
+                desired: 1,
+                deployments: vec![dep("d", "PRIMARY", "IN_PROGRESS", 0)],
+                events: vec![ServiceEvent { id: "a".into(), at: 101.0, message: "started".into() }],
+                ..Default::default()
+            },
         ]);
         let seen = std::sync::Mutex::new(Vec::new());
         let t = Timeouts { progress: Duration::from_secs(5), deadline: Duration::from_secs(5) };
-        let r = wait(|| { let s = shots.lock().unwrap().pop().unwrap(); async move { Ok::<_, String>(s) } }, "d", 0.0, t, &|m| seen.lock().unwrap().push(m.to_string())).await;
+        let r = wait(
+            || {
+                let s = shots.lock().unwrap().pop().unwrap();
+                async move { Ok::<_, String>(s) }
+            },
+            "d",
+            0.0,
+            t,
+            &|m| seen.lock().unwrap().push(m.to_string()),
+        )
+        .await;
         assert!(r.is_ok());
         assert_eq!(*seen.lock().unwrap(), ["started", "steady"]);
     }
 
     #[test]
     fn a_task_moving_through_its_states_is_progress_though_no_count_changes() {
-        let at = |status: &str| Snapshot { desired: 1, deployments: vec![dep("d", "PRIMARY", "IN_PROGRESS", 0)], progress: vec![format!("task t1 {status}")], ..Default::default() };
+        let at = |status: &str| Snapshot {
+            desired: 1,
+            deployments: vec![dep("d", "PRIMARY", "IN_PROGRESS", 0)],
+            progress: vec![format!("task t1 {status}")],
+            ..Default::default()
+        };
         let Verdict::Waiting(provisioning) = judge(&at("PROVISIONING"), "d", 0.0) else { panic!() };
         let Verdict::Waiting(pending) = judge(&at("PENDING"), "d", 0.0) else { panic!() };
         assert_ne!(provisioning, pending);

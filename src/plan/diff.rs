@@ -72,23 +72,14 @@ fn display_unknown(v: &Value) -> Value {
 /// Compare one resource. `known` holds outputs of dependencies that exist and will not change
 /// identity; anything else a field refers to is `(known after apply)`.
 pub fn diff(desired: &Desired, live: Option<&Live>, known: &HashMap<Address, Outputs>) -> Change {
-    let change = |action, reason: String, fields| Change {
-        address: desired.address.clone(),
-        action,
-        reason,
-        fields,
-        desired: desired.clone(),
-        live: live.cloned(),
-    };
+    let change =
+        |action, reason: String, fields| Change { address: desired.address.clone(), action, reason, fields, desired: desired.clone(), live: live.cloned() };
     if desired.data {
         return change(Action::Read, "read-only: must already exist".into(), vec![]);
     }
     let Some(live) = live else {
-        let fields = desired
-            .fields
-            .iter()
-            .map(|(k, v)| FieldChange { field: k.clone(), before: None, after: present(display_unknown(&resolve(v, known))) })
-            .collect();
+        let fields =
+            desired.fields.iter().map(|(k, v)| FieldChange { field: k.clone(), before: None, after: present(display_unknown(&resolve(v, known))) }).collect();
         return change(Action::Create, "does not exist yet".into(), fields);
     };
     let mut fields = Vec::new();

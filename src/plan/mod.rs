@@ -168,9 +168,13 @@ impl Plan {
     /// Resources this plan would change that another stack owns (its `ecsdeploy:stack` tag):
     /// (address, name, the other stack). ecsdeploy never takes one over.
     pub fn takeovers(&self) -> Vec<(String, String, String)> {
-        self.changes.iter().filter(|c| !c.desired.data).filter_map(|c| {
-            let owner = c.live.as_ref()?.fields.get("tags")?.get("ecsdeploy:stack")?.as_str()?;
-            (owner != self.stack).then(|| (c.address.clone(), c.desired.name.clone(), owner.to_string()))
-        }).collect()
+        self.changes
+            .iter()
+            .filter(|c| !c.desired.data)
+            .filter_map(|c| {
+                let owner = c.live.as_ref()?.fields.get("tags")?.get("ecsdeploy:stack")?.as_str()?;
+                (owner != self.stack).then(|| (c.address.clone(), c.desired.name.clone(), owner.to_string()))
+            })
+            .collect()
     }
 }

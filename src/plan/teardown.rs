@@ -12,18 +12,23 @@ use super::{Action, Change, Plan};
 pub fn teardown(observed: &Plan, stack: &str, keep: &[&str]) -> Plan {
     let by_address: HashMap<&str, &Change> = observed.changes.iter().map(|c| (c.address.as_str(), c)).collect();
     let owned = |c: &Change| -> bool { owns(c, stack, &by_address) };
-    let mut changes: Vec<Change> = observed.changes.iter().rev().map(|c| {
-        let mut t = c.clone();
-        t.fields = vec![];
-        (t.action, t.reason) = match (&c.live, c.desired.data) {
-            (_, true) => (Action::Read, "read-only: never deleted".into()),
-            (None, _) => (Action::NoOp, "already gone".into()),
-            (Some(_), _) if !owned(c) => (Action::NoOp, format!("not tagged ecsdeploy:stack={stack}: left alone")),
-            (Some(_), _) if keep.contains(&c.desired.kind.as_str()) => (Action::NoOp, "kept (see the command's options)".into()),
-            (Some(_), _) => (Action::Delete, "owned by the stack".into()),
-        };
-        t
-    }).collect();
+    let mut changes: Vec<Change> = observed
+        .changes
+        .iter()
+        .rev()
+        .map(|c| {
+            let mut t = c.clone();
+            t.fields = vec![];
+            (t.action, t.reason) = match (&c.live, c.desired.data) {
+                (_, true) => (Action::Read, "read-only: never deleted".into()),
+                (None, _) => (Action::NoOp, "already gone".into()),
+                (Some(_), _) if !owned(c) => (Action::NoOp, format!("not tagged ecsdeploy:stack={stack}: left alone")),
+                (Some(_), _) if keep.contains(&c.desired.kind.as_str()) => (Action::NoOp, "kept (see the command's options)".into()),
+                (Some(_), _) => (Action::Delete, "owned by the stack".into()),
+            };
+            t
+        })
+        .collect();
     // Reverse the graph: a resource now waits for everything that depended on it.
     let dependents: HashMap<String, Vec<String>> = observed.changes.iter().fold(HashMap::new(), |mut m, c| {
         for d in &c.desired.depends_on {
@@ -63,7 +68,13 @@ mod tests {
             action: Action::NoOp,
             reason: String::new(),
             fields: vec![],
-            desired: Desired { address: address.into(), kind: address.split('.').next().unwrap().into(), data, depends_on: deps.iter().map(|d| d.to_string()).collect(), ..Default::default() },
+            desired: Desired {
+                address: address.into(),
+                kind: address.split('.').next().unwrap().into(),
+                data,
+                depends_on: deps.iter().map(|d| d.to_string()).collect(),
+                ..Default::default()
+            },
             live: Some(Live { fields, ..Default::default() }),
         }
     }

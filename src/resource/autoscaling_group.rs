@@ -76,7 +76,8 @@ pub async fn apply(aws: &Aws, c: &Change, fields: &Fields) -> Result<Outputs> {
     match &c.live {
         None => {
             retry_propagation(|| async {
-                aws.autoscaling.create_auto_scaling_group()
+                aws.autoscaling
+                    .create_auto_scaling_group()
                     .auto_scaling_group_name(name)
                     .launch_template(template.clone())
                     // Empty until the capacity provider is attached (see `instances`).
@@ -85,16 +86,25 @@ pub async fn apply(aws: &Aws, c: &Change, fields: &Fields) -> Result<Outputs> {
                     .desired_capacity(0)
                     .vpc_zone_identifier(field(fields, "subnets"))
                     .set_tags(Some(tags.clone()))
-                    .send().await.aws("autoscaling:CreateAutoScalingGroup")
-            }).await?;
+                    .send()
+                    .await
+                    .aws("autoscaling:CreateAutoScalingGroup")
+            })
+            .await?;
         }
         Some(_) => {
             let touched = |f: &str| super::changed(c, f);
             if ["max", "subnets", "launch_template"].iter().any(|f| touched(f)) {
                 let mut req = aws.autoscaling.update_auto_scaling_group().auto_scaling_group_name(name);
-                if touched("max") { req = req.max_size(int(fields, "max").unwrap_or(1)); }
-                if touched("subnets") { req = req.vpc_zone_identifier(field(fields, "subnets")); }
-                if touched("launch_template") { req = req.launch_template(template); }
+                if touched("max") {
+                    req = req.max_size(int(fields, "max").unwrap_or(1));
+                }
+                if touched("subnets") {
+                    req = req.vpc_zone_identifier(field(fields, "subnets"));
+                }
+                if touched("launch_template") {
+                    req = req.launch_template(template);
+                }
                 req.send().await.aws("autoscaling:UpdateAutoScalingGroup")?;
             }
             if touched("tags") {
@@ -112,10 +122,23 @@ pub async fn apply(aws: &Aws, c: &Change, fields: &Fields) -> Result<Outputs> {
 /// Delete the group with its instances, and wait until it is gone (its instances leave the
 /// cluster, which can then be deleted).
 pub async fn delete(aws: &Aws, c: &Change) -> Result<Outputs> {
-    aws.autoscaling.delete_auto_scaling_group().auto_scaling_group_name(&c.desired.name).force_delete(true).send().await.aws("autoscaling:DeleteAutoScalingGroup")?;
+    aws.autoscaling
+        .delete_auto_scaling_group()
+        .auto_scaling_group_name(&c.desired.name)
+        .force_delete(true)
+        .send()
+        .await
+        .aws("autoscaling:DeleteAutoScalingGroup")?;
     super::until("the group and its instances are gone", || async {
-        let out = aws.autoscaling.describe_auto_scaling_groups().auto_scaling_group_names(&c.desired.name).send().await.aws("autoscaling:DescribeAutoScalingGroups")?;
+        let out = aws
+            .autoscaling
+            .describe_auto_scaling_groups()
+            .auto_scaling_group_names(&c.desired.name)
+            .send()
+            .await
+            .aws("autoscaling:DescribeAutoScalingGroups")?;
         Ok(out.auto_scaling_groups.unwrap_or_default().is_empty())
-    }).await?;
+    })
+    .await?;
     Ok(Outputs::new())
 }

@@ -50,10 +50,20 @@ pub fn desired(spec: &Spec) -> Vec<Desired> {
 }
 
 pub async fn observe(aws: &Aws, d: &Desired) -> Result<Option<Live>> {
-    let out = aws.ecs.describe_capacity_providers().capacity_providers(&d.name).include(aws_sdk_ecs::types::CapacityProviderField::Tags).send().await.aws("ecs:DescribeCapacityProviders")?;
-    let Some(cp) = out.capacity_providers.unwrap_or_default().into_iter().find(|c| c.status.as_ref().map(|s| s.as_str()) == Some("ACTIVE")) else { return Ok(None) };
+    let out = aws
+        .ecs
+        .describe_capacity_providers()
+        .capacity_providers(&d.name)
+        .include(aws_sdk_ecs::types::CapacityProviderField::Tags)
+        .send()
+        .await
+        .aws("ecs:DescribeCapacityProviders")?;
+    let Some(cp) = out.capacity_providers.unwrap_or_default().into_iter().find(|c| c.status.as_ref().map(|s| s.as_str()) == Some("ACTIVE")) else {
+        return Ok(None);
+    };
     let asg = cp.auto_scaling_group_provider.as_ref();
-    let scaling = asg.and_then(|a| a.managed_scaling.as_ref()).and_then(|m| m.status.as_ref()).map(|s| s.as_str().to_string()).unwrap_or_else(|| "DISABLED".into());
+    let scaling =
+        asg.and_then(|a| a.managed_scaling.as_ref()).and_then(|m| m.status.as_ref()).map(|s| s.as_str().to_string()).unwrap_or_else(|| "DISABLED".into());
     let tags = cp.tags.unwrap_or_default();
     let arn = cp.capacity_provider_arn.unwrap_or_default();
     let fields = [
@@ -61,28 +71,25 @@ pub async fn observe(aws: &Aws, d: &Desired) -> Result<Option<Live>> {
         ("managed_scaling", json!(scaling)),
         ("tags", super::live_tags(tags.iter().map(|t| (t.key().unwrap_or_default(), t.value().unwrap_or_default())))),
     ];
-    Ok(Some(Live {
-        id: arn.clone(),
-        fields: crate::plan::fields(fields),
-        outputs: outputs([("arn", arn), ("name", d.name.clone())]),
-    }))
+    Ok(Some(Live { id: arn.clone(), fields: crate::plan::fields(fields), outputs: outputs([("arn", arn), ("name", d.name.clone())]) }))
 }
 
 fn scaling(fields: &Fields) -> ManagedScaling {
     let on = field(fields, "managed_scaling") == "ENABLED";
-    ManagedScaling::builder()
-        .status(if on { ManagedScalingStatus::Enabled } else { ManagedScalingStatus::Disabled })
-        .target_capacity(100)
-        .build()
+    ManagedScaling::builder().status(if on { ManagedScalingStatus::Enabled } else { ManagedScalingStatus::Disabled }).target_capacity(100).build()
 }
 
 pub async fn apply(aws: &Aws, c: &Change, fields: &Fields) -> Result<Outputs> {
     let name = &c.desired.name;
     if let (Some(live), true) = (&c.live, c.action.in_place()) {
         if super::changed(c, "managed_scaling") {
-            aws.ecs.update_capacity_provider().name(name)
+            aws.ecs
+                .update_capacity_provider()
+                .name(name)
                 .auto_scaling_group_provider(AutoScalingGroupProviderUpdate::builder().managed_scaling(scaling(fields)).build())
-                .send().await.aws("ecs:UpdateCapacityProvider")?;
+                .send()
+                .await
+                .aws("ecs:UpdateCapacityProvider")?;
         }
         if super::changed(c, "tags") {
             aws.ecs.tag_resource().resource_arn(&live.id).set_tags(Some(ecs_tags(fields))).send().await.aws("ecs:TagResource")?;
@@ -99,12 +106,21 @@ pub async fn apply(aws: &Aws, c: &Change, fields: &Fields) -> Result<Outputs> {
         .managed_termination_protection(ManagedTerminationProtection::Disabled)
         .build()
         .expect("group ARN set");
-    let out = aws.ecs.create_capacity_provider().name(name).auto_scaling_group_provider(provider).set_tags(Some(ecs_tags(fields))).send().await.aws("ecs:CreateCapacityProvider")?;
+    let out = aws
+        .ecs
+        .create_capacity_provider()
+        .name(name)
+        .auto_scaling_group_provider(provider)
+        .set_tags(Some(ecs_tags(fields)))
+        .send()
+        .await
+        .aws("ecs:CreateCapacityProvider")?;
     let arn = out.capacity_provider.and_then(|c| c.capacity_provider_arn).unwrap_or_default();
     Ok(outputs([("arn", arn), ("name", name.clone())]))
 }
 
 pub async fn delete(aws: &Aws, c: &Change) -> Result<Outputs> {
-    super::retry_in_use(|| async { aws.ecs.delete_capacity_provider().capacity_provider(&c.desired.name).send().await.aws("ecs:DeleteCapacityProvider") }).await?;
+    super::retry_in_use(|| async { aws.ecs.delete_capacity_provider().capacity_provider(&c.desired.name).send().await.aws("ecs:DeleteCapacityProvider") })
+        .await?;
     Ok(Outputs::new())
 }

@@ -36,7 +36,10 @@ pub async fn observe(aws: &Aws, d: &Desired) -> Result<Option<Live>> {
     let tags = c.tags.unwrap_or_default();
     let mut providers = c.capacity_providers.unwrap_or_default();
     providers.sort();
-    let strategy: Vec<Value> = c.default_capacity_provider_strategy.unwrap_or_default().iter()
+    let strategy: Vec<Value> = c
+        .default_capacity_provider_strategy
+        .unwrap_or_default()
+        .iter()
         .map(|s| json!({"provider": s.capacity_provider, "weight": s.weight, "base": s.base}))
         .collect();
     let arn = c.cluster_arn.unwrap_or_default();
@@ -45,11 +48,7 @@ pub async fn observe(aws: &Aws, d: &Desired) -> Result<Option<Live>> {
         ("capacity_providers", json!(providers)),
         ("default_strategy", Value::Array(strategy)),
     ];
-    Ok(Some(Live {
-        id: arn.clone(),
-        fields: crate::plan::fields(fields),
-        outputs: outputs([("arn", arn), ("name", d.name.clone())]),
-    }))
+    Ok(Some(Live { id: arn.clone(), fields: crate::plan::fields(fields), outputs: outputs([("arn", arn), ("name", d.name.clone())]) }))
 }
 
 pub async fn apply(aws: &Aws, c: &Change, fields: &Fields) -> Result<Outputs> {

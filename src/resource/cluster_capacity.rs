@@ -59,25 +59,39 @@ pub fn observe(d: &Desired, deps: &HashMap<Address, Live>) -> Result<Option<Live
 
 pub async fn apply(aws: &Aws, c: &Change, fields: &Fields) -> Result<Outputs> {
     let providers: Vec<String> = fields["capacity_providers"].as_array().into_iter().flatten().filter_map(|v| v.as_str().map(String::from)).collect();
-    let strategy: Vec<CapacityProviderStrategyItem> = fields["default_strategy"].as_array().into_iter().flatten()
-        .map(|s| CapacityProviderStrategyItem::builder()
-            .capacity_provider(s["provider"].as_str().unwrap_or_default())
-            .weight(s["weight"].as_i64().unwrap_or(1) as i32)
-            .base(s["base"].as_i64().unwrap_or(0) as i32)
-            .build().expect("provider set"))
+    let strategy: Vec<CapacityProviderStrategyItem> = fields["default_strategy"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|s| {
+            CapacityProviderStrategyItem::builder()
+                .capacity_provider(s["provider"].as_str().unwrap_or_default())
+                .weight(s["weight"].as_i64().unwrap_or(1) as i32)
+                .base(s["base"].as_i64().unwrap_or(0) as i32)
+                .build()
+                .expect("provider set")
+        })
         .collect();
-    aws.ecs.put_cluster_capacity_providers()
+    aws.ecs
+        .put_cluster_capacity_providers()
         .cluster(&c.desired.name)
         .set_capacity_providers(Some(providers))
         .set_default_capacity_provider_strategy(Some(strategy))
-        .send().await.aws("ecs:PutClusterCapacityProviders")?;
+        .send()
+        .await
+        .aws("ecs:PutClusterCapacityProviders")?;
     Ok(Outputs::new())
 }
 
 /// Detach every provider, so the capacity provider can be deleted.
 pub async fn delete(aws: &Aws, c: &Change) -> Result<Outputs> {
-    aws.ecs.put_cluster_capacity_providers().cluster(&c.desired.name)
-        .set_capacity_providers(Some(vec![])).set_default_capacity_provider_strategy(Some(vec![]))
-        .send().await.aws("ecs:PutClusterCapacityProviders")?;
+    aws.ecs
+        .put_cluster_capacity_providers()
+        .cluster(&c.desired.name)
+        .set_capacity_providers(Some(vec![]))
+        .set_default_capacity_provider_strategy(Some(vec![]))
+        .send()
+        .await
+        .aws("ecs:PutClusterCapacityProviders")?;
     Ok(Outputs::new())
 }

@@ -7,12 +7,12 @@ use indexmap::IndexMap;
 use serde_json::Value;
 
 use super::{
-    ami, autoscaling_group, capacity_provider, iam_role, ingress, instance_profile, launch_template, log_group, security_group, service,
-    task_definition, vpc, Result,
+    ami, autoscaling_group, capacity_provider, iam_role, ingress, instance_profile, launch_template, log_group, security_group, service, task_definition, vpc,
+    Result,
 };
-use crate::plan::{Desired, Live};
 use crate::aws::{Aws, AwsResultExt};
 use crate::engine::Failure;
+use crate::plan::{Desired, Live};
 use crate::spec::*;
 
 /// What was found: the spec, and what the reader must know about it.
@@ -60,9 +60,13 @@ fn gone(what: String) -> super::Error {
 
 pub async fn discover(aws: &Aws, cluster_name: &str, only: &[String], jobs: &[String]) -> Result<Discovered> {
     let mut notes = Vec::new();
-    let clusters = aws.ecs.describe_clusters().clusters(cluster_name).include(aws_sdk_ecs::types::ClusterField::Tags).send().await.aws("ecs:DescribeClusters")?;
+    let clusters =
+        aws.ecs.describe_clusters().clusters(cluster_name).include(aws_sdk_ecs::types::ClusterField::Tags).send().await.aws("ecs:DescribeClusters")?;
     let Some(cluster) = clusters.clusters.unwrap_or_default().into_iter().find(|c| c.status.as_deref() == Some("ACTIVE")) else {
-        return Err(missing(format!("there is no active cluster `{cluster_name}` in {}", aws.region()), "name a cluster of this account and region (aws ecs list-clusters)"));
+        return Err(missing(
+            format!("there is no active cluster `{cluster_name}` in {}", aws.region()),
+            "name a cluster of this account and region (aws ecs list-clusters)",
+        ));
     };
     let tagged = cluster.tags().iter().find(|t| t.key() == Some(super::TAG_STACK)).and_then(|t| t.value.clone());
     let stack = tagged.clone().unwrap_or_else(|| cluster_name.to_string());
@@ -116,13 +120,16 @@ pub async fn discover(aws: &Aws, cluster_name: &str, only: &[String], jobs: &[St
         }
         task(aws, &mut spec, family, &mut notes).await?;
         let on_ec2 = spec.cluster.ec2.is_some();
-        spec.jobs.insert(family.clone(), Job {
-            task: family.clone(),
-            capacity_provider: Some(if on_ec2 { "ec2" } else { "FARGATE" }.to_string()),
-            launch_type: None,
-            command: None,
-            network: None,
-        });
+        spec.jobs.insert(
+            family.clone(),
+            Job {
+                task: family.clone(),
+                capacity_provider: Some(if on_ec2 { "ec2" } else { "FARGATE" }.to_string()),
+                launch_type: None,
+                command: None,
+                network: None,
+            },
+        );
     }
     if let Some(group_id) = ecs_group {
         rules(aws, &mut spec, &group_id, alb_group.as_deref()).await?;
@@ -136,10 +143,14 @@ pub async fn discover(aws: &Aws, cluster_name: &str, only: &[String], jobs: &[St
 async fn ec2_capacity(aws: &Aws, spec: &mut Spec, cp: &str, notes: &mut Vec<String>) -> Result<(Ec2Capacity, Option<String>)> {
     let provider = capacity_provider::observe(aws, &named(capacity_provider::KIND, cp)).await?.ok_or_else(|| gone(format!("capacity provider `{cp}`")))?;
     let asg_name = arn_name(&text(&provider, "auto_scaling_group"));
-    let asg = autoscaling_group::observe(aws, &named(autoscaling_group::KIND, &asg_name)).await?.ok_or_else(|| gone(format!("autoscaling group `{asg_name}`")))?;
+    let asg =
+        autoscaling_group::observe(aws, &named(autoscaling_group::KIND, &asg_name)).await?.ok_or_else(|| gone(format!("autoscaling group `{asg_name}`")))?;
     let lt_name = asg.outputs.get("launch_template_name").cloned().unwrap_or_default();
     if lt_name.is_empty() {
-        return Err(missing(format!("autoscaling group `{asg_name}` uses a launch configuration or mixed instances"), "move it to a launch template (EC2 console → Auto Scaling groups → Edit) and run init again"));
+        return Err(missing(
+            format!("autoscaling group `{asg_name}` uses a launch configuration or mixed instances"),
+            "move it to a launch template (EC2 console → Auto Scaling groups → Edit) and run init again",
+        ));
     }
     let lt = launch_template::observe(aws, &named(launch_template::KIND, &lt_name)).await?.ok_or_else(|| gone(format!("launch template `{lt_name}`")))?;
 
@@ -193,14 +204,18 @@ async fn add_role(aws: &Aws, spec: &mut Spec, name: &str) -> Result<()> {
     }
     let role = iam_role::observe(aws, &named(iam_role::KIND, name)).await?.ok_or_else(|| gone(format!("role `{name}`")))?;
     let trust = strings(role.fields.get("trust")).into_iter().map(|p| if p == "ecs-tasks.amazonaws.com" { "ecs-tasks".to_string() } else { p }).collect();
-    let inline_policies = role.fields.get("inline_policies").and_then(Value::as_object).into_iter().flatten().map(|(k, v)| (k.clone(), v.to_string())).collect();
+    let inline_policies =
+        role.fields.get("inline_policies").and_then(Value::as_object).into_iter().flatten().map(|(k, v)| (k.clone(), v.to_string())).collect();
     let description = text(&role, "description");
-    spec.roles.insert(name.to_string(), Role {
-        trust,
-        managed_policies: strings(role.fields.get("managed_policies")),
-        inline_policies,
-        description: (!description.is_empty()).then_some(description),
-    });
+    spec.roles.insert(
+        name.to_string(),
+        Role {
+            trust,
+            managed_policies: strings(role.fields.get("managed_policies")),
+            inline_policies,
+            description: (!description.is_empty()).then_some(description),
+        },
+    );
     Ok(())
 }
 
@@ -238,23 +253,26 @@ async fn services(aws: &Aws, spec: &mut Spec, only: &[String], cp: Option<&str>,
             ServiceLoadBalancer { container: l["container"].as_str().unwrap_or_default().to_string(), port: l["port"].as_u64().unwrap_or(80) as u32 }
         });
         let deployment = &s.fields["deployment"];
-        spec.services.insert(name, Service {
-            task: family,
-            desired_count: number(&s, "desired_count"),
-            capacity_provider,
-            launch_type,
-            health_check_grace_period: s.fields.get("health_check_grace_period").and_then(Value::as_u64).map(|g| g as u32),
-            deployment: Deployment {
-                minimum_healthy_percent: deployment["minimum_healthy_percent"].as_u64().map(|p| p as u32),
-                maximum_percent: deployment["maximum_percent"].as_u64().map(|p| p as u32),
-                circuit_breaker: deployment["circuit_breaker"].as_bool().unwrap_or(false),
-                rollback: deployment["rollback"].as_bool().unwrap_or(false),
-                ..Deployment::default()
+        spec.services.insert(
+            name,
+            Service {
+                task: family,
+                desired_count: number(&s, "desired_count"),
+                capacity_provider,
+                launch_type,
+                health_check_grace_period: s.fields.get("health_check_grace_period").and_then(Value::as_u64).map(|g| g as u32),
+                deployment: Deployment {
+                    minimum_healthy_percent: deployment["minimum_healthy_percent"].as_u64().map(|p| p as u32),
+                    maximum_percent: deployment["maximum_percent"].as_u64().map(|p| p as u32),
+                    circuit_breaker: deployment["circuit_breaker"].as_bool().unwrap_or(false),
+                    rollback: deployment["rollback"].as_bool().unwrap_or(false),
+                    ..Deployment::default()
+                },
+                load_balancer,
+                network: None,
+                verify: Verify::default(),
             },
-            load_balancer,
-            network: None,
-            verify: Verify::default(),
-        });
+        );
     }
     Ok(target_groups)
 }
@@ -267,8 +285,14 @@ async fn load_balancer(aws: &Aws, spec: &mut Spec, tg_arn: &str, notes: &mut Vec
     let tgs = aws.elbv2.describe_target_groups().target_group_arns(tg_arn).send().await.aws("elbv2:DescribeTargetGroups")?;
     let Some(tg) = tgs.target_groups.unwrap_or_default().into_iter().next() else { return Ok(None) };
     let attrs = aws.elbv2.describe_target_group_attributes().target_group_arn(tg_arn).send().await.aws("elbv2:DescribeTargetGroupAttributes")?;
-    let delay = attrs.attributes.unwrap_or_default().into_iter().find(|a| a.key.as_deref() == Some("deregistration_delay.timeout_seconds"))
-        .and_then(|a| a.value).and_then(|v| v.parse().ok()).unwrap_or(300);
+    let delay = attrs
+        .attributes
+        .unwrap_or_default()
+        .into_iter()
+        .find(|a| a.key.as_deref() == Some("deregistration_delay.timeout_seconds"))
+        .and_then(|a| a.value)
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(300);
     let Some(lb_arn) = tg.load_balancer_arns().first().cloned() else {
         notes.push("The services' target group has no load balancer; none was written.".into());
         return Ok(None);
@@ -288,9 +312,13 @@ async fn load_balancer(aws: &Aws, spec: &mut Spec, tg_arn: &str, notes: &mut Vec
         return Ok(None);
     }
     let listeners = aws.elbv2.describe_listeners().load_balancer_arn(&lb_arn).send().await.aws("elbv2:DescribeListeners")?;
-    let port = listeners.listeners.unwrap_or_default().iter()
+    let port = listeners
+        .listeners
+        .unwrap_or_default()
+        .iter()
         .find(|l| l.default_actions().iter().any(|a| a.target_group_arn.as_deref() == Some(tg_arn)))
-        .and_then(|l| l.port).unwrap_or(80) as u32;
+        .and_then(|l| l.port)
+        .unwrap_or(80) as u32;
     let mut subnets: Vec<String> = lb.availability_zones().iter().filter_map(|z| z.subnet_id.clone()).collect();
     subnets.sort();
     notes.push(format!("Load balancer `{name}` is billed by the hour, outside the free tier: apply asks for --allow-cost."));
@@ -322,7 +350,14 @@ async fn stack_families(aws: &Aws, stack: &str) -> Result<Vec<String>> {
     }
     let mut ours = Vec::new();
     for f in families {
-        let out = aws.ecs.describe_task_definition().task_definition(&f).include(aws_sdk_ecs::types::TaskDefinitionField::Tags).send().await.aws("ecs:DescribeTaskDefinition")?;
+        let out = aws
+            .ecs
+            .describe_task_definition()
+            .task_definition(&f)
+            .include(aws_sdk_ecs::types::TaskDefinitionField::Tags)
+            .send()
+            .await
+            .aws("ecs:DescribeTaskDefinition")?;
         if out.tags().iter().any(|t| t.key() == Some(super::TAG_STACK) && t.value() == Some(stack)) {
             ours.push(f);
         }
@@ -338,8 +373,9 @@ async fn task(aws: &Aws, spec: &mut Spec, revision: &str, notes: &mut Vec<String
     if spec.tasks.contains_key(&family) {
         return Ok(family);
     }
-    let td = task_definition::observe(aws, &named(task_definition::KIND, &family)).await?
-        .ok_or_else(|| missing(format!("task definition family `{family}` has no active revision"), "register one (or remove the service), then run init again"))?;
+    let td = task_definition::observe(aws, &named(task_definition::KIND, &family)).await?.ok_or_else(|| {
+        missing(format!("task definition family `{family}` has no active revision"), "register one (or remove the service), then run init again")
+    })?;
     let role = |field: &str| Some(arn_name(&text(&td, field))).filter(|r| !r.is_empty());
     let (task_role, execution_role) = (role("task_role"), role("execution_role"));
     for r in task_role.iter().chain(&execution_role) {
@@ -378,19 +414,25 @@ async fn task(aws: &Aws, spec: &mut Spec, revision: &str, notes: &mut Vec<String
             notes.push(format!("`{key}` of container `{name}` looks secret: the spec reads it from the environment. Export {key} before plan or apply."));
             *value = serde_json::json!({ "value": format!("${{{key}}}"), "secret": true });
         }
-        containers.push(serde_json::from_value::<Container>(Value::Object(c)).map_err(|e| missing(format!("container `{name}` of `{family}`: {e}"), "this is a bug in ecsdeploy; please report it"))?);
+        containers.push(
+            serde_json::from_value::<Container>(Value::Object(c))
+                .map_err(|e| missing(format!("container `{name}` of `{family}`: {e}"), "this is a bug in ecsdeploy; please report it"))?,
+        );
     }
     let number_of = |field: &str| td.fields.get(field).and_then(Value::as_str).and_then(|v| v.parse().ok());
-    spec.tasks.insert(family.clone(), TaskDef {
-        network_mode: mode,
-        cpu: number_of("cpu"),
-        memory: number_of("memory"),
-        task_role,
-        execution_role,
-        requires: strings(td.fields.get("requires")).iter().any(|r| r == "FARGATE").then(|| vec![LaunchType::Fargate]),
-        logs,
-        containers,
-    });
+    spec.tasks.insert(
+        family.clone(),
+        TaskDef {
+            network_mode: mode,
+            cpu: number_of("cpu"),
+            memory: number_of("memory"),
+            task_role,
+            execution_role,
+            requires: strings(td.fields.get("requires")).iter().any(|r| r == "FARGATE").then(|| vec![LaunchType::Fargate]),
+            logs,
+            containers,
+        },
+    );
     Ok(family)
 }
 
@@ -407,7 +449,9 @@ async fn rules(aws: &Aws, spec: &mut Spec, group_id: &str, alb_group: Option<&st
         if Some(id) == alb_group {
             return Some("alb".into());
         }
-        all.iter().find(|g| g.group_id.as_deref() == Some(id)).and_then(|g| g.group_name.clone())
+        all.iter()
+            .find(|g| g.group_id.as_deref() == Some(id))
+            .and_then(|g| g.group_name.clone())
             .map(|n| n.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '-' }).collect())
     };
     // One rule, as the plan compares it ({protocol, from, to, source, description}).
@@ -462,7 +506,13 @@ async fn rules(aws: &Aws, spec: &mut Spec, group_id: &str, alb_group: Option<&st
 
 /// A group's inbound rules, normalised as the `ingress` kind compares them.
 async fn inbound(aws: &Aws, group: &str) -> Result<Vec<Value>> {
-    let out = aws.ec2.describe_security_group_rules().filters(Filter::builder().name("group-id").values(group).build()).send().await.aws("ec2:DescribeSecurityGroupRules")?;
+    let out = aws
+        .ec2
+        .describe_security_group_rules()
+        .filters(Filter::builder().name("group-id").values(group).build())
+        .send()
+        .await
+        .aws("ec2:DescribeSecurityGroupRules")?;
     Ok(out.security_group_rules.unwrap_or_default().iter().filter(|r| r.is_egress != Some(true)).map(ingress::normalise).collect())
 }
 
@@ -474,7 +524,8 @@ async fn drop_defaults(aws: &Aws, spec: &mut Spec) -> Result<()> {
         (lb.security_group, lb.security_group_description) = (None, None);
     }
     let vpc = vpc::observe(aws, &named(vpc::KIND, "default")).await?;
-    let defaults: Vec<String> = vpc.and_then(|v| v.outputs.get("subnets").cloned()).unwrap_or_default().split(',').filter(|s| !s.is_empty()).map(String::from).collect();
+    let defaults: Vec<String> =
+        vpc.and_then(|v| v.outputs.get("subnets").cloned()).unwrap_or_default().split(',').filter(|s| !s.is_empty()).map(String::from).collect();
     let default_subnets = |subnets: &mut Subnets| {
         if matches!(subnets, Subnets::List(l) if *l == defaults) {
             *subnets = Subnets::default();
@@ -486,8 +537,11 @@ async fn drop_defaults(aws: &Aws, spec: &mut Spec) -> Result<()> {
         }
     };
     let description = |plain: &Spec, which: &str| {
-        security_group::desired(plain).into_iter().find(|d| d.address == security_group::address(which))
-            .and_then(|d| d.fields["description"].as_str().map(String::from)).unwrap_or_default()
+        security_group::desired(plain)
+            .into_iter()
+            .find(|d| d.address == security_group::address(which))
+            .and_then(|d| d.fields["description"].as_str().map(String::from))
+            .unwrap_or_default()
     };
     if let Some(lb) = spec.load_balancer.as_mut() {
         clear(&mut lb.security_group, &security_group::name(&plain, "alb"));

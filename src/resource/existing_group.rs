@@ -16,13 +16,21 @@ pub fn address(name: &str) -> String {
 pub fn desired(spec: &Spec) -> Vec<Desired> {
     spec.security_groups
         .iter()
-        .map(|(name, g)| Desired::data(address(name), KIND, g.existing.clone(), format!("security_groups.{name}.existing must name a group of this region, by name or sg- id")))
+        .map(|(name, g)| {
+            Desired::data(
+                address(name),
+                KIND,
+                g.existing.clone(),
+                format!("security_groups.{name}.existing must name a group of this region, by name or sg- id"),
+            )
+        })
         .collect()
 }
 
 /// The group out of those the observation read ([`super::security_group::lookup`]).
 pub fn observe(groups: &[SecurityGroup], d: &Desired) -> Result<Option<Live>> {
-    let matching: Vec<&SecurityGroup> = groups.iter().filter(|g| g.group_id.as_deref() == Some(d.name.as_str()) || g.group_name.as_deref() == Some(d.name.as_str())).collect();
+    let matching: Vec<&SecurityGroup> =
+        groups.iter().filter(|g| g.group_id.as_deref() == Some(d.name.as_str()) || g.group_name.as_deref() == Some(d.name.as_str())).collect();
     if matching.len() > 1 {
         return Err(super::Error::Other(crate::engine::Failure::new(
             format!("{} security groups are named `{}`", matching.len(), d.name),

@@ -36,12 +36,24 @@ pub fn desired(spec: &Spec) -> Vec<Desired> {
         })
         .collect();
     if spec.tasks.values().any(|t| t.execution_role.is_none()) {
-        out.push(role(spec, &execution_role_name(spec), &["ecs-tasks".into()], &["AmazonECSTaskExecutionRolePolicy".into()], Default::default(),
-            Some("ECS task execution: image pulls and awslogs".into())));
+        out.push(role(
+            spec,
+            &execution_role_name(spec),
+            &["ecs-tasks".into()],
+            &["AmazonECSTaskExecutionRolePolicy".into()],
+            Default::default(),
+            Some("ECS task execution: image pulls and awslogs".into()),
+        ));
     }
     if spec.cluster.ec2.as_ref().is_some_and(|e| e.instance_role.is_none()) {
-        out.push(role(spec, &instance_role_name(spec), &["ec2.amazonaws.com".into()], &["AmazonEC2ContainerServiceforEC2Role".into()], Default::default(),
-            Some("ECS container instances of the stack's cluster".into())));
+        out.push(role(
+            spec,
+            &instance_role_name(spec),
+            &["ec2.amazonaws.com".into()],
+            &["AmazonEC2ContainerServiceforEC2Role".into()],
+            Default::default(),
+            Some("ECS container instances of the stack's cluster".into()),
+        ));
     }
     out
 }
@@ -57,13 +69,7 @@ fn role(spec: &Spec, name: &str, trust: &[String], managed: &[String], inline: s
         ("description", json!(description.unwrap_or_default())),
         ("tags", own_tags(&spec.stack.name, &address)),
     ];
-    Desired {
-        address,
-        kind: KIND.into(),
-        name: name.to_string(),
-        fields: crate::plan::fields(fields),
-        ..Default::default()
-    }
+    Desired { address, kind: KIND.into(), name: name.to_string(), fields: crate::plan::fields(fields), ..Default::default() }
 }
 
 /// AWS managed policies by name, others by ARN: what the user writes and what the plan shows.
@@ -131,11 +137,7 @@ pub async fn observe(aws: &Aws, d: &Desired) -> Result<Option<Live>> {
         ("description", json!(role.description.unwrap_or_default())),
         ("tags", super::live_tags(tags.iter().map(|t| (t.key.as_str(), t.value.as_str())))),
     ];
-    Ok(Some(Live {
-        id: role.role_id,
-        fields: crate::plan::fields(fields),
-        outputs: outputs([("arn", role.arn), ("name", d.name.clone())]),
-    }))
+    Ok(Some(Live { id: role.role_id, fields: crate::plan::fields(fields), outputs: outputs([("arn", role.arn), ("name", d.name.clone())]) }))
 }
 
 pub async fn apply(aws: &Aws, c: &Change, fields: &Fields) -> Result<Outputs> {
@@ -144,7 +146,8 @@ pub async fn apply(aws: &Aws, c: &Change, fields: &Fields) -> Result<Outputs> {
     let arn = match &c.live {
         Some(live) => live.outputs["arn"].clone(),
         None => {
-            let mut req = iam.create_role().role_name(name).assume_role_policy_document(trust_document(&fields["trust"])).description(field(fields, "description"));
+            let mut req =
+                iam.create_role().role_name(name).assume_role_policy_document(trust_document(&fields["trust"])).description(field(fields, "description"));
             for (k, v) in tag_pairs(fields) {
                 req = req.tags(aws_sdk_iam::types::Tag::builder().key(k).value(v).build().expect("key and value set"));
             }
@@ -188,7 +191,9 @@ pub async fn apply(aws: &Aws, c: &Change, fields: &Fields) -> Result<Outputs> {
 
 /// Elements of `want` missing from `have`, and of `have` missing from `want` (string sets).
 fn set_difference(want: &Value, have: Option<&Value>) -> (Vec<String>, Vec<String>) {
-    let set = |v: Option<&Value>| -> BTreeSet<String> { v.and_then(Value::as_array).map(|a| a.iter().filter_map(|x| x.as_str().map(String::from)).collect()).unwrap_or_default() };
+    let set = |v: Option<&Value>| -> BTreeSet<String> {
+        v.and_then(Value::as_array).map(|a| a.iter().filter_map(|x| x.as_str().map(String::from)).collect()).unwrap_or_default()
+    };
     let (want, have) = (set(Some(want)), set(have));
     (want.difference(&have).cloned().collect(), have.difference(&want).cloned().collect())
 }
@@ -231,7 +236,12 @@ pub async fn delete(aws: &Aws, c: &Change) -> Result<Outputs> {
     }
     let profiles = iam.list_instance_profiles_for_role().role_name(name).send().await.aws("iam:ListInstanceProfilesForRole")?;
     for p in profiles.instance_profiles {
-        iam.remove_role_from_instance_profile().instance_profile_name(p.instance_profile_name).role_name(name).send().await.aws("iam:RemoveRoleFromInstanceProfile")?;
+        iam.remove_role_from_instance_profile()
+            .instance_profile_name(p.instance_profile_name)
+            .role_name(name)
+            .send()
+            .await
+            .aws("iam:RemoveRoleFromInstanceProfile")?;
     }
     iam.delete_role().role_name(name).send().await.aws("iam:DeleteRole")?;
     Ok(Outputs::new())

@@ -92,7 +92,8 @@ pub fn desired(spec: &Spec) -> Vec<Desired> {
                     ("rules".to_string(), Value::Array(rules)),
                     // On the rules themselves: ours, or matching ones made by hand (to adopt).
                     ("tags".to_string(), own_tags(&spec.stack.name, &address)),
-                ].into(),
+                ]
+                .into(),
                 meta: [("own".to_string(), OWN_GROUPS.contains(&group.as_str()).to_string())].into(),
                 name: group,
                 kind: KIND.into(),
@@ -121,7 +122,13 @@ struct Owned {
 /// The rules we own on a group: on our own groups every inbound rule, on existing ones those
 /// tagged with the stack; on both, untagged rules equal to a wanted one (made by hand, to adopt).
 async fn owned_rules(aws: &Aws, group_id: &str, own_group: bool, stack: &str, want: &[Value]) -> Result<Vec<Owned>> {
-    let out = aws.ec2.describe_security_group_rules().filters(Filter::builder().name("group-id").values(group_id).build()).send().await.aws("ec2:DescribeSecurityGroupRules")?;
+    let out = aws
+        .ec2
+        .describe_security_group_rules()
+        .filters(Filter::builder().name("group-id").values(group_id).build())
+        .send()
+        .await
+        .aws("ec2:DescribeSecurityGroupRules")?;
     Ok(out
         .security_group_rules
         .unwrap_or_default()
@@ -150,12 +157,20 @@ fn rules_tags(owned: &[Owned], want: &[Value], stack: &str, address: &str) -> Va
 
 /// A rule as the plan compares it: `{protocol, from, to, source, description}`.
 pub fn normalise(r: &SecurityGroupRule) -> Value {
-    let source = r.cidr_ipv4.clone()
+    let source = r
+        .cidr_ipv4
+        .clone()
         .or_else(|| r.cidr_ipv6.clone())
         .or_else(|| r.referenced_group_info.as_ref().and_then(|g| g.group_id.clone()))
         .or_else(|| r.prefix_list_id.clone())
         .unwrap_or_default();
-    rule(r.ip_protocol.as_deref().unwrap_or("-1"), r.from_port.unwrap_or(-1) as i64, r.to_port.unwrap_or(-1) as i64, json!(source), r.description.as_deref().unwrap_or(""))
+    rule(
+        r.ip_protocol.as_deref().unwrap_or("-1"),
+        r.from_port.unwrap_or(-1) as i64,
+        r.to_port.unwrap_or(-1) as i64,
+        json!(source),
+        r.description.as_deref().unwrap_or(""),
+    )
 }
 
 pub async fn observe(aws: &Aws, d: &Desired, deps: &HashMap<Address, Live>, stack: &str) -> Result<Option<Live>> {
@@ -184,16 +199,25 @@ pub async fn apply(aws: &Aws, c: &Change, fields: &Fields, stack: &str) -> Resul
     }
     let revoke: Vec<String> = have.iter().filter(|o| !want.contains(&o.rule)).map(|o| o.id.clone()).collect();
     if !revoke.is_empty() {
-        aws.ec2.revoke_security_group_ingress().group_id(group_id).set_security_group_rule_ids(Some(revoke)).send().await.aws("ec2:RevokeSecurityGroupIngress")?;
+        aws.ec2
+            .revoke_security_group_ingress()
+            .group_id(group_id)
+            .set_security_group_rule_ids(Some(revoke))
+            .send()
+            .await
+            .aws("ec2:RevokeSecurityGroupIngress")?;
     }
     let add: Vec<IpPermission> = want.iter().filter(|r| !have.iter().any(|o| o.rule == **r)).map(permission).collect();
     if !add.is_empty() {
         let tags = security_group::ec2_tags(&[("tags".to_string(), own_tags(stack, &c.address))].into());
-        aws.ec2.authorize_security_group_ingress()
+        aws.ec2
+            .authorize_security_group_ingress()
             .group_id(group_id)
             .set_ip_permissions(Some(add))
             .tag_specifications(TagSpecification::builder().resource_type(ResourceType::SecurityGroupRule).set_tags(Some(tags)).build())
-            .send().await.aws("ec2:AuthorizeSecurityGroupIngress")?;
+            .send()
+            .await
+            .aws("ec2:AuthorizeSecurityGroupIngress")?;
     }
     Ok(Outputs::new())
 }

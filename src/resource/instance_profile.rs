@@ -18,14 +18,7 @@ pub fn desired(spec: &Spec) -> Vec<Desired> {
     let role = iam_role::address(&name);
     let address = address(spec);
     let fields = [("role", reference(&role, "name")), ("tags", own_tags(&spec.stack.name, &address))];
-    vec![Desired {
-        address,
-        kind: KIND.into(),
-        name,
-        fields: crate::plan::fields(fields),
-        depends_on: vec![role],
-        ..Default::default()
-    }]
+    vec![Desired { address, kind: KIND.into(), name, fields: crate::plan::fields(fields), depends_on: vec![role], ..Default::default() }]
 }
 
 pub async fn observe(aws: &Aws, d: &Desired) -> Result<Option<Live>> {
@@ -37,17 +30,15 @@ pub async fn observe(aws: &Aws, d: &Desired) -> Result<Option<Live>> {
     let role = p.roles.first().map(|r| r.role_name.clone()).unwrap_or_default();
     let tags = p.tags.unwrap_or_default();
     let fields = [("role", json!(role)), ("tags", super::live_tags(tags.iter().map(|t| (t.key.as_str(), t.value.as_str()))))];
-    Ok(Some(Live {
-        id: p.instance_profile_id,
-        fields: crate::plan::fields(fields),
-        outputs: outputs([("arn", p.arn), ("name", d.name.clone())]),
-    }))
+    Ok(Some(Live { id: p.instance_profile_id, fields: crate::plan::fields(fields), outputs: outputs([("arn", p.arn), ("name", d.name.clone())]) }))
 }
 
 pub async fn apply(aws: &Aws, c: &Change, fields: &Fields) -> Result<Outputs> {
     let name = &c.desired.name;
     let iam = &aws.iam;
-    let tags = || tag_pairs(fields).into_iter().map(|(k, v)| aws_sdk_iam::types::Tag::builder().key(k).value(v).build().expect("key and value set")).collect::<Vec<_>>();
+    let tags = || {
+        tag_pairs(fields).into_iter().map(|(k, v)| aws_sdk_iam::types::Tag::builder().key(k).value(v).build().expect("key and value set")).collect::<Vec<_>>()
+    };
     let arn = match &c.live {
         Some(live) => {
             if super::changed(c, "tags") {

@@ -27,7 +27,12 @@ pub fn desired(spec: &Spec) -> Vec<Desired> {
     let Some(ec2) = &spec.cluster.ec2 else { return vec![] };
     // An empty name means "the account's free-tier type".
     let name = ec2.instance_type.clone().unwrap_or_default();
-    vec![Desired::data(ADDRESS, KIND, name, "this region has no such instance type: choose another, or remove cluster.ec2.instance_type to use the account's free-tier type")]
+    vec![Desired::data(
+        ADDRESS,
+        KIND,
+        name,
+        "this region has no such instance type: choose another, or remove cluster.ec2.instance_type to use the account's free-tier type",
+    )]
 }
 
 pub async fn observe(aws: &Aws, d: &Desired) -> Result<Option<Live>> {
@@ -49,8 +54,13 @@ pub async fn observe(aws: &Aws, d: &Desired) -> Result<Option<Live>> {
         }
         if plan == "FREE" {
             return Err(super::Error::Other(Failure::new(
-                format!("{chosen} is not free-tier eligible in this account, which is on the AWS free plan: EC2 refuses to launch it (InvalidParameterCombination)"),
-                format!("remove cluster.ec2.instance_type to use the account's free-tier type, or choose one of: {}; or upgrade the account to the paid plan", free.join(", ")),
+                format!(
+                    "{chosen} is not free-tier eligible in this account, which is on the AWS free plan: EC2 refuses to launch it (InvalidParameterCombination)"
+                ),
+                format!(
+                    "remove cluster.ec2.instance_type to use the account's free-tier type, or choose one of: {}; or upgrade the account to the paid plan",
+                    free.join(", ")
+                ),
             )));
         }
     }

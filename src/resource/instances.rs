@@ -46,7 +46,8 @@ pub fn desired(spec: &Spec) -> Vec<Desired> {
             ("cluster".to_string(), spec.cluster.name.clone()),
             ("provider".to_string(), capacity_provider::name(spec)),
             ("desired".to_string(), ec2.desired.to_string()),
-        ].into(),
+        ]
+        .into(),
         ..Default::default()
     }]
 }
@@ -74,9 +75,14 @@ pub async fn apply(aws: &Aws, c: &Change, fields: &Fields) -> Result<Outputs> {
     let desired = int(fields, "desired").or_else(|| c.live.is_none().then(|| c.desired.meta["desired"].parse().unwrap_or(1)));
     let min = int(fields, "min");
     let seen = activities(aws, group).await?.into_iter().map(|a| a.id).collect::<HashSet<_>>();
-    aws.autoscaling.update_auto_scaling_group().auto_scaling_group_name(group)
-        .set_min_size(min).set_desired_capacity(desired)
-        .send().await.aws("autoscaling:UpdateAutoScalingGroup")?;
+    aws.autoscaling
+        .update_auto_scaling_group()
+        .auto_scaling_group_name(group)
+        .set_min_size(min)
+        .set_desired_capacity(desired)
+        .send()
+        .await
+        .aws("autoscaling:UpdateAutoScalingGroup")?;
     match (desired, min) {
         (Some(0), _) => wait_until_empty(aws, group).await?,
         (Some(_), _) | (None, Some(1..)) => wait_for_instance(aws, &c.desired.meta["cluster"], group, &c.desired.meta["provider"], &seen).await?,
@@ -99,11 +105,16 @@ struct Activity {
 
 async fn activities(aws: &Aws, group: &str) -> Result<Vec<Activity>> {
     let out = aws.autoscaling.describe_scaling_activities().auto_scaling_group_name(group).send().await.aws("autoscaling:DescribeScalingActivities")?;
-    Ok(out.activities.unwrap_or_default().into_iter().map(|a| Activity {
-        id: a.activity_id.unwrap_or_default(),
-        failed: a.status_code.as_ref().map(|s| s.as_str()) == Some("Failed"),
-        message: a.status_message.or(a.description).unwrap_or_default(),
-    }).collect())
+    Ok(out
+        .activities
+        .unwrap_or_default()
+        .into_iter()
+        .map(|a| Activity {
+            id: a.activity_id.unwrap_or_default(),
+            failed: a.status_code.as_ref().map(|s| s.as_str()) == Some("Failed"),
+            message: a.status_message.or(a.description).unwrap_or_default(),
+        })
+        .collect())
 }
 
 /// Until an instance has registered with the provider (the only kind the provider's tasks use);
@@ -117,7 +128,10 @@ async fn wait_for_instance(aws: &Aws, cluster: &str, group: &str, provider: &str
             return Ok(());
         }
         if let Some(failed) = activities.iter().find(|a| a.failed && !seen.contains(&a.id)) {
-            return Err(super::Error::Other(Failure::new(format!("group {group} could not launch an instance: {}", failed.message), launch_fix(&failed.message, group))));
+            return Err(super::Error::Other(Failure::new(
+                format!("group {group} could not launch an instance: {}", failed.message),
+                launch_fix(&failed.message, group),
+            )));
         }
         if Instant::now() > deadline {
             return Err(super::Error::Other(Failure::new(
@@ -144,8 +158,16 @@ fn launch_fix(message: &str, group: &str) -> String {
 
 /// Whether an ACTIVE, connected container instance is registered with `provider`.
 async fn registered(aws: &Aws, cluster: &str, provider: &str) -> Result<bool> {
-    let arns = aws.ecs.list_container_instances().cluster(cluster).status(aws_sdk_ecs::types::ContainerInstanceStatus::Active)
-        .send().await.aws("ecs:ListContainerInstances")?.container_instance_arns.unwrap_or_default();
+    let arns = aws
+        .ecs
+        .list_container_instances()
+        .cluster(cluster)
+        .status(aws_sdk_ecs::types::ContainerInstanceStatus::Active)
+        .send()
+        .await
+        .aws("ecs:ListContainerInstances")?
+        .container_instance_arns
+        .unwrap_or_default();
     if arns.is_empty() {
         return Ok(false);
     }
@@ -168,7 +190,8 @@ pub async fn no_capacity_coming(aws: &Aws, cluster: &str, group: &str, memory: i
     if arns.len() < running || in_flux(aws, cluster, &[DesiredStatus::Stopped]).await? {
         return Ok(None);
     }
-    let described = aws.ecs.describe_container_instances().cluster(cluster).set_container_instances(Some(arns)).send().await.aws("ecs:DescribeContainerInstances")?;
+    let described =
+        aws.ecs.describe_container_instances().cluster(cluster).set_container_instances(Some(arns)).send().await.aws("ecs:DescribeContainerInstances")?;
     let memory_of = |resources: &[aws_sdk_ecs::types::Resource]| resources.iter().find(|r| r.name() == Some("MEMORY")).map(|r| r.integer_value).unwrap_or(0);
     let instances = described.container_instances.unwrap_or_default();
     let offered = instances.iter().map(|ci| memory_of(ci.registered_resources())).max().unwrap_or(0);
@@ -220,7 +243,10 @@ async fn wait_until_empty(aws: &Aws, group: &str) -> Result<()> {
             )));
         }
         if Instant::now() > deadline {
-            return Err(super::Error::Other(Failure::new(format!("group {group} still has instances after {} minutes", REGISTER_TIMEOUT.as_secs() / 60), "run the command again later")));
+            return Err(super::Error::Other(Failure::new(
+                format!("group {group} still has instances after {} minutes", REGISTER_TIMEOUT.as_secs() / 60),
+                "run the command again later",
+            )));
         }
         tokio::time::sleep(pause).await;
         pause = (pause * 2).min(Duration::from_secs(5));

@@ -50,10 +50,18 @@ pub async fn start(aws: &Aws, spec: &Spec, name: &str, env: &[(String, String)])
     for (k, v) in env {
         overrides = overrides.environment(KeyValuePair::builder().name(k).value(v).build());
     }
-    let mut req = aws.ecs.run_task().cluster(&spec.cluster.name).task_definition(&td).count(1).started_by("ecsdeploy")
+    let mut req = aws
+        .ecs
+        .run_task()
+        .cluster(&spec.cluster.name)
+        .task_definition(&td)
+        .count(1)
+        .started_by("ecsdeploy")
         .overrides(TaskOverride::builder().container_overrides(overrides.build()).build());
     req = match (provider.as_deref(), launch) {
-        (Some("ec2"), _) => req.capacity_provider_strategy(CapacityProviderStrategyItem::builder().capacity_provider(capacity_provider::name(spec)).weight(1).build().expect("provider set")),
+        (Some("ec2"), _) => req.capacity_provider_strategy(
+            CapacityProviderStrategyItem::builder().capacity_provider(capacity_provider::name(spec)).weight(1).build().expect("provider set"),
+        ),
         (Some(cp), _) => req.capacity_provider_strategy(CapacityProviderStrategyItem::builder().capacity_provider(cp).weight(1).build().expect("provider set")),
         (None, Some(LaunchType::Ec2)) => req.launch_type(EcsLaunchType::Ec2),
         (None, Some(LaunchType::Fargate)) => req.launch_type(EcsLaunchType::Fargate),
@@ -98,12 +106,27 @@ pub async fn state(aws: &Aws, cluster: &str, arn: &str) -> Result<State> {
         return Err(other(format!("task {arn} is gone"), "stopped tasks stay visible for about an hour; look in the console"));
     };
     let exit_code = t.containers().iter().find_map(|c| c.exit_code);
-    Ok(State { stopped: t.last_status.as_deref() == Some("STOPPED"), provisioning: (t.last_status.as_deref() == Some("PROVISIONING")).then(|| t.memory.as_deref().and_then(|m| m.parse().ok()).unwrap_or(0)), reason: t.stopped_reason.unwrap_or_default(), exit_code })
+    Ok(State {
+        stopped: t.last_status.as_deref() == Some("STOPPED"),
+        provisioning: (t.last_status.as_deref() == Some("PROVISIONING")).then(|| t.memory.as_deref().and_then(|m| m.parse().ok()).unwrap_or(0)),
+        reason: t.stopped_reason.unwrap_or_default(),
+        exit_code,
+    })
 }
 
 /// Lines written since `token` (none yet when the stream does not exist), and the next token.
 pub async fn log_lines(aws: &Aws, group: &str, stream: &str, token: Option<String>) -> Result<(Vec<String>, Option<String>)> {
-    let out = match aws.logs.get_log_events().log_group_name(group).log_stream_name(stream).start_from_head(true).set_next_token(token.clone()).send().await.aws("logs:GetLogEvents") {
+    let out = match aws
+        .logs
+        .get_log_events()
+        .log_group_name(group)
+        .log_stream_name(stream)
+        .start_from_head(true)
+        .set_next_token(token.clone())
+        .send()
+        .await
+        .aws("logs:GetLogEvents")
+    {
         Ok(o) => o,
         Err(e) if e.is(ErrorKind::NotFound) => return Ok((vec![], token)),
         Err(e) => return Err(e.into()),

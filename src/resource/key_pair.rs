@@ -13,7 +13,12 @@ pub fn address(name: &str) -> String {
 
 pub fn desired(spec: &Spec) -> Vec<Desired> {
     let Some(name) = spec.cluster.ec2.as_ref().and_then(|e| e.key_pair.clone()) else { return vec![] };
-    vec![Desired::data(address(&name), KIND, name.clone(), format!("create it (EC2 console → Key pairs, or `aws ec2 create-key-pair --key-name {name}`), or remove cluster.ec2.key_pair"))]
+    vec![Desired::data(
+        address(&name),
+        KIND,
+        name.clone(),
+        format!("create it (EC2 console → Key pairs, or `aws ec2 create-key-pair --key-name {name}`), or remove cluster.ec2.key_pair"),
+    )]
 }
 
 pub async fn observe(aws: &Aws, d: &Desired) -> Result<Option<Live>> {

@@ -2,9 +2,7 @@
 //! instance profile, the ECS group, and user data that names the cluster. A content change makes
 //! a new version (and makes it the default); an unchanged spec makes none.
 
-use aws_sdk_ec2::types::{
-    LaunchTemplateIamInstanceProfileSpecificationRequest, RequestLaunchTemplateData, ResourceType, TagSpecification,
-};
+use aws_sdk_ec2::types::{LaunchTemplateIamInstanceProfileSpecificationRequest, RequestLaunchTemplateData, ResourceType, TagSpecification};
 use serde_json::{json, Value};
 
 use super::{ami, field, instance_profile, instance_type, key_pair, outputs, own_tags, security_group, stack_name, Result};
@@ -63,10 +61,12 @@ pub async fn observe(aws: &Aws, d: &Desired) -> Result<Option<Live>> {
         Err(e) => return Err(e.into()),
     };
     let id = lt.launch_template_id.clone().unwrap_or_default();
-    let versions = aws.ec2.describe_launch_template_versions().launch_template_id(&id).versions("$Default").send().await.aws("ec2:DescribeLaunchTemplateVersions")?;
+    let versions =
+        aws.ec2.describe_launch_template_versions().launch_template_id(&id).versions("$Default").send().await.aws("ec2:DescribeLaunchTemplateVersions")?;
     let Some(v) = versions.launch_template_versions.unwrap_or_default().into_iter().next() else { return Ok(None) };
     let Some(data) = v.launch_template_data.clone() else { return Ok(None) };
-    let user_data = data.user_data.as_deref().map(|u| String::from_utf8(aws_smithy_types::base64::decode(u).unwrap_or_default()).unwrap_or_default()).unwrap_or_default();
+    let user_data =
+        data.user_data.as_deref().map(|u| String::from_utf8(aws_smithy_types::base64::decode(u).unwrap_or_default()).unwrap_or_default()).unwrap_or_default();
     let mut groups = data.security_group_ids.unwrap_or_default();
     groups.sort();
     let tags = lt.tags.unwrap_or_default();
@@ -80,11 +80,7 @@ pub async fn observe(aws: &Aws, d: &Desired) -> Result<Option<Live>> {
         ("tags", super::live_tags(tags.iter().map(|t| (t.key().unwrap_or_default(), t.value().unwrap_or_default())))),
     ];
     let version = v.version_number.unwrap_or(1).to_string();
-    Ok(Some(Live {
-        id: id.clone(),
-        fields: crate::plan::fields(fields),
-        outputs: outputs([("id", id), ("version", version)]),
-    }))
+    Ok(Some(Live { id: id.clone(), fields: crate::plan::fields(fields), outputs: outputs([("id", id), ("version", version)]) }))
 }
 
 fn data(fields: &Fields) -> RequestLaunchTemplateData {
@@ -103,18 +99,29 @@ fn data(fields: &Fields) -> RequestLaunchTemplateData {
 pub async fn apply(aws: &Aws, c: &Change, fields: &Fields) -> Result<Outputs> {
     let tags = super::security_group::ec2_tags(fields);
     let Some(live) = &c.live else {
-        let out = aws.ec2.create_launch_template()
+        let out = aws
+            .ec2
+            .create_launch_template()
             .launch_template_name(&c.desired.name)
             .launch_template_data(data(fields))
             .tag_specifications(TagSpecification::builder().resource_type(ResourceType::LaunchTemplate).set_tags(Some(tags)).build())
-            .send().await.aws("ec2:CreateLaunchTemplate")?;
+            .send()
+            .await
+            .aws("ec2:CreateLaunchTemplate")?;
         let lt = out.launch_template.as_ref();
         let version = lt.and_then(|l| l.default_version_number).unwrap_or(1).to_string();
         return Ok(outputs([("id", lt.and_then(|l| l.launch_template_id.clone()).unwrap_or_default()), ("version", version)]));
     };
     let mut version = live.outputs["version"].clone();
     if c.fields.iter().any(|f| f.field != "tags") && c.action.in_place() {
-        let out = aws.ec2.create_launch_template_version().launch_template_id(&live.id).launch_template_data(data(fields)).send().await.aws("ec2:CreateLaunchTemplateVersion")?;
+        let out = aws
+            .ec2
+            .create_launch_template_version()
+            .launch_template_id(&live.id)
+            .launch_template_data(data(fields))
+            .send()
+            .await
+            .aws("ec2:CreateLaunchTemplateVersion")?;
         version = out.launch_template_version.and_then(|v| v.version_number).unwrap_or(1).to_string();
         aws.ec2.modify_launch_template().launch_template_id(&live.id).default_version(&version).send().await.aws("ec2:ModifyLaunchTemplate")?;
     }

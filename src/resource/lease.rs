@@ -28,8 +28,12 @@ fn now() -> u64 {
 }
 
 fn host() -> String {
-    std::fs::read_to_string("/etc/hostname").ok().map(|h| h.trim().to_string()).filter(|h| !h.is_empty())
-        .or_else(|| std::env::var("HOSTNAME").ok()).unwrap_or_else(|| "unknown-host".into())
+    std::fs::read_to_string("/etc/hostname")
+        .ok()
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_else(|| "unknown-host".into())
 }
 
 /// `host:pid` of a process that is gone (only knowable for this machine).
@@ -61,7 +65,10 @@ pub async fn acquire(aws: &Aws, stack: &str) -> Result<Lease> {
         if expires > now() && !dead(&holder) {
             return Err(super::Error::Other(Failure::new(
                 format!("another ecsdeploy run ({holder}) is changing stack `{stack}`"),
-                format!("wait for it to finish; if it died elsewhere its lease expires in {} min (or delete the log group {group})", (expires - now()).div_ceil(60)),
+                format!(
+                    "wait for it to finish; if it died elsewhere its lease expires in {} min (or delete the log group {group})",
+                    (expires - now()).div_ceil(60)
+                ),
             )));
         }
         // Expired, or its process is gone: take it over.

@@ -19,12 +19,8 @@ pub fn address(lb: &LoadBalancer) -> String {
 pub fn desired(spec: &Spec) -> Vec<Desired> {
     let Some(lb) = &spec.load_balancer else { return vec![] };
     let (alb, tg) = (load_balancer::address(lb), target_group::address(lb));
-    let fields = [
-        ("load_balancer", reference(&alb, "arn")),
-        ("port", json!(lb.listener_port)),
-        ("protocol", json!("HTTP")),
-        ("target_group", reference(&tg, "arn")),
-    ];
+    let fields =
+        [("load_balancer", reference(&alb, "arn")), ("port", json!(lb.listener_port)), ("protocol", json!("HTTP")), ("target_group", reference(&tg, "arn"))];
     vec![Desired {
         address: address(lb),
         kind: KIND.into(),
@@ -62,12 +58,16 @@ pub async fn apply(aws: &Aws, c: &Change, fields: &Fields) -> Result<Outputs> {
     if let Some(live) = &c.live {
         aws.elbv2.delete_listener().listener_arn(&live.id).send().await.aws("elbv2:DeleteListener")?;
     }
-    let out = aws.elbv2.create_listener()
+    let out = aws
+        .elbv2
+        .create_listener()
         .load_balancer_arn(field(fields, "load_balancer"))
         .port(fields["port"].as_i64().unwrap_or(80) as i32)
         .protocol(ProtocolEnum::Http)
         .default_actions(forward)
-        .send().await.aws("elbv2:CreateListener")?;
+        .send()
+        .await
+        .aws("elbv2:CreateListener")?;
     let arn = out.listeners.unwrap_or_default().into_iter().next().and_then(|l| l.listener_arn).unwrap_or_default();
     Ok(outputs([("arn", arn)]))
 }

@@ -57,19 +57,25 @@ pub async fn observe(aws: &Aws, d: &Desired, _deps: &HashMap<Address, Live>) -> 
     let arn = lb.load_balancer_arn.clone().unwrap_or_default();
     let mut subnets: Vec<String> = lb.availability_zones().iter().filter_map(|z| z.subnet_id.clone()).collect();
     subnets.sort();
-    let tags = aws.elbv2.describe_tags().resource_arns(&arn).send().await.aws("elbv2:DescribeTags")?
-        .tag_descriptions.unwrap_or_default().into_iter().flat_map(|t| t.tags.unwrap_or_default()).collect::<Vec<_>>();
+    let tags = aws
+        .elbv2
+        .describe_tags()
+        .resource_arns(&arn)
+        .send()
+        .await
+        .aws("elbv2:DescribeTags")?
+        .tag_descriptions
+        .unwrap_or_default()
+        .into_iter()
+        .flat_map(|t| t.tags.unwrap_or_default())
+        .collect::<Vec<_>>();
     let fields = [
         ("subnets", json!(subnets.join(","))),
         ("security_groups", json!(lb.security_groups())),
         ("scheme", json!(lb.scheme.as_ref().map(|s| s.as_str()).unwrap_or("internet-facing"))),
         ("tags", super::live_tags(tags.iter().map(|t| (t.key().unwrap_or_default(), t.value().unwrap_or_default())))),
     ];
-    Ok(Some(Live {
-        id: arn.clone(),
-        fields: crate::plan::fields(fields),
-        outputs: outputs([("arn", arn), ("dns", lb.dns_name.unwrap_or_default())]),
-    }))
+    Ok(Some(Live { id: arn.clone(), fields: crate::plan::fields(fields), outputs: outputs([("arn", arn), ("dns", lb.dns_name.unwrap_or_default())]) }))
 }
 
 fn list(fields: &Fields, name: &str) -> Vec<String> {
@@ -86,7 +92,13 @@ pub async fn apply(aws: &Aws, c: &Change, fields: &Fields) -> Result<Outputs> {
             aws.elbv2.set_subnets().load_balancer_arn(&live.id).set_subnets(Some(list(fields, "subnets"))).send().await.aws("elbv2:SetSubnets")?;
         }
         if super::changed(c, "security_groups") {
-            aws.elbv2.set_security_groups().load_balancer_arn(&live.id).set_security_groups(Some(list(fields, "security_groups"))).send().await.aws("elbv2:SetSecurityGroups")?;
+            aws.elbv2
+                .set_security_groups()
+                .load_balancer_arn(&live.id)
+                .set_security_groups(Some(list(fields, "security_groups")))
+                .send()
+                .await
+                .aws("elbv2:SetSecurityGroups")?;
         }
         if super::changed(c, "tags") {
             aws.elbv2.add_tags().resource_arns(&live.id).set_tags(Some(elb_tags(fields))).send().await.aws("elbv2:AddTags")?;
@@ -96,19 +108,20 @@ pub async fn apply(aws: &Aws, c: &Change, fields: &Fields) -> Result<Outputs> {
     if let Some(live) = &c.live {
         aws.elbv2.delete_load_balancer().load_balancer_arn(&live.id).send().await.aws("elbv2:DeleteLoadBalancer")?;
     }
-    let out = aws.elbv2.create_load_balancer()
+    let out = aws
+        .elbv2
+        .create_load_balancer()
         .name(&c.desired.name)
         .set_subnets(Some(list(fields, "subnets")))
         .set_security_groups(Some(list(fields, "security_groups")))
         .scheme(LoadBalancerSchemeEnum::InternetFacing)
         .r#type(LoadBalancerTypeEnum::Application)
         .set_tags(Some(elb_tags(fields)))
-        .send().await.aws("elbv2:CreateLoadBalancer")?;
+        .send()
+        .await
+        .aws("elbv2:CreateLoadBalancer")?;
     let lb = out.load_balancers.unwrap_or_default().into_iter().next();
-    Ok(outputs([
-        ("arn", lb.as_ref().and_then(|l| l.load_balancer_arn.clone()).unwrap_or_default()),
-        ("dns", lb.and_then(|l| l.dns_name).unwrap_or_default()),
-    ]))
+    Ok(outputs([("arn", lb.as_ref().and_then(|l| l.load_balancer_arn.clone()).unwrap_or_default()), ("dns", lb.and_then(|l| l.dns_name).unwrap_or_default())]))
 }
 
 pub async fn delete(aws: &Aws, c: &Change) -> Result<Outputs> {

@@ -40,7 +40,9 @@ pub fn desired(spec: &Spec) -> Vec<Desired> {
 
 pub async fn observe(aws: &Aws, d: &Desired) -> Result<Option<Live>> {
     let out = aws.logs.describe_log_groups().log_group_name_prefix(&d.name).send().await.aws("logs:DescribeLogGroups")?;
-    let Some(g): Option<LogGroup> = out.log_groups.unwrap_or_default().into_iter().find(|g| g.log_group_name.as_deref() == Some(d.name.as_str())) else { return Ok(None) };
+    let Some(g): Option<LogGroup> = out.log_groups.unwrap_or_default().into_iter().find(|g| g.log_group_name.as_deref() == Some(d.name.as_str())) else {
+        return Ok(None);
+    };
     let arn = g.arn.clone().unwrap_or_default();
     // The tags API wants the ARN without the trailing `:*`.
     let arn = arn.trim_end_matches(":*").to_string();

@@ -11,17 +11,17 @@ pub mod ecr;
 mod existing_group;
 mod iam_role;
 mod ingress;
+mod instance_profile;
 pub mod instance_type;
 pub mod instances;
-mod instance_profile;
 pub mod job;
-pub mod lease;
 mod key_pair;
 mod launch_template;
+pub mod lease;
 mod listener;
 mod load_balancer;
-pub mod observe;
 mod log_group;
+pub mod observe;
 mod security_group;
 pub mod service;
 mod target_group;
@@ -99,7 +99,14 @@ type SharedGroups = OnceCell<std::result::Result<Vec<SecurityGroup>, AwsError>>;
 impl AwsProvider {
     pub fn new(aws: Aws, spec: &Spec) -> Self {
         let group_names = security_group::desired(spec).into_iter().chain(existing_group::desired(spec)).map(|d| d.name).collect();
-        AwsProvider { aws, stack: spec.stack.name.clone(), secrets: task_definition::secrets(spec), digests: BTreeMap::new(), group_names, groups: Default::default() }
+        AwsProvider {
+            aws,
+            stack: spec.stack.name.clone(),
+            secrets: task_definition::secrets(spec),
+            digests: BTreeMap::new(),
+            group_names,
+            groups: Default::default(),
+        }
     }
 
     /// The spec's security groups, as this observation reads them.

@@ -41,12 +41,18 @@ pub async fn services(aws: &Aws, spec: &Spec) -> Result<Vec<ServiceStatus>> {
             st.exists = true;
             (st.desired, st.running, st.pending) = (s.desired_count, s.running_count, s.pending_count);
             st.task_definition = s.task_definition.clone().unwrap_or_default();
-            st.deployments = s.deployments().iter().map(|d| (
-                d.id.clone().unwrap_or_default(),
-                d.status.clone().unwrap_or_default(),
-                d.rollout_state.as_ref().map(|r| r.as_str().to_string()).unwrap_or_default(),
-                d.rollout_state_reason.clone().unwrap_or_default(),
-            )).collect();
+            st.deployments = s
+                .deployments()
+                .iter()
+                .map(|d| {
+                    (
+                        d.id.clone().unwrap_or_default(),
+                        d.status.clone().unwrap_or_default(),
+                        d.rollout_state.as_ref().map(|r| r.as_str().to_string()).unwrap_or_default(),
+                        d.rollout_state_reason.clone().unwrap_or_default(),
+                    )
+                })
+                .collect();
             st.events = s.events().iter().take(5).filter_map(|e| e.message.clone()).collect();
             for lb in s.load_balancers() {
                 let Some(tg) = &lb.target_group_arn else { continue };
@@ -132,7 +138,13 @@ pub async fn doctor_facts(aws: &Aws, spec: &Spec, name: &str) -> Result<crate::d
     let container_instances = registered.len();
     let provider = super::capacity_provider::name(spec);
     let outside_provider = registered.iter().filter(|i| i.capacity_provider != provider).map(|i| i.instance_id.clone()).collect();
-    let group = aws.autoscaling.describe_auto_scaling_groups().auto_scaling_group_names(super::autoscaling_group::name(spec)).send().await.aws("autoscaling:DescribeAutoScalingGroups")?;
+    let group = aws
+        .autoscaling
+        .describe_auto_scaling_groups()
+        .auto_scaling_group_names(super::autoscaling_group::name(spec))
+        .send()
+        .await
+        .aws("autoscaling:DescribeAutoScalingGroups")?;
     let group_instances = group.auto_scaling_groups.unwrap_or_default().iter().map(|g| g.instances().len()).sum();
     let waiting_for_capacity = match status.exists && spec.cluster.ec2.is_some() {
         true => service::snapshot(aws, cluster, name, Some(&super::autoscaling_group::name(spec))).await?.stuck,
@@ -153,10 +165,19 @@ pub async fn doctor_facts(aws: &Aws, spec: &Spec, name: &str) -> Result<crate::d
         },
     };
     let rules = match super::security_group::lookup(aws, &[super::security_group::name(spec, "ecs")]).await?.into_iter().next() {
-        Some(g) => g.ip_permissions().iter().flat_map(|p| {
-            let (a, b) = (p.from_port.unwrap_or(-1), p.to_port.unwrap_or(-1));
-            p.ip_ranges().iter().filter_map(|r| r.cidr_ip.clone()).chain(p.user_id_group_pairs().iter().filter_map(|u| u.group_id.clone())).map(move |src| (a, b, src)).collect::<Vec<_>>()
-        }).collect(),
+        Some(g) => g
+            .ip_permissions()
+            .iter()
+            .flat_map(|p| {
+                let (a, b) = (p.from_port.unwrap_or(-1), p.to_port.unwrap_or(-1));
+                p.ip_ranges()
+                    .iter()
+                    .filter_map(|r| r.cidr_ip.clone())
+                    .chain(p.user_id_group_pairs().iter().filter_map(|u| u.group_id.clone()))
+                    .map(move |src| (a, b, src))
+                    .collect::<Vec<_>>()
+            })
+            .collect(),
         None => vec![],
     };
     let answer = match &status.url {

@@ -106,12 +106,16 @@ pub async fn apply(aws: &Aws, c: &Change, fields: &Fields) -> Result<Outputs> {
         // Replace: the old group goes first (the name must be free). EC2 refuses while it is in use.
         aws.ec2.delete_security_group().group_id(&live.id).send().await.aws("ec2:DeleteSecurityGroup")?;
     }
-    let out = aws.ec2.create_security_group()
+    let out = aws
+        .ec2
+        .create_security_group()
         .group_name(&c.desired.name)
         .description(field(fields, "description"))
         .vpc_id(field(fields, "vpc"))
         .tag_specifications(TagSpecification::builder().resource_type(ResourceType::SecurityGroup).set_tags(Some(ec2_tags(fields))).build())
-        .send().await.aws("ec2:CreateSecurityGroup")?;
+        .send()
+        .await
+        .aws("ec2:CreateSecurityGroup")?;
     Ok(outputs([("id", out.group_id.unwrap_or_default())]))
 }
 

@@ -8,7 +8,10 @@ use aws_sdk_ecs::types::{
 };
 use serde_json::{json, Value};
 
-use super::{capacity_provider, cluster, cluster::ecs_tags, cluster_capacity, instances, load_balancer, outputs, own_tags, security_group, target_group, task_definition, vpc, Result};
+use super::{
+    capacity_provider, cluster, cluster::ecs_tags, cluster_capacity, instances, load_balancer, outputs, own_tags, security_group, target_group,
+    task_definition, vpc, Result,
+};
 use crate::aws::{Aws, AwsResultExt, ErrorKind};
 use crate::engine::wait::{DeploymentState, ServiceEvent, Snapshot, StoppedTask};
 use crate::plan::{reference, Action, Change, Desired, Fields, Live, Outputs};
@@ -101,11 +104,15 @@ pub fn desired(spec: &Spec) -> Vec<Desired> {
                 (Some(n), NetworkMode::Awsvpc) => {
                     depends_on.push(vpc::ADDRESS.into());
                     let subnets = vpc::subnets(&n.subnets);
-                    let groups: Vec<Value> = n.security_groups.iter().map(|g| {
-                        let a = if crate::spec::OWN_GROUPS.contains(&g.as_str()) { security_group::address(g) } else { super::existing_group::address(g) };
-                        depends_on.push(a.clone());
-                        reference(&a, "id")
-                    }).collect();
+                    let groups: Vec<Value> = n
+                        .security_groups
+                        .iter()
+                        .map(|g| {
+                            let a = if crate::spec::OWN_GROUPS.contains(&g.as_str()) { security_group::address(g) } else { super::existing_group::address(g) };
+                            depends_on.push(a.clone());
+                            reference(&a, "id")
+                        })
+                        .collect();
                     json!({ "subnets": subnets, "security_groups": groups, "public_ip": n.assign_public_ip })
                 }
                 _ => Value::Null,
@@ -149,7 +156,8 @@ pub(super) async fn describe(aws: &Aws, cluster: &str, name: &str) -> Result<Opt
 
 pub async fn observe(aws: &Aws, d: &Desired) -> Result<Option<Live>> {
     let Some(s) = describe(aws, &d.meta["cluster"], &d.name).await? else { return Ok(None) };
-    let strategy: Vec<Value> = s.capacity_provider_strategy().iter().map(|c| json!({"provider": c.capacity_provider, "weight": c.weight, "base": c.base})).collect();
+    let strategy: Vec<Value> =
+        s.capacity_provider_strategy().iter().map(|c| json!({"provider": c.capacity_provider, "weight": c.weight, "base": c.base})).collect();
     let launch_type = if strategy.is_empty() { s.launch_type.as_ref().map(|l| l.as_str().to_string()).unwrap_or_default() } else { String::new() };
     let dc = s.deployment_configuration.clone().unwrap_or_else(|| DeploymentConfiguration::builder().build());
     let breaker = dc.deployment_circuit_breaker.as_ref();
@@ -159,12 +167,18 @@ pub async fn observe(aws: &Aws, d: &Desired) -> Result<Option<Live>> {
         "circuit_breaker": breaker.is_some_and(|b| b.enable),
         "rollback": breaker.is_some_and(|b| b.enable && b.rollback),
     });
-    let load_balancers: Vec<Value> = s.load_balancers().iter().map(|l| json!({"target_group": l.target_group_arn, "container": l.container_name, "port": l.container_port})).collect();
-    let network = s.network_configuration.as_ref().and_then(|n| n.awsvpc_configuration.as_ref()).map(|a| {
-        let mut subnets = a.subnets.clone();
-        subnets.sort();
-        json!({"subnets": subnets.join(","), "security_groups": a.security_groups, "public_ip": a.assign_public_ip == Some(AssignPublicIp::Enabled)})
-    }).unwrap_or(Value::Null);
+    let load_balancers: Vec<Value> =
+        s.load_balancers().iter().map(|l| json!({"target_group": l.target_group_arn, "container": l.container_name, "port": l.container_port})).collect();
+    let network = s
+        .network_configuration
+        .as_ref()
+        .and_then(|n| n.awsvpc_configuration.as_ref())
+        .map(|a| {
+            let mut subnets = a.subnets.clone();
+            subnets.sort();
+            json!({"subnets": subnets.join(","), "security_groups": a.security_groups, "public_ip": a.assign_public_ip == Some(AssignPublicIp::Enabled)})
+        })
+        .unwrap_or(Value::Null);
     let grace = if load_balancers.is_empty() { Value::Null } else { json!(s.health_check_grace_period_seconds.unwrap_or(0)) };
     let tags = s.tags();
     let fields = [
@@ -179,11 +193,7 @@ pub async fn observe(aws: &Aws, d: &Desired) -> Result<Option<Live>> {
         ("tags", super::live_tags(tags.iter().map(|t| (t.key().unwrap_or_default(), t.value().unwrap_or_default())))),
     ];
     let arn = s.service_arn.clone().unwrap_or_default();
-    Ok(Some(Live {
-        id: arn.clone(),
-        fields: crate::plan::fields(fields),
-        outputs: outputs([("arn", arn), ("name", d.name.clone())]),
-    }))
+    Ok(Some(Live { id: arn.clone(), fields: crate::plan::fields(fields), outputs: outputs([("arn", arn), ("name", d.name.clone())]) }))
 }
 
 /// The service as it is now, for a change built outside a plan (a rollback).
@@ -197,11 +207,19 @@ fn get<'a>(fields: &'a Fields, name: &str) -> &'a Value {
 }
 
 fn strategy(fields: &Fields) -> Vec<CapacityProviderStrategyItem> {
-    get(fields, "capacity_provider_strategy").as_array().into_iter().flatten().map(|s| CapacityProviderStrategyItem::builder()
-        .capacity_provider(s["provider"].as_str().unwrap_or_default())
-        .weight(s["weight"].as_i64().unwrap_or(1) as i32)
-        .base(s["base"].as_i64().unwrap_or(0) as i32)
-        .build().expect("provider set")).collect()
+    get(fields, "capacity_provider_strategy")
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|s| {
+            CapacityProviderStrategyItem::builder()
+                .capacity_provider(s["provider"].as_str().unwrap_or_default())
+                .weight(s["weight"].as_i64().unwrap_or(1) as i32)
+                .base(s["base"].as_i64().unwrap_or(0) as i32)
+                .build()
+                .expect("provider set")
+        })
+        .collect()
 }
 
 fn deployment_configuration(fields: &Fields) -> DeploymentConfiguration {
@@ -209,19 +227,28 @@ fn deployment_configuration(fields: &Fields) -> DeploymentConfiguration {
     DeploymentConfiguration::builder()
         .minimum_healthy_percent(d["minimum_healthy_percent"].as_i64().unwrap_or(100) as i32)
         .maximum_percent(d["maximum_percent"].as_i64().unwrap_or(200) as i32)
-        .deployment_circuit_breaker(DeploymentCircuitBreaker::builder()
-            .enable(d["circuit_breaker"].as_bool().unwrap_or(true))
-            .rollback(d["rollback"].as_bool().unwrap_or(true))
-            .build())
+        .deployment_circuit_breaker(
+            DeploymentCircuitBreaker::builder()
+                .enable(d["circuit_breaker"].as_bool().unwrap_or(true))
+                .rollback(d["rollback"].as_bool().unwrap_or(true))
+                .build(),
+        )
         .build()
 }
 
 fn load_balancers(fields: &Fields) -> Vec<EcsLoadBalancer> {
-    get(fields, "load_balancers").as_array().into_iter().flatten().map(|l| EcsLoadBalancer::builder()
-        .target_group_arn(l["target_group"].as_str().unwrap_or_default())
-        .container_name(l["container"].as_str().unwrap_or_default())
-        .container_port(l["port"].as_i64().unwrap_or(80) as i32)
-        .build()).collect()
+    get(fields, "load_balancers")
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|l| {
+            EcsLoadBalancer::builder()
+                .target_group_arn(l["target_group"].as_str().unwrap_or_default())
+                .container_name(l["container"].as_str().unwrap_or_default())
+                .container_port(l["port"].as_i64().unwrap_or(80) as i32)
+                .build()
+        })
+        .collect()
 }
 
 fn network(fields: &Fields) -> Option<NetworkConfiguration> {
@@ -229,7 +256,13 @@ fn network(fields: &Fields) -> Option<NetworkConfiguration> {
     let subnets: Vec<String> = n["subnets"].as_str().unwrap_or_default().split(',').filter(|s| !s.is_empty()).map(String::from).collect();
     let groups: Vec<String> = n["security_groups"].as_array().into_iter().flatten().filter_map(|g| g.as_str().map(String::from)).collect();
     let ip = if n["public_ip"].as_bool().unwrap_or(true) { AssignPublicIp::Enabled } else { AssignPublicIp::Disabled };
-    Some(NetworkConfiguration::builder().awsvpc_configuration(AwsVpcConfiguration::builder().set_subnets(Some(subnets)).set_security_groups(Some(groups)).assign_public_ip(ip).build().expect("subnets set")).build())
+    Some(
+        NetworkConfiguration::builder()
+            .awsvpc_configuration(
+                AwsVpcConfiguration::builder().set_subnets(Some(subnets)).set_security_groups(Some(groups)).assign_public_ip(ip).build().expect("subnets set"),
+            )
+            .build(),
+    )
 }
 
 /// The PRIMARY deployment's id, which the wait follows.
@@ -252,18 +285,33 @@ pub async fn apply(aws: &Aws, c: &Change, fields: &Fields) -> Result<Outputs> {
             let touched = |f: &str| super::changed(c, f);
             let mut out_service = None;
             let mut started = false;
-            if ["task_definition", "desired_count", "capacity_provider_strategy", "health_check_grace_period", "deployment", "load_balancers", FORCE].iter().any(|f| touched(f)) {
+            if ["task_definition", "desired_count", "capacity_provider_strategy", "health_check_grace_period", "deployment", "load_balancers", FORCE]
+                .iter()
+                .any(|f| touched(f))
+            {
                 let mut req = aws.ecs.update_service().cluster(cluster).service(name);
-                if touched("task_definition") { req = req.task_definition(super::field(fields, "task_definition")); }
-                if touched("desired_count") { req = req.desired_count(get(fields, "desired_count").as_i64().unwrap_or(1) as i32); }
+                if touched("task_definition") {
+                    req = req.task_definition(super::field(fields, "task_definition"));
+                }
+                if touched("desired_count") {
+                    req = req.desired_count(get(fields, "desired_count").as_i64().unwrap_or(1) as i32);
+                }
                 if touched("capacity_provider_strategy") {
                     // Changing capacity needs a new deployment to move tasks.
                     req = req.set_capacity_provider_strategy(Some(strategy(fields))).force_new_deployment(true);
                 }
-                if touched("health_check_grace_period") { req = req.set_health_check_grace_period_seconds(grace); }
-                if touched("deployment") { req = req.deployment_configuration(deployment_configuration(fields)); }
-                if touched("load_balancers") { req = req.set_load_balancers(Some(load_balancers(fields))); }
-                if touched(FORCE) { req = req.force_new_deployment(true); }
+                if touched("health_check_grace_period") {
+                    req = req.set_health_check_grace_period_seconds(grace);
+                }
+                if touched("deployment") {
+                    req = req.deployment_configuration(deployment_configuration(fields));
+                }
+                if touched("load_balancers") {
+                    req = req.set_load_balancers(Some(load_balancers(fields)));
+                }
+                if touched(FORCE) {
+                    req = req.force_new_deployment(true);
+                }
                 let out = req.send().await.aws("ecs:UpdateService")?;
                 started = ["task_definition", "capacity_provider_strategy", "load_balancers", "desired_count", FORCE].iter().any(|f| touched(f));
                 out_service = out.service;
@@ -275,7 +323,9 @@ pub async fn apply(aws: &Aws, c: &Change, fields: &Fields) -> Result<Outputs> {
         }
         _ => {
             let strategy = strategy(fields);
-            let out = aws.ecs.create_service()
+            let out = aws
+                .ecs
+                .create_service()
                 // A retried create (the response lost on the way) must not make a second service.
                 .client_token(super::idempotency_token(c, fields))
                 .cluster(cluster)
@@ -289,7 +339,9 @@ pub async fn apply(aws: &Aws, c: &Change, fields: &Fields) -> Result<Outputs> {
                 .set_load_balancers(Some(load_balancers(fields)))
                 .set_network_configuration(network(fields))
                 .set_tags(Some(ecs_tags(fields)))
-                .send().await.aws("ecs:CreateService")?;
+                .send()
+                .await
+                .aws("ecs:CreateService")?;
             (out.service, true)
         }
     };
@@ -313,7 +365,8 @@ fn epoch(t: Option<&aws_smithy_types::DateTime>) -> f64 {
 /// One look at the service for the wait; `group`: the autoscaling group whose capacity its tasks
 /// may wait for.
 pub async fn snapshot(aws: &Aws, cluster: &str, name: &str, group: Option<&str>) -> Result<Snapshot> {
-    let (service, stopped, (mut progress, waiting)) = tokio::try_join!(describe(aws, cluster, name), stopped_tasks(aws, cluster, name), task_progress(aws, cluster, name))?;
+    let (service, stopped, (mut progress, waiting)) =
+        tokio::try_join!(describe(aws, cluster, name), stopped_tasks(aws, cluster, name), task_progress(aws, cluster, name))?;
     let stuck = match (waiting, group) {
         (Some(memory), Some(group)) => super::instances::no_capacity_coming(aws, cluster, group, memory).await?,
         _ => None,
@@ -324,22 +377,27 @@ pub async fn snapshot(aws: &Aws, cluster: &str, name: &str, group: Option<&str>)
     for lb in s.load_balancers() {
         progress.extend(target_progress(aws, lb.target_group_arn.as_deref().unwrap_or_default()).await?);
     }
-    let deployments = s.deployments().iter().map(|d| DeploymentState {
-        id: d.id.clone().unwrap_or_default(),
-        status: d.status.clone().unwrap_or_default(),
-        rollout_state: d.rollout_state.as_ref().map(|r| r.as_str().to_string()).unwrap_or_default(),
-        rollout_reason: d.rollout_state_reason.clone().unwrap_or_default(),
-        desired: d.desired_count,
-        running: d.running_count,
-        pending: d.pending_count,
-        failed: d.failed_tasks,
-        created_at: epoch(d.created_at.as_ref()),
-    }).collect();
-    let events = s.events().iter().take(20).map(|e| ServiceEvent {
-        id: e.id.clone().unwrap_or_default(),
-        at: epoch(e.created_at.as_ref()),
-        message: e.message.clone().unwrap_or_default(),
-    }).collect();
+    let deployments = s
+        .deployments()
+        .iter()
+        .map(|d| DeploymentState {
+            id: d.id.clone().unwrap_or_default(),
+            status: d.status.clone().unwrap_or_default(),
+            rollout_state: d.rollout_state.as_ref().map(|r| r.as_str().to_string()).unwrap_or_default(),
+            rollout_reason: d.rollout_state_reason.clone().unwrap_or_default(),
+            desired: d.desired_count,
+            running: d.running_count,
+            pending: d.pending_count,
+            failed: d.failed_tasks,
+            created_at: epoch(d.created_at.as_ref()),
+        })
+        .collect();
+    let events = s
+        .events()
+        .iter()
+        .take(20)
+        .map(|e| ServiceEvent { id: e.id.clone().unwrap_or_default(), at: epoch(e.created_at.as_ref()), message: e.message.clone().unwrap_or_default() })
+        .collect();
     Ok(Snapshot { desired: s.desired_count, deployments, events, stopped, progress, stuck })
 }
 
@@ -349,16 +407,35 @@ pub async fn snapshot(aws: &Aws, cluster: &str, name: &str, group: Option<&str>)
 /// waits in PROVISIONING without an instance, if one does.
 async fn task_progress(aws: &Aws, cluster: &str, name: &str) -> Result<(Vec<String>, Option<i32>)> {
     let (arns, instances) = tokio::try_join!(
-        async { Ok::<_, super::Error>(aws.ecs.list_tasks().cluster(cluster).service_name(name).send().await.aws("ecs:ListTasks")?.task_arns.unwrap_or_default()) },
-        async { Ok(aws.ecs.list_container_instances().cluster(cluster).send().await.aws("ecs:ListContainerInstances")?.container_instance_arns.unwrap_or_default().len()) },
+        async {
+            Ok::<_, super::Error>(aws.ecs.list_tasks().cluster(cluster).service_name(name).send().await.aws("ecs:ListTasks")?.task_arns.unwrap_or_default())
+        },
+        async {
+            Ok(aws
+                .ecs
+                .list_container_instances()
+                .cluster(cluster)
+                .send()
+                .await
+                .aws("ecs:ListContainerInstances")?
+                .container_instance_arns
+                .unwrap_or_default()
+                .len())
+        },
     )?;
     let mut progress = vec![format!("{instances} container instance(s)")];
     let mut waiting = None;
     if !arns.is_empty() {
         let arns: Vec<String> = arns.into_iter().take(100).collect();
         let tasks = aws.ecs.describe_tasks().cluster(cluster).set_tasks(Some(arns)).send().await.aws("ecs:DescribeTasks")?.tasks.unwrap_or_default();
-        progress.extend(tasks.iter().map(|t| format!("task {} {}", t.task_arn().unwrap_or_default().rsplit('/').next().unwrap_or_default(), t.last_status().unwrap_or_default())));
-        waiting = tasks.iter().find(|t| t.last_status() == Some("PROVISIONING") && t.container_instance_arn.is_none())
+        progress.extend(
+            tasks
+                .iter()
+                .map(|t| format!("task {} {}", t.task_arn().unwrap_or_default().rsplit('/').next().unwrap_or_default(), t.last_status().unwrap_or_default())),
+        );
+        waiting = tasks
+            .iter()
+            .find(|t| t.last_status() == Some("PROVISIONING") && t.container_instance_arn.is_none())
             .map(|t| t.memory().and_then(|m| m.parse().ok()).unwrap_or(0));
     }
     Ok((progress, waiting))
@@ -371,29 +448,50 @@ async fn target_progress(aws: &Aws, target_group: &str) -> Result<Vec<String>> {
         return Ok(vec![]);
     }
     let out = aws.elbv2.describe_target_health().target_group_arn(target_group).send().await.aws("elasticloadbalancing:DescribeTargetHealth")?;
-    Ok(out.target_health_descriptions.unwrap_or_default().iter().map(|t| {
-        let target = t.target.as_ref().map(|t| format!("{}:{}", t.id.as_deref().unwrap_or_default(), t.port.unwrap_or_default())).unwrap_or_default();
-        let state = t.target_health.as_ref().and_then(|h| h.state.as_ref()).map(|s| s.as_str().to_string()).unwrap_or_default();
-        format!("target {target} {state}")
-    }).collect())
+    Ok(out
+        .target_health_descriptions
+        .unwrap_or_default()
+        .iter()
+        .map(|t| {
+            let target = t.target.as_ref().map(|t| format!("{}:{}", t.id.as_deref().unwrap_or_default(), t.port.unwrap_or_default())).unwrap_or_default();
+            let state = t.target_health.as_ref().and_then(|h| h.state.as_ref()).map(|s| s.as_str().to_string()).unwrap_or_default();
+            format!("target {target} {state}")
+        })
+        .collect())
 }
 
 pub async fn stopped_tasks(aws: &Aws, cluster: &str, name: &str) -> Result<Vec<StoppedTask>> {
-    let arns = aws.ecs.list_tasks().cluster(cluster).service_name(name).desired_status(DesiredStatus::Stopped).send().await.aws("ecs:ListTasks")?.task_arns.unwrap_or_default();
+    let arns = aws
+        .ecs
+        .list_tasks()
+        .cluster(cluster)
+        .service_name(name)
+        .desired_status(DesiredStatus::Stopped)
+        .send()
+        .await
+        .aws("ecs:ListTasks")?
+        .task_arns
+        .unwrap_or_default();
     if arns.is_empty() {
         return Ok(vec![]);
     }
     let arns: Vec<String> = arns.into_iter().take(20).collect();
     let out = aws.ecs.describe_tasks().cluster(cluster).set_tasks(Some(arns)).send().await.aws("ecs:DescribeTasks")?;
-    Ok(out.tasks.unwrap_or_default().into_iter().filter(|t| t.last_status.as_deref() == Some("STOPPED")).map(|t| StoppedTask {
-        arn: t.task_arn.clone().unwrap_or_default(),
-        started_by: t.started_by.clone().unwrap_or_default(),
-        task_definition: t.task_definition_arn.clone().unwrap_or_default(),
-        stop_code: t.stop_code.as_ref().map(|c| c.as_str().to_string()).unwrap_or_default(),
-        reason: t.stopped_reason.clone().unwrap_or_default(),
-        exit_codes: t.containers().iter().map(|c| (c.name.clone().unwrap_or_default(), c.exit_code)).collect(),
-        stopped_at: epoch(t.stopped_at.as_ref()),
-    }).collect())
+    Ok(out
+        .tasks
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|t| t.last_status.as_deref() == Some("STOPPED"))
+        .map(|t| StoppedTask {
+            arn: t.task_arn.clone().unwrap_or_default(),
+            started_by: t.started_by.clone().unwrap_or_default(),
+            task_definition: t.task_definition_arn.clone().unwrap_or_default(),
+            stop_code: t.stop_code.as_ref().map(|c| c.as_str().to_string()).unwrap_or_default(),
+            reason: t.stopped_reason.clone().unwrap_or_default(),
+            exit_codes: t.containers().iter().map(|c| (c.name.clone().unwrap_or_default(), c.exit_code)).collect(),
+            stopped_at: epoch(t.stopped_at.as_ref()),
+        })
+        .collect())
 }
 
 /// The last log lines of a task's containers, from its awslogs streams.
@@ -425,14 +523,34 @@ pub async fn public_url(aws: &Aws, spec: &Spec, name: &str) -> Result<Option<Str
     let task = &spec.tasks[&s.task];
     let Some(&port) = static_host_ports(task).first() else { return Ok(None) };
     let cluster = &spec.cluster.name;
-    let arns = aws.ecs.list_tasks().cluster(cluster).service_name(name).desired_status(DesiredStatus::Running).send().await.aws("ecs:ListTasks")?.task_arns.unwrap_or_default();
+    let arns = aws
+        .ecs
+        .list_tasks()
+        .cluster(cluster)
+        .service_name(name)
+        .desired_status(DesiredStatus::Running)
+        .send()
+        .await
+        .aws("ecs:ListTasks")?
+        .task_arns
+        .unwrap_or_default();
     let Some(first) = arns.first() else { return Ok(None) };
     let tasks = aws.ecs.describe_tasks().cluster(cluster).tasks(first).send().await.aws("ecs:DescribeTasks")?.tasks.unwrap_or_default();
     let Some(ci) = tasks.first().and_then(|t| t.container_instance_arn.clone()) else { return Ok(None) };
     let cis = aws.ecs.describe_container_instances().cluster(cluster).container_instances(ci).send().await.aws("ecs:DescribeContainerInstances")?;
     let Some(instance) = cis.container_instances.unwrap_or_default().into_iter().find_map(|c| c.ec2_instance_id) else { return Ok(None) };
-    let ip = aws.ec2.describe_instances().instance_ids(instance).send().await.aws("ec2:DescribeInstances")?
-        .reservations.unwrap_or_default().into_iter().flat_map(|r| r.instances.unwrap_or_default()).find_map(|i| i.public_ip_address);
+    let ip = aws
+        .ec2
+        .describe_instances()
+        .instance_ids(instance)
+        .send()
+        .await
+        .aws("ec2:DescribeInstances")?
+        .reservations
+        .unwrap_or_default()
+        .into_iter()
+        .flat_map(|r| r.instances.unwrap_or_default())
+        .find_map(|i| i.public_ip_address);
     let port = if port == 80 { String::new() } else { format!(":{port}") };
     Ok(ip.map(|ip| format!("http://{ip}{port}{path}")))
 }
@@ -445,6 +563,7 @@ pub async fn delete(aws: &Aws, c: &Change) -> Result<Outputs> {
     super::until("the service has drained", || async {
         let out = aws.ecs.describe_services().cluster(cluster).services(&c.desired.name).send().await.aws("ecs:DescribeServices")?;
         Ok(out.services.unwrap_or_default().iter().all(|s| s.status.as_deref() == Some("INACTIVE")))
-    }).await?;
+    })
+    .await?;
     Ok(Outputs::new())
 }

@@ -59,10 +59,26 @@ pub async fn observe(aws: &Aws, d: &Desired, _deps: &HashMap<Address, Live>) -> 
     let Some(tg) = out.target_groups.unwrap_or_default().into_iter().next() else { return Ok(None) };
     let arn = tg.target_group_arn.clone().unwrap_or_default();
     let attrs = aws.elbv2.describe_target_group_attributes().target_group_arn(&arn).send().await.aws("elbv2:DescribeTargetGroupAttributes")?;
-    let delay = attrs.attributes.unwrap_or_default().into_iter().find(|a| a.key.as_deref() == Some("deregistration_delay.timeout_seconds"))
-        .and_then(|a| a.value).and_then(|v| v.parse::<u32>().ok()).unwrap_or(300);
-    let tags = aws.elbv2.describe_tags().resource_arns(&arn).send().await.aws("elbv2:DescribeTags")?
-        .tag_descriptions.unwrap_or_default().into_iter().flat_map(|t| t.tags.unwrap_or_default()).collect::<Vec<_>>();
+    let delay = attrs
+        .attributes
+        .unwrap_or_default()
+        .into_iter()
+        .find(|a| a.key.as_deref() == Some("deregistration_delay.timeout_seconds"))
+        .and_then(|a| a.value)
+        .and_then(|v| v.parse::<u32>().ok())
+        .unwrap_or(300);
+    let tags = aws
+        .elbv2
+        .describe_tags()
+        .resource_arns(&arn)
+        .send()
+        .await
+        .aws("elbv2:DescribeTags")?
+        .tag_descriptions
+        .unwrap_or_default()
+        .into_iter()
+        .flat_map(|t| t.tags.unwrap_or_default())
+        .collect::<Vec<_>>();
     let fields = [
         ("protocol", json!(tg.protocol.as_ref().map(|p| p.as_str()).unwrap_or("HTTP"))),
         ("port", json!(tg.port)),
@@ -89,11 +105,15 @@ pub async fn apply(aws: &Aws, c: &Change, fields: &Fields) -> Result<Outputs> {
     let arn = match (&c.live, c.action.in_place()) {
         (Some(live), true) => {
             if ["health_check_path", "health_check_interval", "healthy_threshold"].iter().any(|f| super::changed(c, f)) {
-                aws.elbv2.modify_target_group().target_group_arn(&live.id)
+                aws.elbv2
+                    .modify_target_group()
+                    .target_group_arn(&live.id)
                     .health_check_path(field(fields, "health_check_path"))
                     .health_check_interval_seconds(int(fields, "health_check_interval"))
                     .healthy_threshold_count(int(fields, "healthy_threshold"))
-                    .send().await.aws("elbv2:ModifyTargetGroup")?;
+                    .send()
+                    .await
+                    .aws("elbv2:ModifyTargetGroup")?;
             }
             if super::changed(c, "tags") {
                 aws.elbv2.add_tags().resource_arns(&live.id).set_tags(Some(elb_tags(fields))).send().await.aws("elbv2:AddTags")?;
@@ -104,7 +124,9 @@ pub async fn apply(aws: &Aws, c: &Change, fields: &Fields) -> Result<Outputs> {
             if let Some(live) = live {
                 aws.elbv2.delete_target_group().target_group_arn(&live.id).send().await.aws("elbv2:DeleteTargetGroup")?;
             }
-            let out = aws.elbv2.create_target_group()
+            let out = aws
+                .elbv2
+                .create_target_group()
                 .name(&c.desired.name)
                 .protocol(ProtocolEnum::Http)
                 .port(fields["port"].as_i64().unwrap_or(80) as i32)
@@ -114,7 +136,9 @@ pub async fn apply(aws: &Aws, c: &Change, fields: &Fields) -> Result<Outputs> {
                 .health_check_interval_seconds(int(fields, "health_check_interval"))
                 .healthy_threshold_count(int(fields, "healthy_threshold"))
                 .set_tags(Some(elb_tags(fields)))
-                .send().await.aws("elbv2:CreateTargetGroup")?;
+                .send()
+                .await
+                .aws("elbv2:CreateTargetGroup")?;
             out.target_groups.unwrap_or_default().into_iter().next().and_then(|t| t.target_group_arn).unwrap_or_default()
         }
     };

@@ -7,8 +7,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use aws_sdk_ecs::types::{
     Compatibility, ContainerDefinition, CpuArchitecture, HealthCheck as EcsHealthCheck, KeyValuePair, LogConfiguration, LogDriver,
-    NetworkMode as EcsNetworkMode, OsFamily, PortMapping as EcsPortMapping, RuntimePlatform, Secret, TaskDefinition, TaskDefinitionStatus,
-    TransportProtocol,
+    NetworkMode as EcsNetworkMode, OsFamily, PortMapping as EcsPortMapping, RuntimePlatform, Secret, TaskDefinition, TaskDefinitionStatus, TransportProtocol,
 };
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
@@ -150,7 +149,15 @@ fn keep_revisions(spec: &Spec, family: &str) -> u32 {
 
 /// The latest ACTIVE revision, normalised like [`desired`]; secret values as digests.
 pub async fn observe(aws: &Aws, d: &Desired) -> Result<Option<Live>> {
-    let out = match aws.ecs.describe_task_definition().task_definition(&d.name).include(aws_sdk_ecs::types::TaskDefinitionField::Tags).send().await.aws("ecs:DescribeTaskDefinition") {
+    let out = match aws
+        .ecs
+        .describe_task_definition()
+        .task_definition(&d.name)
+        .include(aws_sdk_ecs::types::TaskDefinitionField::Tags)
+        .send()
+        .await
+        .aws("ecs:DescribeTaskDefinition")
+    {
         Ok(out) => out,
         // ECS answers a family with no ACTIVE revision as a client error, not "not found".
         Err(e) if e.is(ErrorKind::NotFound) || e.code.as_deref() == Some("ClientException") => return Ok(None),
@@ -164,10 +171,16 @@ pub async fn observe(aws: &Aws, d: &Desired) -> Result<Option<Live>> {
 
 /// (container, variable) pairs the spec marks secret.
 fn secret_names(d: &Desired) -> BTreeSet<(String, String)> {
-    d.fields.get("containers").and_then(Value::as_array).into_iter().flatten().flat_map(|c| {
-        let name = c["name"].as_str().unwrap_or_default().to_string();
-        c["environment"].as_object().into_iter().flatten().filter(|(_, v)| v.is_object()).map(move |(k, _)| (name.clone(), k.clone())).collect::<Vec<_>>()
-    }).collect()
+    d.fields
+        .get("containers")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .flat_map(|c| {
+            let name = c["name"].as_str().unwrap_or_default().to_string();
+            c["environment"].as_object().into_iter().flatten().filter(|(_, v)| v.is_object()).map(move |(k, _)| (name.clone(), k.clone())).collect::<Vec<_>>()
+        })
+        .collect()
 }
 
 fn normalise<'a>(td: &TaskDefinition, secret: &BTreeSet<(String, String)>, tags: impl Iterator<Item = (&'a str, &'a str)>) -> Live {
@@ -208,11 +221,17 @@ fn normalise<'a>(td: &TaskDefinition, secret: &BTreeSet<(String, String)>, tags:
         })
     }).collect();
     let requires: BTreeSet<&str> = td.requires_compatibilities().iter().map(|c| c.as_str()).collect();
-    let platform = td.runtime_platform.as_ref().map(|p| format!(
-        "{}/{}",
-        p.operating_system_family.as_ref().map(|o| o.as_str()).unwrap_or("LINUX"),
-        p.cpu_architecture.as_ref().map(|a| a.as_str()).unwrap_or("X86_64"),
-    )).unwrap_or_default();
+    let platform = td
+        .runtime_platform
+        .as_ref()
+        .map(|p| {
+            format!(
+                "{}/{}",
+                p.operating_system_family.as_ref().map(|o| o.as_str()).unwrap_or("LINUX"),
+                p.cpu_architecture.as_ref().map(|a| a.as_str()).unwrap_or("X86_64"),
+            )
+        })
+        .unwrap_or_default();
     let arn = td.task_definition_arn.clone().unwrap_or_default();
     let fields = [
         ("network_mode", json!(mode)),
@@ -250,11 +269,13 @@ fn container(family: &str, c: &Value, secrets: &Secrets) -> ContainerDefinition 
         .set_memory_reservation(c["memory_reservation"].as_i64().map(|m| m as i32));
     for p in c["port_mappings"].as_array().into_iter().flatten() {
         let host = p["host"].as_i64().unwrap_or(0) as i32;
-        b = b.port_mappings(EcsPortMapping::builder()
-            .container_port(p["container"].as_i64().unwrap_or(0) as i32)
-            .host_port(host)
-            .protocol(TransportProtocol::from(p["protocol"].as_str().unwrap_or("tcp")))
-            .build());
+        b = b.port_mappings(
+            EcsPortMapping::builder()
+                .container_port(p["container"].as_i64().unwrap_or(0) as i32)
+                .host_port(host)
+                .protocol(TransportProtocol::from(p["protocol"].as_str().unwrap_or("tcp")))
+                .build(),
+        );
     }
     for (k, v) in c["environment"].as_object().into_iter().flatten() {
         // A secret's real value comes from the spec at this moment only.
@@ -268,21 +289,27 @@ fn container(family: &str, c: &Value, secrets: &Secrets) -> ContainerDefinition 
         b = b.secrets(Secret::builder().name(k).value_from(v.as_str().unwrap_or_default()).build().expect("name and source set"));
     }
     if let Some(h) = c["health_check"].as_object() {
-        b = b.health_check(EcsHealthCheck::builder()
-            .set_command(strings(&h["command"]))
-            .interval(h["interval"].as_i64().unwrap_or(30) as i32)
-            .timeout(h["timeout"].as_i64().unwrap_or(5) as i32)
-            .retries(h["retries"].as_i64().unwrap_or(3) as i32)
-            .start_period(h["start_period"].as_i64().unwrap_or(0) as i32)
-            .build().expect("command set"));
+        b = b.health_check(
+            EcsHealthCheck::builder()
+                .set_command(strings(&h["command"]))
+                .interval(h["interval"].as_i64().unwrap_or(30) as i32)
+                .timeout(h["timeout"].as_i64().unwrap_or(5) as i32)
+                .retries(h["retries"].as_i64().unwrap_or(3) as i32)
+                .start_period(h["start_period"].as_i64().unwrap_or(0) as i32)
+                .build()
+                .expect("command set"),
+        );
     }
     if let Some(l) = c["logs"].as_object() {
-        b = b.log_configuration(LogConfiguration::builder()
-            .log_driver(LogDriver::Awslogs)
-            .options("awslogs-group", l["group"].as_str().unwrap_or_default())
-            .options("awslogs-region", l["region"].as_str().unwrap_or_default())
-            .options("awslogs-stream-prefix", l["prefix"].as_str().unwrap_or_default())
-            .build().expect("driver set"));
+        b = b.log_configuration(
+            LogConfiguration::builder()
+                .log_driver(LogDriver::Awslogs)
+                .options("awslogs-group", l["group"].as_str().unwrap_or_default())
+                .options("awslogs-region", l["region"].as_str().unwrap_or_default())
+                .options("awslogs-stream-prefix", l["prefix"].as_str().unwrap_or_default())
+                .build()
+                .expect("driver set"),
+        );
     }
     b.build()
 }
@@ -311,7 +338,9 @@ pub async fn apply(aws: &Aws, c: &Change, fields: &Fields, secrets: &Secrets, di
     }
     let requires: Vec<Compatibility> = strings(&fields["requires"]).unwrap_or_default().iter().map(|r| Compatibility::from(r.as_str())).collect();
     let containers = fields["containers"].as_array().into_iter().flatten().map(|ct| container(family, ct, secrets)).collect();
-    let out = aws.ecs.register_task_definition()
+    let out = aws
+        .ecs
+        .register_task_definition()
         .family(family)
         .network_mode(EcsNetworkMode::from(fields["network_mode"].as_str().unwrap_or("bridge")))
         .set_cpu(s("cpu"))
@@ -322,7 +351,9 @@ pub async fn apply(aws: &Aws, c: &Change, fields: &Fields, secrets: &Secrets, di
         .runtime_platform(RuntimePlatform::builder().operating_system_family(OsFamily::Linux).cpu_architecture(CpuArchitecture::X8664).build())
         .set_container_definitions(Some(containers))
         .set_tags(Some(tags))
-        .send().await.aws("ecs:RegisterTaskDefinition")?;
+        .send()
+        .await
+        .aws("ecs:RegisterTaskDefinition")?;
     let td = out.task_definition.expect("RegisterTaskDefinition returns the revision");
     let arn = td.task_definition_arn.clone().unwrap_or_default();
     let keep: usize = c.desired.meta["keep"].parse().unwrap_or(5);
@@ -332,9 +363,8 @@ pub async fn apply(aws: &Aws, c: &Change, fields: &Fields, secrets: &Secrets, di
 
 /// Deregister ACTIVE revisions beyond the newest `keep`, unless a service deployment uses them.
 async fn prune(aws: &Aws, cluster: &str, family: &str, keep: usize) -> Result<()> {
-    let mut revisions: Vec<(u32, String)> = active_revisions(aws, family).await?.into_iter()
-        .map(|a| (a.rsplit(':').next().and_then(|r| r.parse().ok()).unwrap_or(0), a))
-        .collect();
+    let mut revisions: Vec<(u32, String)> =
+        active_revisions(aws, family).await?.into_iter().map(|a| (a.rsplit(':').next().and_then(|r| r.parse().ok()).unwrap_or(0), a)).collect();
     // Newest first, by revision number: the API's own ordering is not relied on.
     revisions.sort_by_key(|r| std::cmp::Reverse(r.0));
     let old: Vec<String> = revisions.into_iter().skip(keep).map(|(_, a)| a).collect();

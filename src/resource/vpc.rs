@@ -44,7 +44,8 @@ pub async fn observe(aws: &Aws, _d: &Desired) -> Result<Option<Live>> {
     )?;
     let Some(vpc) = vpcs.vpcs.unwrap_or_default().into_iter().next() else { return Ok(None) };
     let id = vpc.vpc_id.unwrap_or_default();
-    let mut ids: Vec<String> = subnets.subnets.unwrap_or_default().into_iter().filter(|s| s.vpc_id.as_deref() == Some(id.as_str())).filter_map(|s| s.subnet_id).collect();
+    let mut ids: Vec<String> =
+        subnets.subnets.unwrap_or_default().into_iter().filter(|s| s.vpc_id.as_deref() == Some(id.as_str())).filter_map(|s| s.subnet_id).collect();
     ids.sort();
     Ok(Some(Live { id: id.clone(), fields: Default::default(), outputs: outputs([("id", id), ("subnets", ids.join(","))]) }))
 }

@@ -11,10 +11,10 @@ mod write;
 use std::path::Path;
 
 pub use diag::{Diagnostic, KeyPath, Level, Seg, SourceFile};
-pub use model::*;
-pub use write::to_toml;
 pub use instance_types::architectures;
+pub use model::*;
 pub use validate::{is_region, parse_duration, static_host_ports, uses_fargate, OWN_GROUPS};
+pub use write::to_toml;
 
 use diag::SpanIndex;
 
@@ -111,8 +111,7 @@ pub fn parse(name: &str, text: &str, env: &dyn Fn(&str) -> Option<String>) -> Re
     };
 
     // 4. Meaning: references, combinations, limits, guardrails.
-    let (errors, warnings): (Vec<_>, Vec<_>) =
-        validate::validate(&spec).into_iter().map(locate).partition(|d| d.level == Level::Error);
+    let (errors, warnings): (Vec<_>, Vec<_>) = validate::validate(&spec).into_iter().map(locate).partition(|d| d.level == Level::Error);
     if errors.is_empty() {
         Ok(Loaded { spec, file, warnings })
     } else {

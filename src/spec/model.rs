@@ -355,12 +355,7 @@ pub struct Verify {
 
 impl Default for Verify {
     fn default() -> Self {
-        Verify {
-            enabled: true,
-            path: default_verify_path(),
-            expect: default_verify_expect(),
-            timeout: default_verify_timeout(),
-        }
+        Verify { enabled: true, path: default_verify_path(), expect: default_verify_expect(), timeout: default_verify_timeout() }
     }
 }
 

@@ -11,8 +11,7 @@ use super::model::*;
 pub const OWN_GROUPS: [&str; 2] = ["ecs", "alb"];
 
 /// CloudWatch Logs accepts only these retention periods (0: never expire).
-const RETENTION_DAYS: [u32; 23] =
-    [0, 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653];
+const RETENTION_DAYS: [u32; 23] = [0, 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653];
 
 pub fn validate(spec: &Spec) -> Vec<Diagnostic> {
     let mut v = Checker { out: Vec::new() };
@@ -56,13 +55,15 @@ impl Checker {
     fn stack(&mut self, stack: &Stack) {
         let p = KeyPath::root().key("stack");
         if !is_name(&stack.name, 32, "-") || !stack.name.starts_with(|c: char| c.is_ascii_alphabetic()) {
-            self.err(p.key("name"), format!("stack name `{}` is not usable", stack.name),
-                "use 1-32 letters, digits and hyphens, starting with a letter: it prefixes every name ecsdeploy makes");
+            self.err(
+                p.key("name"),
+                format!("stack name `{}` is not usable", stack.name),
+                "use 1-32 letters, digits and hyphens, starting with a letter: it prefixes every name ecsdeploy makes",
+            );
         }
         if let Some(region) = &stack.region {
             if !is_region(region) {
-                self.err(p.key("region"), format!("`{region}` is not an AWS region name"),
-                    "write a region such as us-east-1 or eu-west-2");
+                self.err(p.key("region"), format!("`{region}` is not an AWS region name"), "write a region such as us-east-1 or eu-west-2");
             }
         }
     }
@@ -71,13 +72,15 @@ impl Checker {
         let p = KeyPath::root().key("cluster");
         let c = &spec.cluster;
         if !is_name(&c.name, 255, "-_") {
-            self.err(p.key("name"), format!("cluster name `{}` is not allowed by ECS", c.name),
-                "use up to 255 letters, digits, hyphens and underscores");
+            self.err(p.key("name"), format!("cluster name `{}` is not allowed by ECS", c.name), "use up to 255 letters, digits, hyphens and underscores");
         }
         let Some(ec2) = &c.ec2 else {
             if !c.fargate && (!spec.services.is_empty() || !spec.jobs.is_empty()) {
-                self.err(p.clone(), "the cluster has no capacity: no [cluster.ec2] and fargate = false",
-                    "add a [cluster.ec2] table (max 1 for the free tier) or set fargate = true");
+                self.err(
+                    p.clone(),
+                    "the cluster has no capacity: no [cluster.ec2] and fargate = false",
+                    "add a [cluster.ec2] table (max 1 for the free tier) or set fargate = true",
+                );
             }
             return;
         };
@@ -85,14 +88,19 @@ impl Checker {
         if let Some(t) = &ec2.instance_type {
             self.instance_type(p.key("instance_type"), t);
         }
-        let ami_ok = matches!(ec2.ami.as_str(), "amazon-linux-2" | "amazon-linux-2023")
-            || (ec2.ami.starts_with("ami-") && is_hex(&ec2.ami[4..]));
+        let ami_ok = matches!(ec2.ami.as_str(), "amazon-linux-2" | "amazon-linux-2023") || (ec2.ami.starts_with("ami-") && is_hex(&ec2.ami[4..]));
         if !ami_ok {
-            self.err(p.key("ami"), format!("`{}` is not an AMI choice", ec2.ami),
-                "use \"amazon-linux-2023\" (the ECS-optimised AMI AWS recommends), \"amazon-linux-2\", or an id like ami-0abc…");
+            self.err(
+                p.key("ami"),
+                format!("`{}` is not an AMI choice", ec2.ami),
+                "use \"amazon-linux-2023\" (the ECS-optimised AMI AWS recommends), \"amazon-linux-2\", or an id like ami-0abc…",
+            );
         } else if ec2.ami == "amazon-linux-2" {
-            self.warn(p.key("ami"), "Amazon Linux 2 reached end of support on 2026-06-30: its ECS-optimised AMI gets no more security updates",
-                "use ami = \"amazon-linux-2023\" (the default; the user data works on both)");
+            self.warn(
+                p.key("ami"),
+                "Amazon Linux 2 reached end of support on 2026-06-30: its ECS-optimised AMI gets no more security updates",
+                "use ami = \"amazon-linux-2023\" (the default; the user data works on both)",
+            );
         }
         for (key, n) in [("min", ec2.min), ("max", ec2.max), ("desired", ec2.desired)] {
             self.count(p.key(key), n);
@@ -101,13 +109,15 @@ impl Checker {
             self.ec2_text(p.key("security_group_description"), d);
         }
         if ec2.max == 0 {
-            self.err(p.key("max"), "max = 0 means no instance can ever run a task",
-                "set max = 1 (the free tier covers one micro instance), or remove [cluster.ec2] and use Fargate");
+            self.err(
+                p.key("max"),
+                "max = 0 means no instance can ever run a task",
+                "set max = 1 (the free tier covers one micro instance), or remove [cluster.ec2] and use Fargate",
+            );
         } else if ec2.min > ec2.max {
             self.err(p.key("min"), format!("min ({}) is larger than max ({})", ec2.min, ec2.max), "make min ≤ desired ≤ max");
         } else if ec2.desired < ec2.min || ec2.desired > ec2.max {
-            self.err(p.key("desired"), format!("desired ({}) is outside min..max ({}..{})", ec2.desired, ec2.min, ec2.max),
-                "make min ≤ desired ≤ max");
+            self.err(p.key("desired"), format!("desired ({}) is outside min..max ({}..{})", ec2.desired, ec2.min, ec2.max), "make min ≤ desired ≤ max");
         }
         for (i, cidr) in ec2.ssh_cidrs.iter().enumerate() {
             self.cidr(p.key("ssh_cidrs").index(i), cidr);
@@ -115,14 +125,20 @@ impl Checker {
         self.subnets(p.key("subnets"), &ec2.subnets);
         if let Some(key) = &ec2.key_pair {
             if key.trim().is_empty() || key.len() > 255 {
-                self.err(p.key("key_pair"), "key pair name is empty or too long",
-                    "name the EC2 key pair you created (EC2 console → Key pairs), or remove key_pair");
+                self.err(
+                    p.key("key_pair"),
+                    "key pair name is empty or too long",
+                    "name the EC2 key pair you created (EC2 console → Key pairs), or remove key_pair",
+                );
             }
         }
         // Its instance profile carries the same name: a role of the spec, not an ARN.
         if let Some(r) = ec2.instance_role.as_ref().filter(|r| !spec.roles.contains_key(*r)) {
-            self.err(p.key("instance_role"), format!("role `{r}` is not defined"),
-                format!("define [roles.{r}] with trust = [\"ec2.amazonaws.com\"], or remove instance_role; defined roles: {}", list(spec.roles.keys())));
+            self.err(
+                p.key("instance_role"),
+                format!("role `{r}` is not defined"),
+                format!("define [roles.{r}] with trust = [\"ec2.amazonaws.com\"], or remove instance_role; defined roles: {}", list(spec.roles.keys())),
+            );
         }
     }
 
@@ -132,25 +148,33 @@ impl Checker {
         let fix = "remove instance_type to use the account's free-tier type, or write one such as t3.micro";
         match super::instance_types::architectures(t) {
             Err(why) => self.err(p, why, fix),
-            Ok(archs) if !archs.contains(&"x86_64") => self.err(p, format!("{t} has {} processors, but the tasks run on linux/x86_64 (their images are built for amd64)", archs.join("/")),
-                "choose an x86_64 type such as t3.micro, or remove instance_type to use the account's free-tier type"),
+            Ok(archs) if !archs.contains(&"x86_64") => self.err(
+                p,
+                format!("{t} has {} processors, but the tasks run on linux/x86_64 (their images are built for amd64)", archs.join("/")),
+                "choose an x86_64 type such as t3.micro, or remove instance_type to use the account's free-tier type",
+            ),
             Ok(_) => {}
         }
     }
 
     fn role(&mut self, p: &KeyPath, name: &str, role: &Role) {
         if !is_name(name, 64, "+=,.@-_") {
-            self.err(p.clone(), format!("`{name}` is not a valid IAM role name"),
-                "use up to 64 letters, digits and +=.@-_");
+            self.err(p.clone(), format!("`{name}` is not a valid IAM role name"), "use up to 64 letters, digits and +=.@-_");
         } else if name.contains(',') {
             // IAM allows it in a name, but not in a tag value, and the role carries its name in one.
-            self.err(p.clone(), format!("`{name}`: IAM refuses a comma in the tag value ecsdeploy:resource = iam_role.{name}"),
-                "use up to 64 letters, digits and +=.@-_ (no comma)");
+            self.err(
+                p.clone(),
+                format!("`{name}`: IAM refuses a comma in the tag value ecsdeploy:resource = iam_role.{name}"),
+                "use up to 64 letters, digits and +=.@-_ (no comma)",
+            );
         }
         if let Some(d) = &role.description {
             if let Some(c) = d.chars().find(|c| !is_latin1_text(*c)) {
-                self.err(p.key("description"), format!("IAM refuses `{c}` in a role description: it allows Latin-1 letters and symbols only"),
-                    "replace it (an em dash — with -, curly quotes with straight ones)");
+                self.err(
+                    p.key("description"),
+                    format!("IAM refuses `{c}` in a role description: it allows Latin-1 letters and symbols only"),
+                    "replace it (an em dash — with -, curly quotes with straight ones)",
+                );
             } else if d.chars().count() > 1000 {
                 self.err(p.key("description"), "a role description is at most 1000 characters", "shorten it");
             }
@@ -161,15 +185,21 @@ impl Checker {
         for (i, t) in role.trust.iter().enumerate() {
             let principal = t.ends_with(".amazonaws.com") && !t.contains(' ');
             if t != "ecs-tasks" && !principal {
-                self.err(p.key("trust").index(i), format!("`{t}` is not a service principal"),
-                    "write \"ecs-tasks\" or a principal such as \"ec2.amazonaws.com\"");
+                self.err(
+                    p.key("trust").index(i),
+                    format!("`{t}` is not a service principal"),
+                    "write \"ecs-tasks\" or a principal such as \"ec2.amazonaws.com\"",
+                );
             }
         }
         for (i, pol) in role.managed_policies.iter().enumerate() {
             let arn = pol.starts_with("arn:aws") && pol.contains(":policy/");
             if !arn && !is_name(pol, 128, "+=,.@-_") {
-                self.err(p.key("managed_policies").index(i), format!("`{pol}` is neither a policy name nor a policy ARN"),
-                    "write an AWS managed policy name such as AmazonS3FullAccess, or arn:aws:iam::ACCOUNT:policy/NAME");
+                self.err(
+                    p.key("managed_policies").index(i),
+                    format!("`{pol}` is neither a policy name nor a policy ARN"),
+                    "write an AWS managed policy name such as AmazonS3FullAccess, or arn:aws:iam::ACCOUNT:policy/NAME",
+                );
             }
         }
         for (pname, doc) in &role.inline_policies {
@@ -178,15 +208,20 @@ impl Checker {
                 self.err(pp.clone(), format!("`{pname}` is not an IAM policy name: 1-128 letters, digits and +=,.@-_"), "e.g. read-bucket");
             }
             if let Some(c) = doc.chars().find(|c| !is_latin1_text(*c)) {
-                self.err(pp.clone(), format!("IAM refuses `{c}` in a policy document: it allows Latin-1 characters only"),
-                    "replace it (an em dash — with -, curly quotes with straight ones)");
+                self.err(
+                    pp.clone(),
+                    format!("IAM refuses `{c}` in a policy document: it allows Latin-1 characters only"),
+                    "replace it (an em dash — with -, curly quotes with straight ones)",
+                );
             }
             match serde_json::from_str::<serde_json::Value>(doc) {
                 Ok(v) if v.get("Statement").is_some() => {}
-                Ok(_) => self.err(pp, "inline policy has no \"Statement\"",
-                    "write a full policy document: {\"Version\": \"2012-10-17\", \"Statement\": [...]}"),
-                Err(e) => self.err(pp, format!("inline policy is not valid JSON: {e}"),
-                    "use a TOML multi-line literal string ('''…''') holding the JSON document"),
+                Ok(_) => {
+                    self.err(pp, "inline policy has no \"Statement\"", "write a full policy document: {\"Version\": \"2012-10-17\", \"Statement\": [...]}")
+                }
+                Err(e) => {
+                    self.err(pp, format!("inline policy is not valid JSON: {e}"), "use a TOML multi-line literal string ('''…''') holding the JSON document")
+                }
             }
         }
     }
@@ -194,8 +229,7 @@ impl Checker {
     fn role_ref(&mut self, spec: &Spec, p: KeyPath, r: &str) {
         let arn = r.starts_with("arn:aws") && r.contains(":role/");
         if !arn && !spec.roles.contains_key(r) {
-            self.err(p, format!("role `{r}` is not defined"),
-                format!("define [roles.{r}], or use a role ARN; defined roles: {}", list(spec.roles.keys())));
+            self.err(p, format!("role `{r}` is not defined"), format!("define [roles.{r}], or use a role ARN; defined roles: {}", list(spec.roles.keys())));
         }
     }
 
@@ -217,17 +251,17 @@ impl Checker {
         }
         let fargate = task_uses_fargate(spec, family, t);
         if fargate && t.network_mode != NetworkMode::Awsvpc {
-            self.err(p.key("network_mode"), "Fargate runs only awsvpc tasks",
-                "set network_mode = \"awsvpc\", or run this task on the EC2 capacity provider");
+            self.err(p.key("network_mode"), "Fargate runs only awsvpc tasks", "set network_mode = \"awsvpc\", or run this task on the EC2 capacity provider");
         }
         if fargate {
             match (t.cpu, t.memory) {
-                (Some(cpu), Some(mem)) if !fargate_pair_ok(cpu, mem) => self.err(p.key("memory"),
+                (Some(cpu), Some(mem)) if !fargate_pair_ok(cpu, mem) => self.err(
+                    p.key("memory"),
                     format!("Fargate has no size cpu = {cpu}, memory = {mem}"),
-                    format!("valid memory for cpu {cpu}: {}", fargate_memory_hint(cpu))),
+                    format!("valid memory for cpu {cpu}: {}", fargate_memory_hint(cpu)),
+                ),
                 (Some(_), Some(_)) => {}
-                _ => self.err(p.clone(), "Fargate needs task-level cpu and memory",
-                    "set cpu = 256 and memory = 512 (the smallest size, 0.25 vCPU / 0.5 GB)"),
+                _ => self.err(p.clone(), "Fargate needs task-level cpu and memory", "set cpu = 256 and memory = 512 (the smallest size, 0.25 vCPU / 0.5 GB)"),
             }
         }
         if let Some(cpu) = t.cpu {
@@ -236,13 +270,20 @@ impl Checker {
             }
         }
         if !RETENTION_DAYS.contains(&t.logs.retention_days) {
-            self.err(p.key("logs").key("retention_days"), format!("CloudWatch Logs has no retention of {} days", t.logs.retention_days),
-                format!("use one of {RETENTION_DAYS:?}"));
+            self.err(
+                p.key("logs").key("retention_days"),
+                format!("CloudWatch Logs has no retention of {} days", t.logs.retention_days),
+                format!("use one of {RETENTION_DAYS:?}"),
+            );
         }
         if let Some(g) = &t.logs.group {
             // CloudWatch Logs: [\.\-_/#A-Za-z0-9]+, at most 512; and the address ecsdeploy tags it with.
             if !is_name(g, 512, "._-/#") {
-                self.err(p.key("logs").key("group"), format!("`{g}` is not a log group name: CloudWatch Logs allows 1-512 letters, digits and . _ - / #"), "use e.g. /ecs/iris-inference");
+                self.err(
+                    p.key("logs").key("group"),
+                    format!("`{g}` is not a log group name: CloudWatch Logs allows 1-512 letters, digits and . _ - / #"),
+                    "use e.g. /ecs/iris-inference",
+                );
             } else {
                 self.tag_value(p.key("logs").key("group"), "log_group.", g);
             }
@@ -259,17 +300,26 @@ impl Checker {
                 self.err(cp.key("name"), format!("two containers are named `{}`", c.name), "give each container of a task its own name");
             }
             if c.image.trim().is_empty() || c.image.contains(char::is_whitespace) {
-                self.err(cp.key("image"), format!("`{}` is not an image reference", c.image),
-                    "use the image URI from ECR, e.g. 123456789012.dkr.ecr.us-east-1.amazonaws.com/iris-inference:latest");
+                self.err(
+                    cp.key("image"),
+                    format!("`{}` is not an image reference", c.image),
+                    "use the image URI from ECR, e.g. 123456789012.dkr.ecr.us-east-1.amazonaws.com/iris-inference:latest",
+                );
             }
             if c.memory.is_none() && c.memory_reservation.is_none() && t.memory.is_none() {
-                self.err(cp.clone(), format!("container `{}` has no memory limit and the task has none", c.name),
-                    "set memory = 512 on the task (the tutorial's 0.5 GB) or on the container");
+                self.err(
+                    cp.clone(),
+                    format!("container `{}` has no memory limit and the task has none", c.name),
+                    "set memory = 512 on the task (the tutorial's 0.5 GB) or on the container",
+                );
             }
             if let (Some(hard), Some(soft)) = (c.memory, c.memory_reservation) {
                 if soft > hard {
-                    self.err(cp.key("memory_reservation"), format!("memory_reservation ({soft}) exceeds memory ({hard})"),
-                        "the soft limit must not exceed the hard limit");
+                    self.err(
+                        cp.key("memory_reservation"),
+                        format!("memory_reservation ({soft}) exceeds memory ({hard})"),
+                        "the soft limit must not exceed the hard limit",
+                    );
                 }
             }
             container_mem += c.memory.or(c.memory_reservation).unwrap_or(0);
@@ -278,8 +328,11 @@ impl Checker {
             }
             for (name, value) in &c.environment {
                 if !is_env_name(name) {
-                    self.err(cp.key("environment").key(name), format!("`{name}` is not an environment variable name"),
-                        "use letters, digits and _, not starting with a digit");
+                    self.err(
+                        cp.key("environment").key(name),
+                        format!("`{name}` is not an environment variable name"),
+                        "use letters, digits and _, not starting with a digit",
+                    );
                 }
                 if value.value().is_empty() && value.is_secret() {
                     self.err(cp.key("environment").key(name), "secret value is empty", "set the value, e.g. from ${VAR}");
@@ -290,12 +343,14 @@ impl Checker {
                 if !is_env_name(name) {
                     self.err(sp.clone(), format!("`{name}` is not an environment variable name"), "use letters, digits and _");
                 }
-                let ok = from.starts_with("arn:aws:ssm:") || from.starts_with("arn:aws:secretsmanager:")
-                    || (from.starts_with('/') && from.len() > 1);
+                let ok = from.starts_with("arn:aws:ssm:") || from.starts_with("arn:aws:secretsmanager:") || (from.starts_with('/') && from.len() > 1);
                 if !ok {
                     // Not echoed: a value here is likely the secret itself, put in the wrong place.
-                    self.err(sp, format!("the value of `{name}` is not a secret reference"),
-                        "use an SSM parameter (/path or arn:aws:ssm:…) or a Secrets Manager ARN (arn:aws:secretsmanager:…); never the value itself");
+                    self.err(
+                        sp,
+                        format!("the value of `{name}` is not a secret reference"),
+                        "use an SSM parameter (/path or arn:aws:ssm:…) or a Secrets Manager ARN (arn:aws:secretsmanager:…); never the value itself",
+                    );
                 }
                 if c.environment.contains_key(name) {
                     self.err(cp.key("secrets").key(name), format!("`{name}` is both in environment and in secrets"), "keep one of them");
@@ -307,8 +362,11 @@ impl Checker {
         }
         if let Some(mem) = t.memory {
             if container_mem > mem {
-                self.err(p.key("memory"), format!("containers ask for {container_mem} MiB but the task has {mem} MiB"),
-                    "raise the task memory or lower the containers' memory");
+                self.err(
+                    p.key("memory"),
+                    format!("containers ask for {container_mem} MiB but the task has {mem} MiB"),
+                    "raise the task memory or lower the containers' memory",
+                );
             }
         }
         if !t.containers.iter().any(|c| c.essential) {
@@ -325,9 +383,11 @@ impl Checker {
         }
         match (mode, pm.host) {
             (_, Some(h)) if h > 65535 => self.err(p.key("host"), format!("port {h} is out of range"), "use a port from 1 to 65535, or 0 for a dynamic port"),
-            (NetworkMode::Awsvpc | NetworkMode::Host, Some(h)) if h != pm.container => self.err(p.key("host"),
+            (NetworkMode::Awsvpc | NetworkMode::Host, Some(h)) if h != pm.container => self.err(
+                p.key("host"),
                 format!("in {} mode the host port must equal the container port ({})", mode_name(mode), pm.container),
-                "remove host, or set it equal to container; use bridge mode to map ports"),
+                "remove host, or set it equal to container; use bridge mode to map ports",
+            ),
             _ => {}
         }
         let host = match mode {
@@ -335,17 +395,25 @@ impl Checker {
             _ => pm.host.unwrap_or(pm.container),
         };
         if host != 0 && seen.insert((host, pm.protocol.clone()), ()).is_some() {
-            self.err(p.key("host"), format!("host port {host}/{} is mapped twice in this task", pm.protocol),
-                "each host port can be bound once per instance; pick another host port or 0 (dynamic)");
+            self.err(
+                p.key("host"),
+                format!("host port {host}/{} is mapped twice in this task", pm.protocol),
+                "each host port can be bound once per instance; pick another host port or 0 (dynamic)",
+            );
         }
     }
 
     fn health_check(&mut self, p: &KeyPath, hc: &HealthCheck) {
         if !matches!(hc.command.first().map(String::as_str), Some("CMD" | "CMD-SHELL")) {
-            self.err(p.key("command"), "a health check command starts with \"CMD\" or \"CMD-SHELL\"",
-                "e.g. command = [\"CMD-SHELL\", \"curl -f http://localhost/ || exit 1\"]");
+            self.err(
+                p.key("command"),
+                "a health check command starts with \"CMD\" or \"CMD-SHELL\"",
+                "e.g. command = [\"CMD-SHELL\", \"curl -f http://localhost/ || exit 1\"]",
+            );
         }
-        for (key, value, range) in [("interval", hc.interval, 5..=300), ("timeout", hc.timeout, 2..=60), ("retries", hc.retries, 1..=10), ("start_period", hc.start_period, 0..=300)] {
+        for (key, value, range) in
+            [("interval", hc.interval, 5..=300), ("timeout", hc.timeout, 2..=60), ("retries", hc.retries, 1..=10), ("start_period", hc.start_period, 0..=300)]
+        {
             if !range.contains(&value) {
                 self.err(p.key(key), format!("{key} = {value} is outside {}..={}", range.start(), range.end()), "ECS rejects it; pick a value in range");
             }
@@ -353,19 +421,34 @@ impl Checker {
     }
 
     /// How a service or job chooses capacity; shared checks.
-    fn placement(&mut self, spec: &Spec, p: &KeyPath, task: Option<&TaskDef>, provider: Option<&str>, launch: Option<LaunchType>, network: Option<&ServiceNetwork>) {
+    fn placement(
+        &mut self,
+        spec: &Spec,
+        p: &KeyPath,
+        task: Option<&TaskDef>,
+        provider: Option<&str>,
+        launch: Option<LaunchType>,
+        network: Option<&ServiceNetwork>,
+    ) {
         if provider.is_some() && launch.is_some() {
             self.err(p.key("launch_type"), "both capacity_provider and launch_type are set", "ECS takes one of them; keep capacity_provider");
         }
         if let Some(cp) = provider {
             match cp {
-                "ec2" if spec.cluster.ec2.is_none() => self.err(p.key("capacity_provider"), "capacity provider `ec2` needs [cluster.ec2]",
-                    "add [cluster.ec2], or use capacity_provider = \"FARGATE\""),
-                "FARGATE" | "FARGATE_SPOT" if !spec.cluster.fargate => self.err(p.key("capacity_provider"),
-                    format!("{cp} is not enabled on the cluster"), "set cluster.fargate = true"),
+                "ec2" if spec.cluster.ec2.is_none() => self.err(
+                    p.key("capacity_provider"),
+                    "capacity provider `ec2` needs [cluster.ec2]",
+                    "add [cluster.ec2], or use capacity_provider = \"FARGATE\"",
+                ),
+                "FARGATE" | "FARGATE_SPOT" if !spec.cluster.fargate => {
+                    self.err(p.key("capacity_provider"), format!("{cp} is not enabled on the cluster"), "set cluster.fargate = true")
+                }
                 "ec2" | "FARGATE" | "FARGATE_SPOT" => {}
-                other => self.err(p.key("capacity_provider"), format!("unknown capacity provider `{other}`"),
-                    "use \"ec2\" (the cluster's instances), \"FARGATE\" or \"FARGATE_SPOT\""),
+                other => self.err(
+                    p.key("capacity_provider"),
+                    format!("unknown capacity provider `{other}`"),
+                    "use \"ec2\" (the cluster's instances), \"FARGATE\" or \"FARGATE_SPOT\"",
+                ),
             }
         }
         let Some(task) = task else { return };
@@ -375,8 +458,11 @@ impl Checker {
         }
         match (task.network_mode, network) {
             (NetworkMode::Awsvpc, _) => {}
-            (_, Some(_)) => self.err(p.key("network"), "network settings apply to awsvpc tasks only",
-                "remove the network table, or set network_mode = \"awsvpc\" on the task"),
+            (_, Some(_)) => self.err(
+                p.key("network"),
+                "network settings apply to awsvpc tasks only",
+                "remove the network table, or set network_mode = \"awsvpc\" on the task",
+            ),
             _ => {}
         }
         if let Some(n) = network {
@@ -396,8 +482,11 @@ impl Checker {
         self.count(p.key("desired_count"), s.desired_count);
         let task = spec.tasks.get(&s.task);
         if task.is_none() {
-            self.err(p.key("task"), format!("task `{}` is not defined", s.task),
-                format!("define [tasks.{}] or use one of: {}", s.task, list(spec.tasks.keys())));
+            self.err(
+                p.key("task"),
+                format!("task `{}` is not defined", s.task),
+                format!("define [tasks.{}] or use one of: {}", s.task, list(spec.tasks.keys())),
+            );
         }
         self.placement(spec, p, task, s.capacity_provider.as_deref(), s.launch_type, s.network.as_ref());
         let d = &s.deployment;
@@ -409,8 +498,11 @@ impl Checker {
         }
         if let Some(max) = d.maximum_percent {
             if !(100..=200).contains(&max) {
-                self.err(dp.key("maximum_percent"), format!("{max}% is outside 100..=200"),
-                    "use 200 for rolling deploys, or 100 with minimum_healthy_percent = 0 to stop the old task first");
+                self.err(
+                    dp.key("maximum_percent"),
+                    format!("{max}% is outside 100..=200"),
+                    "use 200 for rolling deploys, or 100 with minimum_healthy_percent = 0 to stop the old task first",
+                );
             }
         }
         if d.keep_revisions == 0 {
@@ -434,14 +526,23 @@ impl Checker {
         }
         if let (Some(lb), Some(task)) = (&s.load_balancer, task) {
             if spec.load_balancer.is_none() {
-                self.err(p.key("load_balancer"), "the service attaches to a load balancer but the spec has none",
-                    "add a [load_balancer] table, or remove this attachment");
+                self.err(
+                    p.key("load_balancer"),
+                    "the service attaches to a load balancer but the spec has none",
+                    "add a [load_balancer] table, or remove this attachment",
+                );
             }
             match task.containers.iter().find(|c| c.name == lb.container) {
-                None => self.err(p.key("load_balancer").key("container"), format!("task `{}` has no container `{}`", s.task, lb.container),
-                    format!("use one of: {}", list(task.containers.iter().map(|c| &c.name)))),
-                Some(c) if !c.port_mappings.iter().any(|m| m.container == lb.port) => self.err(p.key("load_balancer").key("port"),
-                    format!("container `{}` does not map port {}", c.name, lb.port), "add a port mapping for it, or fix the port"),
+                None => self.err(
+                    p.key("load_balancer").key("container"),
+                    format!("task `{}` has no container `{}`", s.task, lb.container),
+                    format!("use one of: {}", list(task.containers.iter().map(|c| &c.name))),
+                ),
+                Some(c) if !c.port_mappings.iter().any(|m| m.container == lb.port) => self.err(
+                    p.key("load_balancer").key("port"),
+                    format!("container `{}` does not map port {}", c.name, lb.port),
+                    "add a port mapping for it, or fix the port",
+                ),
                 _ => {}
             }
         }
@@ -449,8 +550,11 @@ impl Checker {
             let reachable = s.load_balancer.is_some()
                 || task.containers.iter().any(|c| c.port_mappings.iter().any(|m| task.network_mode != NetworkMode::Bridge || m.host.unwrap_or(0) != 0));
             if s.verify.enabled && s.desired_count > 0 && !reachable {
-                self.err(vp.key("enabled"), format!("nothing to verify: `{name}` has no static host port and no load balancer"),
-                    "map a host port (host = 80), attach the load balancer, or set verify.enabled = false");
+                self.err(
+                    vp.key("enabled"),
+                    format!("nothing to verify: `{name}` has no static host port and no load balancer"),
+                    "map a host port (host = 80), attach the load balancer, or set verify.enabled = false",
+                );
             }
             self.rolling_on_one_instance(spec, p, s, task);
         }
@@ -467,14 +571,21 @@ impl Checker {
             return;
         }
         if s.desired_count > ec2.max {
-            self.err(p.key("desired_count"),
+            self.err(
+                p.key("desired_count"),
                 format!("{} tasks need host port {} but the cluster has at most {} instance", s.desired_count, static_ports[0], ec2.max),
-                "use a dynamic host port (host = 0) with a load balancer, lower desired_count, or raise cluster.ec2.max");
+                "use a dynamic host port (host = 0) with a load balancer, lower desired_count, or raise cluster.ec2.max",
+            );
         }
         if s.deployment.minimum_healthy_percent.is_some_and(|m| m > 0) {
-            self.warn(p.key("deployment").key("minimum_healthy_percent"),
-                format!("host port {} on a single instance cannot do a rolling deploy: the new task cannot bind the port while the old one runs", static_ports[0]),
-                "remove minimum_healthy_percent/maximum_percent (ecsdeploy then uses 0/100) or use a dynamic host port");
+            self.warn(
+                p.key("deployment").key("minimum_healthy_percent"),
+                format!(
+                    "host port {} on a single instance cannot do a rolling deploy: the new task cannot bind the port while the old one runs",
+                    static_ports[0]
+                ),
+                "remove minimum_healthy_percent/maximum_percent (ecsdeploy then uses 0/100) or use a dynamic host port",
+            );
         }
     }
 
@@ -491,9 +602,11 @@ impl Checker {
             }
             for port in static_host_ports(task) {
                 if let Some(other) = owner.insert(port, name) {
-                    self.err(KeyPath::root().key("services").key(name).key("task"),
+                    self.err(
+                        KeyPath::root().key("services").key(name).key("task"),
                         format!("services `{other}` and `{name}` both need host port {port} on the cluster's single instance"),
-                        "give one of them another host port, or 0 (dynamic) behind the load balancer");
+                        "give one of them another host port, or 0 (dynamic) behind the load balancer",
+                    );
                 }
             }
         }
@@ -502,8 +615,11 @@ impl Checker {
     fn job(&mut self, spec: &Spec, p: &KeyPath, j: &Job) {
         let task = spec.tasks.get(&j.task);
         if task.is_none() {
-            self.err(p.key("task"), format!("task `{}` is not defined", j.task),
-                format!("define [tasks.{}] or use one of: {}", j.task, list(spec.tasks.keys())));
+            self.err(
+                p.key("task"),
+                format!("task `{}` is not defined", j.task),
+                format!("define [tasks.{}] or use one of: {}", j.task, list(spec.tasks.keys())),
+            );
         }
         self.placement(spec, p, task, j.capacity_provider.as_deref(), j.launch_type, j.network.as_ref());
     }
@@ -525,8 +641,9 @@ impl Checker {
             match (&r.cidr, &r.source_group) {
                 (Some(c), None) => self.cidr(p.key("cidr"), c),
                 (None, Some(g)) => self.group_ref(spec, p.key("source_group"), g),
-                (Some(_), Some(_)) => self.err(p.key("source_group"), "a rule has one source: cidr or source_group, not both",
-                    "split it into two [[ingress]] rules"),
+                (Some(_), Some(_)) => {
+                    self.err(p.key("source_group"), "a rule has one source: cidr or source_group, not both", "split it into two [[ingress]] rules")
+                }
                 (None, None) => self.err(p.clone(), "the rule has no source", "add cidr = \"165.124.160.0/21\" or source_group = \"ecs\""),
             }
             if let Some(d) = &r.description {
@@ -540,8 +657,7 @@ impl Checker {
                 (None, Some(a), Some(b)) => Some((a, b)),
                 (None, None, None) if r.protocol == "-1" => Some((0, 65535)),
                 _ => {
-                    self.err(p.clone(), "a rule needs port = N, or from_port and to_port",
-                        "write port = 80 (HTTP), 22 (SSH) or 3306 (MySQL)");
+                    self.err(p.clone(), "a rule needs port = N, or from_port and to_port", "write port = 80 (HTTP), 22 (SSH) or 3306 (MySQL)");
                     None
                 }
             };
@@ -566,8 +682,11 @@ impl Checker {
                 self.err(p, "group `alb` exists only with a [load_balancer]", "add [load_balancer] or refer to another group")
             }
             "ecs" | "alb" => {}
-            other if !spec.security_groups.contains_key(other) => self.err(p, format!("security group `{other}` is not defined"),
-                format!("use `ecs`, `alb`, or define [security_groups.{other}] with existing = \"NAME or sg-id\"")),
+            other if !spec.security_groups.contains_key(other) => self.err(
+                p,
+                format!("security group `{other}` is not defined"),
+                format!("use `ecs`, `alb`, or define [security_groups.{other}] with existing = \"NAME or sg-id\""),
+            ),
             _ => {}
         }
     }
@@ -576,8 +695,11 @@ impl Checker {
         let p = KeyPath::root().key("load_balancer");
         let elb_name = |n: &str| is_name(n, 32, "-") && !n.starts_with('-') && !n.ends_with('-') && !n.starts_with("internal-");
         if !elb_name(&lb.name) {
-            self.err(p.key("name"), format!("`{}` is not a load balancer name", lb.name),
-                "use 1-32 letters, digits and hyphens, not starting or ending with a hyphen");
+            self.err(
+                p.key("name"),
+                format!("`{}` is not a load balancer name", lb.name),
+                "use 1-32 letters, digits and hyphens, not starting or ending with a hyphen",
+            );
         }
         if let Some(tg) = &lb.target_group.name {
             if !elb_name(tg) {
@@ -644,8 +766,11 @@ impl Checker {
     fn tag_value(&mut self, p: KeyPath, prefix: &str, name: &str) {
         let len = prefix.len() + name.len();
         if len > 256 {
-            self.err(p, format!("this name makes ecsdeploy's tag value `{prefix}…` {len} characters long; AWS allows 256"),
-                format!("use a name of at most {} characters", 256 - prefix.len()));
+            self.err(
+                p,
+                format!("this name makes ecsdeploy's tag value `{prefix}…` {len} characters long; AWS allows 256"),
+                format!("use a name of at most {} characters", 256 - prefix.len()),
+            );
         }
     }
 
@@ -660,8 +785,11 @@ impl Checker {
     fn ec2_text(&mut self, p: KeyPath, text: &str) {
         const ALLOWED: &str = ". _-:/()#,@[]+=&;{}!$*";
         if let Some(c) = text.chars().find(|c| !(c.is_ascii_alphanumeric() || ALLOWED.contains(*c))) {
-            self.err(p, format!("EC2 refuses `{c}` in a description: it allows letters, digits, spaces and . _-:/()#,@[]+=&;{{}}!$*"),
-                "remove it (an apostrophe: write `from the NU VPN` rather than `NU's VPN`)");
+            self.err(
+                p,
+                format!("EC2 refuses `{c}` in a description: it allows letters, digits, spaces and . _-:/()#,@[]+=&;{{}}!$*"),
+                "remove it (an apostrophe: write `from the NU VPN` rather than `NU's VPN`)",
+            );
         } else if text.len() > 255 {
             self.err(p, "EC2 descriptions are at most 255 characters", "shorten it");
         }

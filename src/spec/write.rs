@@ -127,17 +127,25 @@ pub fn to_toml(spec: &Spec, title: &str, notes: &[String]) -> String {
             d.opt("command", &c.command);
             d.opt("entry_point", &c.entry_point);
             if !c.port_mappings.is_empty() {
-                let ports: Vec<String> = c.port_mappings.iter().map(|p| match p.host {
-                    Some(h) => format!("{{ container = {}, host = {h}, protocol = {} }}", p.container, v(&p.protocol)),
-                    None => format!("{{ container = {}, protocol = {} }}", p.container, v(&p.protocol)),
-                }).collect();
+                let ports: Vec<String> = c
+                    .port_mappings
+                    .iter()
+                    .map(|p| match p.host {
+                        Some(h) => format!("{{ container = {}, host = {h}, protocol = {} }}", p.container, v(&p.protocol)),
+                        None => format!("{{ container = {}, protocol = {} }}", p.container, v(&p.protocol)),
+                    })
+                    .collect();
                 d.line(format!("port_mappings = [{}]", ports.join(", ")));
             }
             if !c.environment.is_empty() {
-                let env: Vec<String> = c.environment.iter().map(|(name, e)| match e {
-                    EnvValue::Plain(s) => format!("{} = {}", k(name), v(s)),
-                    EnvValue::Marked(m) => format!("{} = {{ value = {}, secret = {} }}", k(name), v(&m.value), m.secret),
-                }).collect();
+                let env: Vec<String> = c
+                    .environment
+                    .iter()
+                    .map(|(name, e)| match e {
+                        EnvValue::Plain(s) => format!("{} = {}", k(name), v(s)),
+                        EnvValue::Marked(m) => format!("{} = {{ value = {}, secret = {} }}", k(name), v(&m.value), m.secret),
+                    })
+                    .collect();
                 d.line(format!("environment = {{ {} }}", env.join(", ")));
             }
             if !c.secrets.is_empty() {

@@ -4,11 +4,12 @@
 
 use std::time::{Duration, Instant};
 
-use aws_sdk_ecs::types::{AutoScalingGroupProvider, CapacityProviderStrategyItem, ContainerDefinition, ManagedScaling, ManagedScalingStatus, NetworkMode, PortMapping};
+use aws_sdk_ecs::types::{
+    AutoScalingGroupProvider, CapacityProviderStrategyItem, ContainerDefinition, ManagedScaling, ManagedScalingStatus, NetworkMode, PortMapping,
+};
 use serde_json::json;
 
 use crate::support::{eventually, session, spec_variant, Session};
-
 
 /// The launch template's instance type, as EC2 has it.
 async fn launched_type(s: &Session, template: &str) -> String {
@@ -96,7 +97,18 @@ async fn a_type_the_account_would_refuse_or_bill_is_refused_before_any_change() 
 async fn an_ami_of_another_architecture_is_refused_at_plan() {
     let s = session().await;
     s.tutorial_prerequisites().await;
-    let arm = s.aws.ssm.get_parameter().name("/aws/service/ecs/optimized-ami/amazon-linux-2023/arm64/recommended/image_id").send().await.unwrap().parameter.unwrap().value.unwrap();
+    let arm = s
+        .aws
+        .ssm
+        .get_parameter()
+        .name("/aws/service/ecs/optimized-ami/amazon-linux-2023/arm64/recommended/image_id")
+        .send()
+        .await
+        .unwrap()
+        .parameter
+        .unwrap()
+        .value
+        .unwrap();
     let spec = spec_variant("deploy.toml", "arm-ami", |t| t.replace("[cluster.ec2]\n", &format!("[cluster.ec2]\nami = \"{arm}\"\n")));
     let r = s.ecsdeploy(&["plan", "-f", &spec]).await;
     assert_eq!(r.code, 1, "{}", r.stderr);
@@ -129,25 +141,87 @@ async fn an_instance_registered_before_its_provider_existed_is_never_used_by_the
     // The old order, straight through the SDK: the group launches first, the provider comes after.
     s.tutorial_capacity(cluster).await;
     let aws = &s.aws;
-    let group = aws.autoscaling.describe_auto_scaling_groups().auto_scaling_group_names(format!("{cluster}-asg")).send().await.unwrap().auto_scaling_groups.unwrap().remove(0);
-    aws.ecs.create_capacity_provider().name("late")
-        .auto_scaling_group_provider(AutoScalingGroupProvider::builder().auto_scaling_group_arn(group.auto_scaling_group_arn.unwrap())
-            .managed_scaling(ManagedScaling::builder().status(ManagedScalingStatus::Disabled).build()).build().unwrap())
-        .send().await.unwrap();
+    let group = aws
+        .autoscaling
+        .describe_auto_scaling_groups()
+        .auto_scaling_group_names(format!("{cluster}-asg"))
+        .send()
+        .await
+        .unwrap()
+        .auto_scaling_groups
+        .unwrap()
+        .remove(0);
+    aws.ecs
+        .create_capacity_provider()
+        .name("late")
+        .auto_scaling_group_provider(
+            AutoScalingGroupProvider::builder()
+                .auto_scaling_group_arn(group.auto_scaling_group_arn.unwrap())
+                .managed_scaling(ManagedScaling::builder().status(ManagedScalingStatus::Disabled).build())
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
     let strategy = CapacityProviderStrategyItem::builder().capacity_provider("late").weight(1).build().unwrap();
-    aws.ecs.put_cluster_capacity_providers().cluster(cluster).capacity_providers("late").default_capacity_provider_strategy(strategy.clone()).send().await.unwrap();
-    let td = aws.ecs.register_task_definition().family("web").network_mode(NetworkMode::Bridge).memory("256")
-        .container_definitions(ContainerDefinition::builder().name("web").image("public.ecr.aws/nginx/nginx:latest").port_mappings(PortMapping::builder().container_port(80).host_port(80).build()).build())
-        .send().await.unwrap().task_definition.unwrap().task_definition_arn.unwrap();
-    aws.ecs.create_service().cluster(cluster).service_name("web").task_definition(td).desired_count(1).capacity_provider_strategy(strategy).send().await.unwrap();
+    aws.ecs
+        .put_cluster_capacity_providers()
+        .cluster(cluster)
+        .capacity_providers("late")
+        .default_capacity_provider_strategy(strategy.clone())
+        .send()
+        .await
+        .unwrap();
+    let td = aws
+        .ecs
+        .register_task_definition()
+        .family("web")
+        .network_mode(NetworkMode::Bridge)
+        .memory("256")
+        .container_definitions(
+            ContainerDefinition::builder()
+                .name("web")
+                .image("public.ecr.aws/nginx/nginx:latest")
+                .port_mappings(PortMapping::builder().container_port(80).host_port(80).build())
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap()
+        .task_definition
+        .unwrap()
+        .task_definition_arn
+        .unwrap();
+    aws.ecs
+        .create_service()
+        .cluster(cluster)
+        .service_name("web")
+        .task_definition(td)
+        .desired_count(1)
+        .capacity_provider_strategy(strategy)
+        .send()
+        .await
+        .unwrap();
 
     let event = eventually("ECS says it cannot place the task", Duration::from_secs(30), || async {
         let svc = aws.ecs.describe_services().cluster(cluster).services("web").send().await.ok()?.services?.remove(0);
         svc.events.unwrap_or_default().into_iter().filter_map(|e| e.message).find(|m| m.contains("unable to place a task"))
-    }).await;
+    })
+    .await;
     assert!(event.contains("No Container Instances were found in your capacity provider"), "{event}");
     let arns = aws.ecs.list_container_instances().cluster(cluster).send().await.unwrap().container_instance_arns.unwrap();
-    let ci = aws.ecs.describe_container_instances().cluster(cluster).set_container_instances(Some(arns)).send().await.unwrap().container_instances.unwrap().remove(0);
+    let ci = aws
+        .ecs
+        .describe_container_instances()
+        .cluster(cluster)
+        .set_container_instances(Some(arns))
+        .send()
+        .await
+        .unwrap()
+        .container_instances
+        .unwrap()
+        .remove(0);
     assert_eq!(ci.capacity_provider_name, None, "registered before the provider existed: never associated");
     let running = aws.ecs.list_tasks().cluster(cluster).service_name("web").send().await.unwrap().task_arns.unwrap_or_default();
     assert!(running.is_empty(), "no task was placed on the unassociated instance");
@@ -165,7 +239,8 @@ async fn managed_scaling_brings_the_first_instance() {
     let timeline = s.timeline().await;
     assert!(at(&timeline, "task-created") < at(&timeline, "scale"), "the task waited for capacity: {timeline:?}");
     assert!(at(&timeline, "scale") <= at(&timeline, "instance-launch"), "ECS scaled the group out: {timeline:?}");
-    let group = s.aws.autoscaling.describe_auto_scaling_groups().auto_scaling_group_names("iris-ecs").send().await.unwrap().auto_scaling_groups.unwrap().remove(0);
+    let group =
+        s.aws.autoscaling.describe_auto_scaling_groups().auto_scaling_group_names("iris-ecs").send().await.unwrap().auto_scaling_groups.unwrap().remove(0);
     assert!(group.tags().iter().any(|t| t.key.as_deref() == Some("AmazonECSManaged")), "ECS tags the group it manages");
     assert_eq!(s.ecsdeploy(&["plan", "--detailed-exitcode", "-f", &spec]).await.code, 0, "managed scaling's desired count is ECS's, not drift");
 }

@@ -56,8 +56,13 @@ async fn redeploy_force_replaces_the_task_with_the_same_revision() {
         async move {
             let arns = ecs.list_tasks().cluster("mlds-ecs-workshop").service_name("iris-app").send().await.unwrap().task_arns.unwrap_or_default();
             let described = ecs.describe_tasks().cluster("mlds-ecs-workshop").set_tasks(Some(arns)).send().await.unwrap();
-            described.tasks.unwrap_or_default().into_iter().filter(|t| t.last_status.as_deref() == Some("RUNNING"))
-                .map(|t| (t.task_arn.unwrap(), t.task_definition_arn.unwrap())).collect::<Vec<_>>()
+            described
+                .tasks
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|t| t.last_status.as_deref() == Some("RUNNING"))
+                .map(|t| (t.task_arn.unwrap(), t.task_definition_arn.unwrap()))
+                .collect::<Vec<_>>()
         }
     };
     let before_tasks = tasks(&s).await;
@@ -121,7 +126,8 @@ async fn apply_image_registers_one_revision_and_a_missing_image_fails_before_any
     let run = s.ecsdeploy(&["apply", "--auto-approve", "--image", &format!("inference={uri}")]).await;
     run.assert_ok("apply --image");
     assert_eq!(s.changes_since(before).await, ["ecs:RegisterTaskDefinition", "ecs:UpdateService"]);
-    let out = s.aws.ecs.describe_task_definition().task_definition("iris-inference").include(aws_sdk_ecs::types::TaskDefinitionField::Tags).send().await.unwrap();
+    let out =
+        s.aws.ecs.describe_task_definition().task_definition("iris-inference").include(aws_sdk_ecs::types::TaskDefinitionField::Tags).send().await.unwrap();
     let td = out.task_definition.unwrap();
     assert_eq!(td.revision, 2);
     assert_eq!(td.container_definitions.unwrap()[0].image.as_deref(), Some(uri.as_str()));
@@ -146,7 +152,14 @@ async fn status_and_logs_report_the_running_stack() {
     let url = deployed(&s).await;
     let status = s.ecsdeploy(&["status"]).await;
     status.assert_ok("status");
-    for expected in ["service iris-app: 1 running / 1 desired / 0 pending", "iris-inference:1", "PRIMARY COMPLETED", &format!("url: {url}"), "(t3.micro, provider iris-ec2)", "within the free tier"] {
+    for expected in [
+        "service iris-app: 1 running / 1 desired / 0 pending",
+        "iris-inference:1",
+        "PRIMARY COMPLETED",
+        &format!("url: {url}"),
+        "(t3.micro, provider iris-ec2)",
+        "within the free tier",
+    ] {
         assert!(status.stdout.contains(expected), "`{expected}` missing:\n{}", status.stdout);
     }
     let logs = s.ecsdeploy(&["logs", "iris-app", "--since", "1h"]).await;
@@ -177,7 +190,9 @@ async fn no_wait_is_one_update_service_call_and_refused_for_a_missing_service() 
     eventually("/docs stops answering", Duration::from_secs(20), || async { s.http_status(&url).await.is_none().then_some(()) }).await;
 
     s.ecsdeploy(&["scale", "--desired", "1"]).await.assert_ok("scale back");
-    let deployments = || async { s.aws.ecs.describe_services().cluster("mlds-ecs-workshop").services("iris-app").send().await.unwrap().services.unwrap()[0].deployments().len() };
+    let deployments = || async {
+        s.aws.ecs.describe_services().cluster("mlds-ecs-workshop").services("iris-app").send().await.unwrap().services.unwrap()[0].deployments().len()
+    };
     let before = s.requests().await.len();
     let run = s.ecsdeploy(&["redeploy", "--force", "--no-wait"]).await;
     run.assert_ok("redeploy --no-wait");

@@ -13,18 +13,50 @@ async fn inventory(s: &Session) -> Vec<(String, usize)> {
     let services = s.aws.ecs.list_services().cluster("mlds-ecs-workshop").send().await.unwrap().service_arns.unwrap_or_default();
     let revisions = |family: &'static str| {
         let ecs = s.aws.ecs.clone();
-        async move { ecs.list_task_definitions().family_prefix(family).send().await.unwrap().task_definition_arns.unwrap_or_default().len()
-            + ecs.list_task_definitions().family_prefix(family).status(aws_sdk_ecs::types::TaskDefinitionStatus::Inactive).send().await.unwrap().task_definition_arns.unwrap_or_default().len() }
+        async move {
+            ecs.list_task_definitions().family_prefix(family).send().await.unwrap().task_definition_arns.unwrap_or_default().len()
+                + ecs
+                    .list_task_definitions()
+                    .family_prefix(family)
+                    .status(aws_sdk_ecs::types::TaskDefinitionStatus::Inactive)
+                    .send()
+                    .await
+                    .unwrap()
+                    .task_definition_arns
+                    .unwrap_or_default()
+                    .len()
+        }
     };
-    let versions = s.aws.ec2.describe_launch_template_versions().launch_template_name("iris-ecs").send().await.unwrap().launch_template_versions.unwrap_or_default();
+    let versions =
+        s.aws.ec2.describe_launch_template_versions().launch_template_name("iris-ecs").send().await.unwrap().launch_template_versions.unwrap_or_default();
     let groups_asg = s.aws.autoscaling.describe_auto_scaling_groups().send().await.unwrap().auto_scaling_groups.unwrap_or_default();
-    let providers = s.aws.ecs.describe_capacity_providers().send().await.unwrap().capacity_providers.unwrap_or_default()
-        .into_iter().filter(|c| !c.name().unwrap_or_default().starts_with("FARGATE")).count();
+    let providers = s
+        .aws
+        .ecs
+        .describe_capacity_providers()
+        .send()
+        .await
+        .unwrap()
+        .capacity_providers
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|c| !c.name().unwrap_or_default().starts_with("FARGATE"))
+        .count();
     let roles = s.aws.iam.list_roles().send().await.unwrap().roles.len();
     let profiles = s.aws.iam.list_instance_profiles().send().await.unwrap().instance_profiles.len();
     let leases = s.aws.logs.describe_log_groups().log_group_name_prefix("/ecsdeploy/lease").send().await.unwrap().log_groups.unwrap_or_default().len();
-    let rules = s.aws.ec2.describe_security_group_rules().send().await.unwrap().security_group_rules.unwrap_or_default()
-        .iter().filter(|r| r.is_egress != Some(true)).count();
+    let rules = s
+        .aws
+        .ec2
+        .describe_security_group_rules()
+        .send()
+        .await
+        .unwrap()
+        .security_group_rules
+        .unwrap_or_default()
+        .iter()
+        .filter(|r| r.is_egress != Some(true))
+        .count();
     vec![
         ("security groups named iris-ecs".into(), groups.security_groups.unwrap_or_default().len()),
         ("services".into(), services.len()),
@@ -60,7 +92,12 @@ async fn a_full_apply_converges_under_30_percent_throttling() {
     assert_eq!(s.ecsdeploy(&["plan", "--detailed-exitcode"]).await.code, 0);
     let counts = inventory(&s).await;
     for (what, n) in &counts {
-        let expected = match what.as_str() { "roles" => 3, "inbound rules" => 3, "leases" => 0, _ => 1 };
+        let expected = match what.as_str() {
+            "roles" => 3,
+            "inbound rules" => 3,
+            "leases" => 0,
+            _ => 1,
+        };
         assert_eq!(*n, expected, "{what}: {counts:?}");
     }
 }

@@ -10,6 +10,6 @@ mod ownership;
 mod spec_corpus;
 mod stack_capacity;
 mod stack_services;
-mod teardown;
 mod support;
+mod teardown;
 mod world_behaviour;

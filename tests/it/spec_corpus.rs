@@ -87,7 +87,9 @@ fn secret_values_never_appear_in_diagnostics() {
     std::fs::create_dir_all(&dir).unwrap();
     let f = dir.join("deploy.toml");
     // A spec error on the same line as a secret value: the rendered line must not show it.
-    std::fs::write(&f, r#"[stack]
+    std::fs::write(
+        &f,
+        r#"[stack]
 name = "s"
 [cluster]
 name = "c"
@@ -98,7 +100,9 @@ memory = 512
 name = "app"
 image = "repo/app:1"
 environment = { DB_PASSWORD = { value = "s3cr3t-value", secret = true }, BAD = 1 }
-"#).unwrap();
+"#,
+    )
+    .unwrap();
     let out = validate(&f, &url);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2));

@@ -11,10 +11,15 @@ const CLUSTER: &str = "mlds-ecs-workshop";
 
 async fn ingress_rules(s: &Session, group_id: &str) -> BTreeSet<String> {
     let out = s.aws.ec2.describe_security_group_rules().filters(Filter::builder().name("group-id").values(group_id).build()).send().await.unwrap();
-    out.security_group_rules.unwrap_or_default().into_iter().filter(|r| r.is_egress != Some(true)).map(|r| {
-        let source = r.cidr_ipv4.clone().or(r.referenced_group_info.as_ref().and_then(|g| g.group_id.clone())).unwrap_or_default();
-        format!("{} {}-{} {}", r.ip_protocol.unwrap_or_default(), r.from_port.unwrap_or(-1), r.to_port.unwrap_or(-1), source)
-    }).collect()
+    out.security_group_rules
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|r| r.is_egress != Some(true))
+        .map(|r| {
+            let source = r.cidr_ipv4.clone().or(r.referenced_group_info.as_ref().and_then(|g| g.group_id.clone())).unwrap_or_default();
+            format!("{} {}-{} {}", r.ip_protocol.unwrap_or_default(), r.from_port.unwrap_or(-1), r.to_port.unwrap_or(-1), source)
+        })
+        .collect()
 }
 
 async fn group_id(s: &Session, name: &str) -> String {
@@ -59,7 +64,8 @@ async fn apply_from_empty_builds_the_tutorial_capacity_and_is_idempotent() {
     assert!(user_data.contains(&format!("ECS_CLUSTER={CLUSTER}")), "{user_data}");
     let image = s.aws.ec2.describe_images().image_ids(data.image_id.unwrap()).send().await.unwrap().images.unwrap()[0].name.clone().unwrap();
     assert!(image.starts_with("al2023-ami-ecs-hvm-") && image.ends_with("-x86_64"), "{image}");
-    let asg = s.aws.autoscaling.describe_auto_scaling_groups().auto_scaling_group_names("iris-ecs").send().await.unwrap().auto_scaling_groups.unwrap().remove(0);
+    let asg =
+        s.aws.autoscaling.describe_auto_scaling_groups().auto_scaling_group_names("iris-ecs").send().await.unwrap().auto_scaling_groups.unwrap().remove(0);
     assert_eq!((asg.min_size, asg.max_size, asg.desired_capacity), (Some(0), Some(1), Some(1)));
     let cluster = s.aws.ecs.describe_clusters().clusters(CLUSTER).send().await.unwrap().clusters.unwrap().remove(0);
     let providers: BTreeSet<String> = cluster.capacity_providers.unwrap_or_default().into_iter().collect();
@@ -67,7 +73,18 @@ async fn apply_from_empty_builds_the_tutorial_capacity_and_is_idempotent() {
     assert_eq!(cluster.default_capacity_provider_strategy.unwrap()[0].capacity_provider, "iris-ec2");
     let instances = s.aws.ecs.list_container_instances().cluster(CLUSTER).send().await.unwrap().container_instance_arns.unwrap_or_default();
     assert_eq!(instances.len(), 1, "apply waits for a registered container instance");
-    let ci = s.aws.ecs.describe_container_instances().cluster(CLUSTER).set_container_instances(Some(instances)).send().await.unwrap().container_instances.unwrap().remove(0);
+    let ci = s
+        .aws
+        .ecs
+        .describe_container_instances()
+        .cluster(CLUSTER)
+        .set_container_instances(Some(instances))
+        .send()
+        .await
+        .unwrap()
+        .container_instances
+        .unwrap()
+        .remove(0);
     assert_eq!(ci.capacity_provider_name.as_deref(), Some("iris-ec2"), "the instance registered with the stack's provider");
 
     // Every resource it made carries the stack's tags.
@@ -92,22 +109,33 @@ async fn drift_is_shown_exactly_and_repaired() {
 
     // Out of band: a rule added, a rule removed, max size raised, a policy detached.
     s.allow_by_hand(&ecs, 8080, "0.0.0.0/0").await;
-    s.aws.ec2.revoke_security_group_ingress().group_id(&ecs)
-        .ip_permissions(IpPermission::builder().ip_protocol("tcp").from_port(22).to_port(22).ip_ranges(IpRange::builder().cidr_ip("165.124.160.0/21").build()).build())
-        .send().await.unwrap();
+    s.aws
+        .ec2
+        .revoke_security_group_ingress()
+        .group_id(&ecs)
+        .ip_permissions(
+            IpPermission::builder().ip_protocol("tcp").from_port(22).to_port(22).ip_ranges(IpRange::builder().cidr_ip("165.124.160.0/21").build()).build(),
+        )
+        .send()
+        .await
+        .unwrap();
     s.aws.autoscaling.update_auto_scaling_group().auto_scaling_group_name("iris-ecs").max_size(3).send().await.unwrap();
     s.aws.iam.detach_role_policy().role_name("ecs-iris-tasks").policy_arn("arn:aws:iam::aws:policy/AmazonS3FullAccess").send().await.unwrap();
 
     let plan = s.ecsdeploy(&["plan", "--json"]).await;
     plan.assert_ok("plan --json");
     let doc: serde_json::Value = serde_json::from_str(&plan.stdout).unwrap();
-    let changed: Vec<(&str, &str)> = doc["changes"].as_array().unwrap().iter()
+    let changed: Vec<(&str, &str)> = doc["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
         .filter(|c| c["action"] != "no_op" && c["action"] != "read")
         .map(|c| (c["address"].as_str().unwrap(), c["action"].as_str().unwrap()))
         .collect();
-    assert_eq!(changed.iter().copied().collect::<BTreeSet<_>>(), BTreeSet::from([
-        ("ingress.ecs", "update"), ("autoscaling_group.ecs", "update"), ("iam_role.ecs-iris-tasks", "update"),
-    ]));
+    assert_eq!(
+        changed.iter().copied().collect::<BTreeSet<_>>(),
+        BTreeSet::from([("ingress.ecs", "update"), ("autoscaling_group.ecs", "update"), ("iam_role.ecs-iris-tasks", "update"),])
+    );
     let field = |address: &str, name: &str| -> serde_json::Value {
         let c = doc["changes"].as_array().unwrap().iter().find(|c| c["address"] == address).unwrap();
         let fields = c["fields"].as_array().unwrap();
@@ -131,7 +159,8 @@ async fn drift_is_shown_exactly_and_repaired() {
 
     s.ecsdeploy(&["apply", "--auto-approve"]).await.assert_ok("repairing apply");
     assert_eq!(ingress_rules(&s, &ecs).await, BTreeSet::from(["tcp 22-22 165.124.160.0/21".to_string(), "tcp 80-80 165.124.160.0/21".to_string()]));
-    let asg = s.aws.autoscaling.describe_auto_scaling_groups().auto_scaling_group_names("iris-ecs").send().await.unwrap().auto_scaling_groups.unwrap().remove(0);
+    let asg =
+        s.aws.autoscaling.describe_auto_scaling_groups().auto_scaling_group_names("iris-ecs").send().await.unwrap().auto_scaling_groups.unwrap().remove(0);
     assert_eq!(asg.max_size, Some(1));
     let attached = s.aws.iam.list_attached_role_policies().role_name("ecs-iris-tasks").send().await.unwrap().attached_policies.unwrap();
     assert_eq!(attached.len(), 1);
@@ -214,9 +243,16 @@ async fn a_second_run_is_refused_while_the_stack_is_leased() {
     s.tutorial_prerequisites().await;
     // A lease held by a live run elsewhere (another machine, not expired).
     let expires = (std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() + 600).to_string();
-    s.aws.logs.create_log_group().log_group_name("/ecsdeploy/lease/iris")
-        .tags("ecsdeploy:stack", "iris").tags("ecsdeploy:lease-owner", "ci-runner-7:4242").tags("ecsdeploy:lease-expires", &expires)
-        .send().await.unwrap();
+    s.aws
+        .logs
+        .create_log_group()
+        .log_group_name("/ecsdeploy/lease/iris")
+        .tags("ecsdeploy:stack", "iris")
+        .tags("ecsdeploy:lease-owner", "ci-runner-7:4242")
+        .tags("ecsdeploy:lease-expires", &expires)
+        .send()
+        .await
+        .unwrap();
     let before = s.requests().await.len();
     let r = s.ecsdeploy(&["apply", "--auto-approve"]).await;
     assert_eq!(r.code, 1, "{}", r.stderr);
@@ -225,9 +261,16 @@ async fn a_second_run_is_refused_while_the_stack_is_leased() {
 
     // Expired: taken over, and the run goes ahead.
     s.aws.logs.delete_log_group().log_group_name("/ecsdeploy/lease/iris").send().await.unwrap();
-    s.aws.logs.create_log_group().log_group_name("/ecsdeploy/lease/iris")
-        .tags("ecsdeploy:stack", "iris").tags("ecsdeploy:lease-owner", "ci-runner-7:4242").tags("ecsdeploy:lease-expires", "1")
-        .send().await.unwrap();
+    s.aws
+        .logs
+        .create_log_group()
+        .log_group_name("/ecsdeploy/lease/iris")
+        .tags("ecsdeploy:stack", "iris")
+        .tags("ecsdeploy:lease-owner", "ci-runner-7:4242")
+        .tags("ecsdeploy:lease-expires", "1")
+        .send()
+        .await
+        .unwrap();
     s.ecsdeploy(&["apply", "--auto-approve"]).await.assert_ok("apply after the lease expired");
     let groups = s.aws.logs.describe_log_groups().log_group_name_prefix("/ecsdeploy/lease").send().await.unwrap().log_groups.unwrap_or_default();
     assert!(groups.is_empty(), "the lease is released");

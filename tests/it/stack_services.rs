@@ -24,7 +24,6 @@ fn variant(name: &str, edits: &[(&str, &str)]) -> PathBuf {
     path
 }
 
-
 async fn ready(s: &Session) {
     s.tutorial_prerequisites().await;
 }
@@ -82,7 +81,13 @@ async fn an_environment_change_is_one_revision_and_one_service_update() {
     s.ecsdeploy(&["apply", "--auto-approve"]).await.assert_ok("apply");
     let first = running_revision(&s).await;
 
-    let spec = variant("env", &[("port_mappings = [{ container = 80, host = 80 }]\nenvironment = { BUCKET_NAME = \"${BUCKET_NAME:-mlds-iris-data}\" }", "port_mappings = [{ container = 80, host = 80 }]\nenvironment = { BUCKET_NAME = \"another-bucket\" }")]);
+    let spec = variant(
+        "env",
+        &[(
+            "port_mappings = [{ container = 80, host = 80 }]\nenvironment = { BUCKET_NAME = \"${BUCKET_NAME:-mlds-iris-data}\" }",
+            "port_mappings = [{ container = 80, host = 80 }]\nenvironment = { BUCKET_NAME = \"another-bucket\" }",
+        )],
+    );
     let plan = s.ecsdeploy(&["plan", "-f", spec.to_str().unwrap()]).await;
     assert!(plan.stdout.contains("~ task_definition.iris-inference") && plan.stdout.contains("another-bucket"), "{}", plan.stdout);
     let before = s.requests().await.len();
@@ -128,7 +133,8 @@ async fn fails_and_rolls_back(s: &Session, spec: PathBuf, env: &[(&str, &str)], 
     let url = good.live_url();
     crate::support::eventually("the previous revision answers again", std::time::Duration::from_secs(20), || async {
         (s.http_status(&url).await == Some(200)).then_some(())
-    }).await;
+    })
+    .await;
     bad
 }
 
@@ -145,7 +151,8 @@ async fn an_app_exiting_1_fails_with_its_exit_code_and_logs() {
     ready(&s).await;
     let image = s.push_image("iris-inference", "crash").await;
     s.push_image("iris-pipeline", "crash").await;
-    s.stage(serde_json::json!({"image": image, "exit_code": 1, "run_seconds": 0.3, "logs": ["Traceback (most recent call last):", "KeyError: 'BUCKET_NAME'"]})).await;
+    s.stage(serde_json::json!({"image": image, "exit_code": 1, "run_seconds": 0.3, "logs": ["Traceback (most recent call last):", "KeyError: 'BUCKET_NAME'"]}))
+        .await;
     let bad = fails_and_rolls_back(&s, variant("crash", &[]), &[("IMAGE_TAG", "crash")], "Essential container in task exited").await;
     assert!(bad.stderr.contains("inference exited 1"), "{}", bad.stderr);
     assert!(bad.stderr.contains("KeyError: 'BUCKET_NAME'"), "the app's last log lines are shown:\n{}", bad.stderr);
@@ -155,7 +162,13 @@ async fn an_app_exiting_1_fails_with_its_exit_code_and_logs() {
 async fn a_task_too_big_for_the_instance_fails_as_unplaceable() {
     let s = session().await;
     ready(&s).await;
-    let spec = variant("big", &[("[tasks.iris-inference]\nnetwork_mode = \"bridge\"\ncpu = 256\nmemory = 512", "[tasks.iris-inference]\nnetwork_mode = \"bridge\"\ncpu = 256\nmemory = 2048")]);
+    let spec = variant(
+        "big",
+        &[(
+            "[tasks.iris-inference]\nnetwork_mode = \"bridge\"\ncpu = 256\nmemory = 512",
+            "[tasks.iris-inference]\nnetwork_mode = \"bridge\"\ncpu = 256\nmemory = 2048",
+        )],
+    );
     // Under managed scaling the task waits for an instance; with the group at its maximum none
     // can come, which ecsdeploy says within seconds rather than wait for it.
     fails_and_rolls_back(&s, spec, &[], "insufficient memory: the task needs 2048 MiB and the group's instances offer 982 MiB").await;
@@ -178,10 +191,12 @@ async fn secret_values_never_appear_in_any_output() {
     const SECRET: &str = "hunter2-s3cr3t-value";
     const ROTATED: &str = "rotated-s3cr3t-value";
     // File names say nothing of the value: a path is printed.
-    let with = |file: &str, value: &str| variant(file, &[(
+    let with = |file: &str, value: &str| {
+        variant(file, &[(
         "environment = { BUCKET_NAME = \"${BUCKET_NAME:-mlds-iris-data}\" }\n\n[services",
         &format!("environment = {{ BUCKET_NAME = \"${{BUCKET_NAME:-mlds-iris-data}}\", DB_PASSWORD = {{ value = \"{value}\", secret = true }} }}\nsecrets = {{ API_KEY = \"arn:aws:secretsmanager:us-east-1:123456789012:secret:iris-api-key\" }}\n\n[services"),
-    )]);
+    )])
+    };
     let (first, second) = (with("secret-first", SECRET), with("secret-rotated", ROTATED));
     let mut outputs = Vec::new();
     for args in [
@@ -225,12 +240,23 @@ async fn doctor_names_the_cause_of_each_staged_failure() {
     let broken = s.push_image("iris-inference", "broken").await;
     s.push_image("iris-pipeline", "broken").await;
     s.stage(serde_json::json!({"image": broken, "docs_status": 500})).await;
-    let big = variant("doctor-big", &[("[tasks.iris-inference]\nnetwork_mode = \"bridge\"\ncpu = 256\nmemory = 512", "[tasks.iris-inference]\nnetwork_mode = \"bridge\"\ncpu = 256\nmemory = 2048")]);
+    let big = variant(
+        "doctor-big",
+        &[(
+            "[tasks.iris-inference]\nnetwork_mode = \"bridge\"\ncpu = 256\nmemory = 512",
+            "[tasks.iris-inference]\nnetwork_mode = \"bridge\"\ncpu = 256\nmemory = 2048",
+        )],
+    );
     // (what, environment, spec, what doctor must say)
     type Case<'a> = (&'a str, Vec<(&'a str, &'a str)>, PathBuf, &'a [&'a str]);
     let cases: [Case; 4] = [
         ("missing image", vec![("IMAGE_TAG", "not-pushed")], variant("doctor-pull", &[]), &["CannotPullContainerError", "push it to ECR"]),
-        ("app exits 1", vec![("IMAGE_TAG", "crash")], variant("doctor-crash", &[]), &["Essential container in task exited (exit code 1)", "KeyError: 'BUCKET_NAME'"]),
+        (
+            "app exits 1",
+            vec![("IMAGE_TAG", "crash")],
+            variant("doctor-crash", &[]),
+            &["Essential container in task exited (exit code 1)", "KeyError: 'BUCKET_NAME'"],
+        ),
         ("/docs answers 500", vec![("IMAGE_TAG", "broken")], variant("doctor-500", &[]), &["answers 500", "read its logs"]),
         ("too much memory", vec![], big, &["waits for capacity that cannot come", "memory = 2048 does not fit the instance"]),
     ];
@@ -251,7 +277,10 @@ async fn old_revisions_beyond_keep_revisions_are_deregistered_but_never_one_in_u
     ready(&s).await;
     let env_line = "port_mappings = [{ container = 80, host = 80 }]\nenvironment = { BUCKET_NAME = \"${BUCKET_NAME:-mlds-iris-data}\" }";
     let spec = |bucket: &str| {
-        let p = variant(&format!("keep-{bucket}"), &[(env_line, &format!("port_mappings = [{{ container = 80, host = 80 }}]\nenvironment = {{ BUCKET_NAME = \"{bucket}\" }}"))]);
+        let p = variant(
+            &format!("keep-{bucket}"),
+            &[(env_line, &format!("port_mappings = [{{ container = 80, host = 80 }}]\nenvironment = {{ BUCKET_NAME = \"{bucket}\" }}"))],
+        );
         // Keep one revision besides what services use.
         let text = std::fs::read_to_string(&p).unwrap().replace("[services.iris-app.deployment]\n", "[services.iris-app.deployment]\nkeep_revisions = 1\n");
         std::fs::write(&p, text).unwrap();
@@ -264,7 +293,8 @@ async fn old_revisions_beyond_keep_revisions_are_deregistered_but_never_one_in_u
     let list = |status: aws_sdk_ecs::types::TaskDefinitionStatus| {
         let ecs = s.aws.ecs.clone();
         async move {
-            let arns = ecs.list_task_definitions().family_prefix("iris-inference").status(status).send().await.unwrap().task_definition_arns.unwrap_or_default();
+            let arns =
+                ecs.list_task_definitions().family_prefix("iris-inference").status(status).send().await.unwrap().task_definition_arns.unwrap_or_default();
             arns.into_iter().map(|a| a.rsplit(':').next().unwrap().to_string()).collect::<std::collections::BTreeSet<_>>()
         }
     };

@@ -76,14 +76,28 @@ pub async fn aws_for(endpoint: &str) -> Aws {
 impl Session {
     /// Stage how containers of `image` behave (exit code, /docs status, log lines).
     pub async fn stage(&self, body: serde_json::Value) {
-        let r = self.http.post(format!("{}/_sim/stage", self.world.endpoint)).header("content-type", "application/json").body(body.to_string()).send().await.unwrap();
+        let r = self
+            .http
+            .post(format!("{}/_sim/stage", self.world.endpoint))
+            .header("content-type", "application/json")
+            .body(body.to_string())
+            .send()
+            .await
+            .unwrap();
         assert!(r.status().is_success(), "stage failed: {}", r.text().await.unwrap_or_default());
     }
 
     /// Change the world's settings (`account_plan`, `timing`, `time_scale`, `switches`) for this
     /// test; the next reset restores the defaults.
     pub async fn config(&self, body: serde_json::Value) {
-        let r = self.http.post(format!("{}/_sim/config", self.world.endpoint)).header("content-type", "application/json").body(body.to_string()).send().await.unwrap();
+        let r = self
+            .http
+            .post(format!("{}/_sim/config", self.world.endpoint))
+            .header("content-type", "application/json")
+            .body(body.to_string())
+            .send()
+            .await
+            .unwrap();
         assert!(r.status().is_success(), "config failed: {}", r.text().await.unwrap_or_default());
     }
 
@@ -97,11 +111,7 @@ impl Session {
     pub async fn requests(&self) -> Vec<(String, String)> {
         let text = self.http.get(format!("{}/_sim/requests", self.world.endpoint)).send().await.unwrap().text().await.unwrap();
         let v: serde_json::Value = serde_json::from_str(&text).unwrap();
-        v.as_array()
-            .unwrap()
-            .iter()
-            .map(|r| (r["service"].as_str().unwrap_or("").to_string(), r["action"].as_str().unwrap_or("").to_string()))
-            .collect()
+        v.as_array().unwrap().iter().map(|r| (r["service"].as_str().unwrap_or("").to_string(), r["action"].as_str().unwrap_or("").to_string())).collect()
     }
 
     /// Make `repo:tag` exist in ECR, as `docker push` would. Returns the image URI.
@@ -129,32 +139,61 @@ impl Session {
     pub async fn tutorial_capacity(&self, cluster: &str) -> String {
         let aws = &self.aws;
         aws.ecs.create_cluster().cluster_name(cluster).send().await.unwrap();
-        let ami = aws.ssm.get_parameter().name("/aws/service/ecs/optimized-ami/amazon-linux-2023/recommended/image_id").send().await.unwrap().parameter.unwrap().value.unwrap();
+        let ami = aws
+            .ssm
+            .get_parameter()
+            .name("/aws/service/ecs/optimized-ami/amazon-linux-2023/recommended/image_id")
+            .send()
+            .await
+            .unwrap()
+            .parameter
+            .unwrap()
+            .value
+            .unwrap();
         let user_data = aws_smithy_types::base64::encode(format!("#!/bin/bash\necho ECS_CLUSTER={cluster} >> /etc/ecs/ecs.config\n"));
-        aws.ec2.create_launch_template()
+        aws.ec2
+            .create_launch_template()
             .launch_template_name(format!("{cluster}-lt"))
-            .launch_template_data(aws_sdk_ec2::types::RequestLaunchTemplateData::builder()
-                .image_id(ami)
-                .instance_type(aws_sdk_ec2::types::InstanceType::T3Micro)
-                .user_data(user_data)
-                .build())
-            .send().await.unwrap();
-        let subnets = aws.ec2.describe_subnets()
+            .launch_template_data(
+                aws_sdk_ec2::types::RequestLaunchTemplateData::builder()
+                    .image_id(ami)
+                    .instance_type(aws_sdk_ec2::types::InstanceType::T3Micro)
+                    .user_data(user_data)
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+        let subnets = aws
+            .ec2
+            .describe_subnets()
             .filters(aws_sdk_ec2::types::Filter::builder().name("default-for-az").values("true").build())
-            .send().await.unwrap().subnets.unwrap_or_default();
+            .send()
+            .await
+            .unwrap()
+            .subnets
+            .unwrap_or_default();
         let zone_ids: Vec<String> = subnets.iter().filter_map(|s| s.subnet_id.clone()).collect();
-        aws.autoscaling.create_auto_scaling_group()
+        aws.autoscaling
+            .create_auto_scaling_group()
             .auto_scaling_group_name(format!("{cluster}-asg"))
-            .launch_template(aws_sdk_autoscaling::types::LaunchTemplateSpecification::builder().launch_template_name(format!("{cluster}-lt")).version("$Latest").build())
-            .min_size(0).max_size(1).desired_capacity(1)
+            .launch_template(
+                aws_sdk_autoscaling::types::LaunchTemplateSpecification::builder().launch_template_name(format!("{cluster}-lt")).version("$Latest").build(),
+            )
+            .min_size(0)
+            .max_size(1)
+            .desired_capacity(1)
             .vpc_zone_identifier(zone_ids.join(","))
-            .send().await.unwrap();
+            .send()
+            .await
+            .unwrap();
         let instance = eventually("a container instance registers", Duration::from_secs(30), || async {
             let arns = aws.ecs.list_container_instances().cluster(cluster).send().await.ok()?.container_instance_arns?;
             let arn = arns.first()?.clone();
             let ci = aws.ecs.describe_container_instances().cluster(cluster).container_instances(arn).send().await.ok()?;
             ci.container_instances?.first()?.ec2_instance_id.clone()
-        }).await;
+        })
+        .await;
         let reservations = aws.ec2.describe_instances().instance_ids(instance).send().await.unwrap().reservations.unwrap();
         reservations[0].instances.as_ref().unwrap()[0].public_ip_address.clone().expect("a public IP")
     }
@@ -253,9 +292,16 @@ impl Session {
     /// An inbound rule added by hand (out of band, untagged), as someone in the console would.
     pub async fn allow_by_hand(&self, group: &str, port: i32, cidr: &str) {
         use aws_sdk_ec2::types::{IpPermission, IpRange};
-        self.aws.ec2.authorize_security_group_ingress().group_id(group)
-            .ip_permissions(IpPermission::builder().ip_protocol("tcp").from_port(port).to_port(port).ip_ranges(IpRange::builder().cidr_ip(cidr).build()).build())
-            .send().await.unwrap();
+        self.aws
+            .ec2
+            .authorize_security_group_ingress()
+            .group_id(group)
+            .ip_permissions(
+                IpPermission::builder().ip_protocol("tcp").from_port(port).to_port(port).ip_ranges(IpRange::builder().cidr_ip(cidr).build()).build(),
+            )
+            .send()
+            .await
+            .unwrap();
     }
 
     /// The mutating calls since `from` that changed the stack, once the stack's lease (taken
@@ -281,7 +327,8 @@ impl Session {
 impl Run {
     /// The URL `apply` (or scale, redeploy) printed for the iris service.
     pub fn live_url(&self) -> String {
-        let line = self.stdout.lines().find(|l| l.starts_with("iris-app is live: ")).unwrap_or_else(|| panic!("no URL printed:\n{}\n{}", self.stdout, self.stderr));
+        let line =
+            self.stdout.lines().find(|l| l.starts_with("iris-app is live: ")).unwrap_or_else(|| panic!("no URL printed:\n{}\n{}", self.stdout, self.stderr));
         line.trim_start_matches("iris-app is live: ").to_string()
     }
 
@@ -334,10 +381,12 @@ impl Proxy {
     pub async fn log(&self) -> Vec<(String, String, Option<String>)> {
         let text = self.http.get(format!("{}/_proxy/log", self.url)).send().await.unwrap().text().await.unwrap();
         let v: serde_json::Value = serde_json::from_str(&text).unwrap();
-        v.as_array().unwrap().iter().map(|e| (
-            e["service"].as_str().unwrap_or("").to_string(),
-            e["action"].as_str().unwrap_or("").to_string(),
-            e["injected"].as_str().map(String::from),
-        )).collect()
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|e| {
+                (e["service"].as_str().unwrap_or("").to_string(), e["action"].as_str().unwrap_or("").to_string(), e["injected"].as_str().map(String::from))
+            })
+            .collect()
     }
 }

@@ -16,7 +16,14 @@ async fn stack_tagged(s: &Session) -> Vec<String> {
     let groups = s.aws.ec2.describe_security_groups().filters(Filter::builder().name(format!("tag:{TAG}")).values("iris").build()).send().await.unwrap();
     found.extend(groups.security_groups.unwrap_or_default().into_iter().map(|g| format!("security_group:{}", g.group_name.unwrap_or_default())));
     let rules = s.aws.ec2.describe_security_group_rules().send().await.unwrap();
-    found.extend(rules.security_group_rules.unwrap_or_default().into_iter().filter(|r| r.tags().iter().any(|t| ours(t.key(), t.value()))).map(|r| format!("rule:{}", r.security_group_rule_id.unwrap_or_default())));
+    found.extend(
+        rules
+            .security_group_rules
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|r| r.tags().iter().any(|t| ours(t.key(), t.value())))
+            .map(|r| format!("rule:{}", r.security_group_rule_id.unwrap_or_default())),
+    );
     for role in s.aws.iam.list_roles().send().await.unwrap().roles {
         let tags = s.aws.iam.list_role_tags().role_name(&role.role_name).send().await.unwrap().tags;
         if tags.iter().any(|t| ours(Some(&t.key), Some(&t.value))) {
@@ -38,7 +45,8 @@ async fn stack_tagged(s: &Session) -> Vec<String> {
     }
     let clusters = s.aws.ecs.list_clusters().send().await.unwrap().cluster_arns.unwrap_or_default();
     if !clusters.is_empty() {
-        let described = s.aws.ecs.describe_clusters().set_clusters(Some(clusters.clone())).include(aws_sdk_ecs::types::ClusterField::Tags).send().await.unwrap();
+        let described =
+            s.aws.ecs.describe_clusters().set_clusters(Some(clusters.clone())).include(aws_sdk_ecs::types::ClusterField::Tags).send().await.unwrap();
         for c in described.clusters.unwrap_or_default().into_iter().filter(|c| c.status.as_deref() == Some("ACTIVE")) {
             if c.tags().iter().any(|t| ours(t.key(), t.value())) {
                 found.push(format!("cluster:{}", c.cluster_name.clone().unwrap_or_default()));
@@ -78,7 +86,8 @@ async fn destroy_removes_only_what_the_stack_owns() {
     s.allow_by_hand(&rds, 3306, "10.0.0.0/16").await;
     s.ecsdeploy(&["apply", "--auto-approve"]).await.assert_ok("apply");
     let vpc = s.aws.ec2.create_vpc().cidr_block("10.9.0.0/16").send().await.unwrap().vpc.unwrap().vpc_id.unwrap();
-    let look_alike = s.aws.ec2.create_security_group().group_name("iris-ecs").description("not ecsdeploy's").vpc_id(vpc).send().await.unwrap().group_id.unwrap();
+    let look_alike =
+        s.aws.ec2.create_security_group().group_name("iris-ecs").description("not ecsdeploy's").vpc_id(vpc).send().await.unwrap().group_id.unwrap();
     s.aws.ecs.create_cluster().cluster_name("mlds-ecs-workshop-by-hand").send().await.unwrap();
     s.aws.iam.create_role().role_name("ecs-iris-tasks-by-hand").assume_role_policy_document("{}").send().await.unwrap();
     assert!(stack_tagged(&s).await.len() > 15);
@@ -111,9 +120,8 @@ async fn destroy_interrupted_half_way_completes_when_run_again() {
     let before = s.requests().await.len();
 
     // Kill the process as soon as it has made its first deletions.
-    let mut child = s.ecsdeploy_command(&["destroy", "--auto-approve", "--logs"])
-        .stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null())
-        .spawn().unwrap();
+    let mut child =
+        s.ecsdeploy_command(&["destroy", "--auto-approve", "--logs"]).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn().unwrap();
     eventually("destroy has started deleting", Duration::from_secs(20), || async { (s.mutating_since(before).await.len() >= 2).then_some(()) }).await;
     child.kill().await.unwrap();
     let deleted = s.mutating_since(before).await.len();

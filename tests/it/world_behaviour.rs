@@ -20,25 +20,34 @@ async fn register_web(s: &Session, family: &str, image: &str, memory: i32) -> St
         .essential(true)
         .port_mappings(PortMapping::builder().container_port(80).host_port(80).build())
         .build();
-    let out = s.aws.ecs.register_task_definition()
+    let out = s
+        .aws
+        .ecs
+        .register_task_definition()
         .family(family)
         .network_mode(NetworkMode::Bridge)
         .cpu("256")
         .memory(memory.to_string())
         .container_definitions(container)
-        .send().await.unwrap();
+        .send()
+        .await
+        .unwrap();
     out.task_definition.unwrap().task_definition_arn.unwrap()
 }
 
 async fn create_service(s: &Session, cluster: &str, name: &str, task_def: &str, desired: i32) {
-    s.aws.ecs.create_service()
+    s.aws
+        .ecs
+        .create_service()
         .cluster(cluster)
         .service_name(name)
         .task_definition(task_def)
         .desired_count(desired)
         // A static host port on one instance: the old task must stop before the new one starts.
         .deployment_configuration(DeploymentConfiguration::builder().minimum_healthy_percent(0).maximum_percent(100).build())
-        .send().await.unwrap();
+        .send()
+        .await
+        .unwrap();
 }
 
 /// Wait until the service runs `n` tasks and its only deployment is COMPLETED.
@@ -49,7 +58,8 @@ async fn steady(s: &Session, cluster: &str, name: &str, n: i32) -> aws_sdk_ecs::
         let deployments = svc.deployments.clone().unwrap_or_default();
         let done = deployments.len() == 1 && deployments[0].rollout_state.as_ref().map(|r| r.as_str()) == Some("COMPLETED");
         (svc.running_count == n && svc.pending_count == 0 && done).then_some(svc)
-    }).await
+    })
+    .await
 }
 
 async fn running_tasks(s: &Session, cluster: &str, service: &str) -> Vec<Task> {
@@ -156,18 +166,29 @@ async fn staged_failures_look_like_ecs_reports_them() {
     let event = eventually("a placement failure event", WAIT, || async {
         let svc = s.aws.ecs.describe_services().cluster("demo").services("big").send().await.ok()?.services?.pop()?;
         svc.events?.into_iter().filter_map(|e| e.message).find(|m| m.contains("unable to place a task"))
-    }).await;
+    })
+    .await;
     assert!(event.contains("insufficient memory"), "{event}");
 }
 
 /// The stoppedReason of the first stopped task of a service.
 async fn stopped_reason(s: &Session, cluster: &str, service: &str) -> String {
     eventually(&format!("a task of {service} stops"), WAIT, || async {
-        let arns = s.aws.ecs.list_tasks().cluster(cluster).service_name(service)
-            .desired_status(aws_sdk_ecs::types::DesiredStatus::Stopped).send().await.ok()?.task_arns?;
+        let arns = s
+            .aws
+            .ecs
+            .list_tasks()
+            .cluster(cluster)
+            .service_name(service)
+            .desired_status(aws_sdk_ecs::types::DesiredStatus::Stopped)
+            .send()
+            .await
+            .ok()?
+            .task_arns?;
         let tasks = s.aws.ecs.describe_tasks().cluster(cluster).set_tasks(Some(arns)).send().await.ok()?.tasks?;
         tasks.into_iter().find(|t| t.last_status.as_deref() == Some("STOPPED"))?.stopped_reason
-    }).await
+    })
+    .await
 }
 
 #[tokio::test]
@@ -182,21 +203,44 @@ async fn one_off_task_logs_reach_cloudwatch() {
         .options("awslogs-group", "/ecs/iris-pipeline")
         .options("awslogs-region", "us-east-1")
         .options("awslogs-stream-prefix", "ecs")
-        .build().unwrap();
+        .build()
+        .unwrap();
     let container = ContainerDefinition::builder().name("pipeline").image(&image).essential(true).log_configuration(logging).build();
-    let td = s.aws.ecs.register_task_definition().family("iris-pipeline").network_mode(NetworkMode::Bridge)
-        .cpu("256").memory("512").container_definitions(container).send().await.unwrap()
-        .task_definition.unwrap().task_definition_arn.unwrap();
+    let td = s
+        .aws
+        .ecs
+        .register_task_definition()
+        .family("iris-pipeline")
+        .network_mode(NetworkMode::Bridge)
+        .cpu("256")
+        .memory("512")
+        .container_definitions(container)
+        .send()
+        .await
+        .unwrap()
+        .task_definition
+        .unwrap()
+        .task_definition_arn
+        .unwrap();
     let run = s.aws.ecs.run_task().cluster("demo").task_definition(&td).send().await.unwrap();
     let task = run.tasks.unwrap()[0].task_arn.clone().unwrap();
     let id = task.rsplit('/').next().unwrap().to_string();
     let stopped = eventually("the job stops", WAIT, || async {
         let t = s.aws.ecs.describe_tasks().cluster("demo").tasks(&task).send().await.ok()?.tasks?.pop()?;
         (t.last_status.as_deref() == Some("STOPPED")).then_some(t)
-    }).await;
+    })
+    .await;
     assert_eq!(stopped.containers.unwrap()[0].exit_code, Some(0));
-    let events = s.aws.logs.get_log_events().log_group_name("/ecs/iris-pipeline")
-        .log_stream_name(format!("ecs/pipeline/{id}")).start_from_head(true).send().await.unwrap();
+    let events = s
+        .aws
+        .logs
+        .get_log_events()
+        .log_group_name("/ecs/iris-pipeline")
+        .log_stream_name(format!("ecs/pipeline/{id}"))
+        .start_from_head(true)
+        .send()
+        .await
+        .unwrap();
     let lines: Vec<String> = events.events.unwrap_or_default().into_iter().filter_map(|e| e.message).collect();
     assert_eq!(lines, ["loading iris", "training", "uploaded model"]);
 }
