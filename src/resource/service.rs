@@ -361,8 +361,8 @@ fn epoch(t: Option<&aws_smithy_types::DateTime>) -> f64 {
     t.map(|t| t.as_secs_f64()).unwrap_or(0.0)
 }
 
-/// One look at the service for the wait: deployments, events, recently stopped tasks.
-/// One look at the service for the wait; `group`: the autoscaling group whose capacity its tasks
+/// One look at the service for the wait (deployments, events, recently stopped tasks, what moves);
+/// `group`: the autoscaling group whose capacity its tasks
 /// may wait for.
 pub async fn snapshot(aws: &Aws, cluster: &str, name: &str, group: Option<&str>) -> Result<Snapshot> {
     let (service, stopped, (mut progress, waiting)) =
