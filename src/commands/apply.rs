@@ -122,6 +122,8 @@ async fn still_current(stack: &Stack, plan: &Plan) -> Result<()> {
     let moved: Vec<&str> = plan
         .changes
         .iter()
+        // A deployment ECS finished meanwhile is no reason to refuse: following it is then quick.
+        .filter(|a| !a.fields.iter().all(|f| f.field == "rollout"))
         .filter(|a| now.get(a.address.as_str()).is_none_or(|b| a.action != b.action || a.fields != b.fields))
         .map(|a| a.address.as_str())
         .collect();

@@ -128,6 +128,9 @@ pub fn desired(spec: &Spec) -> Vec<Desired> {
                 ("deployment", deployment),
                 ("load_balancers", load_balancers),
                 ("network", network),
+                // A deployment ECS has not finished (or failed) is not "no changes": apply follows
+                // it to its end, or starts it again.
+                ("rollout", json!("COMPLETED")),
                 ("tags", own_tags(&spec.stack.name, &address)),
             ];
             depends_on.dedup();
@@ -181,6 +184,8 @@ pub async fn observe(aws: &Aws, d: &Desired) -> Result<Option<Live>> {
         .unwrap_or(Value::Null);
     let grace = if load_balancers.is_empty() { Value::Null } else { json!(s.health_check_grace_period_seconds.unwrap_or(0)) };
     let tags = s.tags();
+    let primary_deployment = s.deployments().iter().find(|d| d.status.as_deref() == Some("PRIMARY"));
+    let rollout = primary_deployment.and_then(|d| d.rollout_state.as_ref()).map(|r| r.as_str()).unwrap_or("COMPLETED");
     let fields = [
         ("task_definition", json!(s.task_definition)),
         ("desired_count", json!(s.desired_count)),
@@ -190,10 +195,12 @@ pub async fn observe(aws: &Aws, d: &Desired) -> Result<Option<Live>> {
         ("deployment", deployment),
         ("load_balancers", Value::Array(load_balancers)),
         ("network", network),
+        ("rollout", json!(rollout)),
         ("tags", super::live_tags(tags.iter().map(|t| (t.key().unwrap_or_default(), t.value().unwrap_or_default())))),
     ];
     let arn = s.service_arn.clone().unwrap_or_default();
-    Ok(Some(Live { id: arn.clone(), fields: crate::plan::fields(fields), outputs: outputs([("arn", arn), ("name", d.name.clone())]) }))
+    let primary = primary(Some(&s));
+    Ok(Some(Live { id: arn.clone(), fields: crate::plan::fields(fields), outputs: outputs([("arn", arn), ("name", d.name.clone()), ("primary", primary)]) }))
 }
 
 /// The service as it is now, for a change built outside a plan (a rollback).
@@ -280,14 +287,17 @@ pub async fn apply(aws: &Aws, c: &Change, fields: &Fields) -> Result<Outputs> {
             aws.ecs.delete_service().cluster(cluster).service(&live.id).force(true).send().await.aws("ecs:DeleteService")?;
         }
     }
+    let mut following = None;
     let (service, started) = match (&c.live, c.action.in_place()) {
         (Some(live), true) => {
             let touched = |f: &str| super::changed(c, f);
             let mut out_service = None;
             let mut started = false;
-            if ["task_definition", "desired_count", "capacity_provider_strategy", "health_check_grace_period", "deployment", "load_balancers", FORCE]
-                .iter()
-                .any(|f| touched(f))
+            let failed = touched("rollout") && live.fields.get("rollout").and_then(Value::as_str) == Some("FAILED");
+            if failed
+                || ["task_definition", "desired_count", "capacity_provider_strategy", "health_check_grace_period", "deployment", "load_balancers", FORCE]
+                    .iter()
+                    .any(|f| touched(f))
             {
                 let mut req = aws.ecs.update_service().cluster(cluster).service(name);
                 if touched("task_definition") {
@@ -309,12 +319,17 @@ pub async fn apply(aws: &Aws, c: &Change, fields: &Fields) -> Result<Outputs> {
                 if touched("load_balancers") {
                     req = req.set_load_balancers(Some(load_balancers(fields)));
                 }
-                if touched(FORCE) {
+                // A failed deployment of the spec's revision is started again.
+                if touched(FORCE) || failed {
                     req = req.force_new_deployment(true);
                 }
                 let out = req.send().await.aws("ecs:UpdateService")?;
-                started = ["task_definition", "capacity_provider_strategy", "load_balancers", "desired_count", FORCE].iter().any(|f| touched(f));
+                started = failed || ["task_definition", "capacity_provider_strategy", "load_balancers", "desired_count", FORCE].iter().any(|f| touched(f));
                 out_service = out.service;
+            }
+            // A deployment still in progress (an earlier run was interrupted): follow it.
+            if !started && touched("rollout") {
+                following = live.outputs.get("primary").cloned();
             }
             if touched("tags") {
                 aws.ecs.tag_resource().resource_arn(&live.id).set_tags(Some(ecs_tags(fields))).send().await.aws("ecs:TagResource")?;
@@ -350,6 +365,8 @@ pub async fn apply(aws: &Aws, c: &Change, fields: &Fields) -> Result<Outputs> {
     // The deploy to wait for and, when it replaced a revision, the one to roll back to.
     if started {
         out.insert("deployment".into(), primary(service.as_ref()));
+    } else if let Some(d) = following {
+        out.insert("deployment".into(), d);
     }
     if let Some(prev) = c.live.as_ref().and_then(|l| l.fields.get("task_definition")).and_then(Value::as_str).filter(|_| super::changed(c, "task_definition")) {
         out.insert("previous_task_definition".into(), prev.to_string());

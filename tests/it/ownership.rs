@@ -35,3 +35,61 @@ async fn every_example_runs_next_to_the_tutorial_stack_and_none_takes_the_others
     let tags = s.aws.iam.list_role_tags().role_name("ecs-iris-tasks").send().await.unwrap().tags;
     assert!(tags.iter().any(|t| t.key == "ecsdeploy:stack" && t.value == "iris"), "still the tutorial stack's: {tags:?}");
 }
+
+#[tokio::test]
+async fn a_deployment_an_interrupted_run_left_in_progress_is_not_no_changes() {
+    let s = session().await;
+    s.tutorial_prerequisites().await;
+    s.ecsdeploy(&["apply", "--auto-approve"]).await.assert_ok("apply");
+    // AWS's durations (scaled): a new revision takes seconds to pull and start.
+    s.config(serde_json::json!({"timing": "realistic", "time_scale": 0.1})).await;
+    let spec = spec_variant("deploy.toml", "interrupted", |t| {
+        t.replace("BUCKET_NAME:-mlds-iris-data}\" }\n\n[services", "BUCKET_NAME:-other-bucket}\" }\n\n[services")
+    });
+    // Ctrl-C while apply waits for the deployment it started (the stack's lease is then left
+    // behind, as by a killed CI job: taken over by the next run on this machine).
+    let before = s.requests().await.len();
+    let mut child =
+        s.ecsdeploy_command(&["apply", "--auto-approve", "-f", &spec]).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn().unwrap();
+    crate::support::eventually("apply has started the deployment", std::time::Duration::from_secs(30), || async {
+        s.mutating_since(before).await.iter().any(|c| c == "ecs:UpdateService").then_some(())
+    })
+    .await;
+    child.kill().await.unwrap();
+
+    let plan = s.ecsdeploy(&["plan", "--detailed-exitcode", "-f", &spec]).await;
+    assert_eq!(plan.code, 2, "a deployment in progress is a change to follow:\n{}\n{}", plan.stdout, plan.stderr);
+    assert!(plan.stdout.contains("rollout: IN_PROGRESS → COMPLETED"), "{}", plan.stdout);
+    let apply = s.ecsdeploy(&["apply", "--auto-approve", "-f", &spec]).await;
+    apply.assert_ok("apply follows the deployment to its end");
+    assert!(apply.stderr.contains("waiting for `iris-app` deployment"), "apply followed the deployment:\n{}", apply.stderr);
+    assert_eq!(s.http_status(&apply.live_url()).await, Some(200));
+    assert_eq!(s.ecsdeploy(&["plan", "--detailed-exitcode", "-f", &spec]).await.code, 0);
+}
+
+#[tokio::test]
+async fn a_failed_deployment_is_not_no_changes_and_apply_starts_it_again() {
+    let s = session().await;
+    s.tutorial_prerequisites().await;
+    let crash = s.push_image("iris-inference", "crash").await;
+    s.push_image("iris-pipeline", "crash").await;
+    s.stage(serde_json::json!({"image": crash, "exit_code": 1, "run_seconds": 0.2})).await;
+    // The circuit breaker stops the deployment, and nothing rolls it back.
+    let spec = spec_variant("deploy.toml", "failed", |t| format!("{t}\n[services.iris-app.deployment]\nrollback = false\n"));
+    let env = [("IMAGE_TAG", "crash")];
+    let first = s.ecsdeploy_with_env(&["apply", "--auto-approve", "--no-rollback", "-f", &spec], &env).await;
+    assert_eq!(first.code, 1, "{}", first.stderr);
+    crate::support::eventually("the circuit breaker marks the deployment FAILED", std::time::Duration::from_secs(30), || async {
+        let svc = s.aws.ecs.describe_services().cluster("mlds-ecs-workshop").services("iris-app").send().await.ok()?.services?.remove(0);
+        (svc.deployments()[0].rollout_state.as_ref().map(|r| r.as_str()) == Some("FAILED")).then_some(())
+    })
+    .await;
+    let plan = s.ecsdeploy_with_env(&["plan", "--detailed-exitcode", "-f", &spec], &env).await;
+    assert_eq!(plan.code, 2, "a failed deployment is not `No changes`:\n{}", plan.stdout);
+    assert!(plan.stdout.contains("rollout: FAILED → COMPLETED"), "{}", plan.stdout);
+    // Fixed in the registry (the same tag, now a working image): apply starts it again.
+    s.stage(serde_json::json!({"image": crash, "exit_code": null})).await;
+    let again = s.ecsdeploy_with_env(&["apply", "--auto-approve", "-f", &spec], &env).await;
+    again.assert_ok("apply starts the failed deployment again");
+    assert_eq!(s.http_status(&again.live_url()).await, Some(200));
+}
