@@ -58,11 +58,6 @@ pub async fn follow(stack: &Stack, out: &Output, plan: &Plan, report: &Report, s
     Ok(())
 }
 
-/// The autoscaling group whose capacity the stack's tasks may wait for.
-pub(super) fn capacity_group(spec: &crate::spec::Spec) -> Option<String> {
-    spec.cluster.ec2.as_ref().map(|_| crate::resource::autoscaling_group::name(spec))
-}
-
 /// The spec's limits for waiting on a service's deployment.
 fn timeouts(s: &crate::spec::Service) -> Timeouts {
     Timeouts {
@@ -79,7 +74,7 @@ async fn deploy_one(stack: &Stack, out: &Output, name: &str, deployment: &str, s
     let cluster = &spec.cluster.name;
     let timeouts = timeouts(s);
     out.step(&format!("waiting for `{name}` deployment {deployment}"));
-    let group = capacity_group(spec);
+    let group = crate::resource::autoscaling_group::of(spec);
     let waited = wait(|| service::snapshot(aws, cluster, name, group.as_deref()), deployment, since, timeouts, &|e| out.service_event(name, e)).await;
     let snapshot = match waited {
         Ok(s) => s,
@@ -147,7 +142,7 @@ async fn roll_back(stack: &Stack, out: &Output, c: &Change, report: &Report, pre
         let spec = &stack.loaded.spec;
         let name = &plan.changes[0].desired.name;
         let t = timeouts(&spec.services[name]);
-        let group = capacity_group(spec);
+        let group = crate::resource::autoscaling_group::of(spec);
         let _ = wait(|| service::snapshot(&stack.provider.aws, &spec.cluster.name, name, group.as_deref()), d, now(), t, &|e| out.service_event(name, e)).await;
     }
     Ok(previous.to_string())

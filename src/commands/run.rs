@@ -5,7 +5,7 @@ use crate::cli::Global;
 use crate::engine::wait::NO_CAPACITY_PATIENCE;
 use crate::error::{Error, Result};
 use crate::output::Output;
-use crate::resource::{instances, job};
+use crate::resource::{autoscaling_group, instances, job};
 
 /// Start a one-off task; with `wait`, stream its logs and exit with its exit code.
 pub async fn run(global: &Global, out: &Output, name: &str, wait: bool, env: &[String]) -> Result<u8> {
@@ -28,11 +28,11 @@ pub async fn run(global: &Global, out: &Output, name: &str, wait: bool, env: &[S
     let mut token = None;
     let mut pause = Duration::from_millis(200);
     let mut stuck_since: Option<std::time::Instant> = None;
+    let group = autoscaling_group::of(&stack.loaded.spec);
     loop {
         let state = job::state(aws, cluster, &started.arn).await.map_err(super::resource_error)?;
         // Waiting for capacity that cannot come: say so (after ECS has had time to act) rather
         // than wait with it, and take the task back.
-        let group = super::rollout::capacity_group(&stack.loaded.spec);
         let stuck = match (state.provisioning, &group) {
             (Some(memory), Some(group)) => instances::no_capacity_coming(aws, cluster, group, memory).await.map_err(super::resource_error)?,
             _ => None,

@@ -5,7 +5,7 @@
 use aws_sdk_autoscaling::types::{LaunchTemplateSpecification, Tag};
 use serde_json::json;
 
-use super::{field, launch_template, outputs, own_tags, stack_name, tag_pairs, vpc, Result};
+use super::{field, int, launch_template, outputs, own_tags, stack_name, tag_pairs, vpc, Result};
 use crate::aws::{retry_propagation, Aws, AwsResultExt};
 use crate::plan::{reference, Change, Desired, Fields, Live, Outputs};
 use crate::spec::Spec;
@@ -16,6 +16,11 @@ pub const ADDRESS: &str = "autoscaling_group.ecs";
 /// The group's name: the spec's (an adopted group) or `<stack>-ecs`.
 pub fn name(spec: &Spec) -> String {
     spec.cluster.ec2.as_ref().and_then(|e| e.autoscaling_group.clone()).unwrap_or_else(|| stack_name(spec, "ecs"))
+}
+
+/// The group whose capacity the stack's tasks may wait for, when the stack has one.
+pub fn of(spec: &Spec) -> Option<String> {
+    spec.cluster.ec2.as_ref().map(|_| name(spec))
 }
 
 pub fn desired(spec: &Spec) -> Vec<Desired> {
@@ -60,10 +65,6 @@ pub async fn observe(aws: &Aws, d: &Desired) -> Result<Option<Live>> {
         fields: crate::plan::fields(fields),
         outputs: outputs([("arn", arn), ("name", d.name.clone()), ("launch_template_name", lt_name)]),
     }))
-}
-
-fn int(fields: &Fields, name: &str) -> Option<i32> {
-    fields.get(name).and_then(|v| v.as_i64()).map(|v| v as i32)
 }
 
 pub async fn apply(aws: &Aws, c: &Change, fields: &Fields) -> Result<Outputs> {

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use aws_sdk_ecs::types::DesiredStatus;
 use serde_json::json;
 
-use super::{autoscaling_group, capacity_provider, cluster_capacity, outputs, Result};
+use super::{autoscaling_group, capacity_provider, cluster_capacity, int, outputs, Result};
 use crate::aws::{Aws, AwsResultExt};
 use crate::engine::Failure;
 use crate::plan::{Address, Change, Desired, Fields, Live, Outputs};
@@ -64,10 +64,6 @@ pub async fn observe(aws: &Aws, d: &Desired, deps: &HashMap<Address, Live>) -> R
         fields: ["min", "desired"].iter().filter(|k| d.fields.contains_key(**k)).map(|k| (k.to_string(), g.fields[*k].clone())).collect(),
         outputs: Outputs::new(),
     }))
-}
-
-fn int(fields: &Fields, name: &str) -> Option<i32> {
-    fields.get(name).and_then(|v| v.as_i64()).map(|v| v as i32)
 }
 
 pub async fn apply(aws: &Aws, c: &Change, fields: &Fields) -> Result<Outputs> {
@@ -158,21 +154,24 @@ fn launch_fix(message: &str, group: &str) -> String {
 
 /// Whether an ACTIVE, connected container instance is registered with `provider`.
 async fn registered(aws: &Aws, cluster: &str, provider: &str) -> Result<bool> {
-    let arns = aws
-        .ecs
-        .list_container_instances()
-        .cluster(cluster)
-        .status(aws_sdk_ecs::types::ContainerInstanceStatus::Active)
-        .send()
-        .await
-        .aws("ecs:ListContainerInstances")?
-        .container_instance_arns
-        .unwrap_or_default();
+    Ok(container_instances(aws, cluster)
+        .await?
+        .iter()
+        .any(|ci| ci.status() == Some("ACTIVE") && ci.agent_connected && ci.capacity_provider_name.as_deref() == Some(provider)))
+}
+
+/// The cluster's container instances (none when the cluster does not exist).
+pub async fn container_instances(aws: &Aws, cluster: &str) -> Result<Vec<aws_sdk_ecs::types::ContainerInstance>> {
+    let arns = match aws.ecs.list_container_instances().cluster(cluster).send().await.aws("ecs:ListContainerInstances") {
+        Ok(o) => o.container_instance_arns.unwrap_or_default(),
+        Err(e) if e.is(crate::aws::ErrorKind::NotFound) => return Ok(vec![]),
+        Err(e) => return Err(e.into()),
+    };
     if arns.is_empty() {
-        return Ok(false);
+        return Ok(vec![]);
     }
     let out = aws.ecs.describe_container_instances().cluster(cluster).set_container_instances(Some(arns)).send().await.aws("ecs:DescribeContainerInstances")?;
-    Ok(out.container_instances.unwrap_or_default().iter().any(|ci| ci.agent_connected && ci.capacity_provider_name.as_deref() == Some(provider)))
+    Ok(out.container_instances.unwrap_or_default())
 }
 
 /// Why tasks waiting in PROVISIONING (needing `memory` MiB) can never be placed, when that is so:
@@ -186,14 +185,14 @@ pub async fn no_capacity_coming(aws: &Aws, cluster: &str, group: &str, memory: i
     if g.desired_capacity.unwrap_or(0) < max || (running as i32) < max {
         return Ok(None);
     }
-    let arns = aws.ecs.list_container_instances().cluster(cluster).send().await.aws("ecs:ListContainerInstances")?.container_instance_arns.unwrap_or_default();
-    if arns.len() < running || in_flux(aws, cluster, &[DesiredStatus::Stopped]).await? {
+    if in_flux(aws, cluster, &[DesiredStatus::Stopped]).await? {
         return Ok(None);
     }
-    let described =
-        aws.ecs.describe_container_instances().cluster(cluster).set_container_instances(Some(arns)).send().await.aws("ecs:DescribeContainerInstances")?;
+    let instances = container_instances(aws, cluster).await?;
+    if instances.len() < running {
+        return Ok(None);
+    }
     let memory_of = |resources: &[aws_sdk_ecs::types::Resource]| resources.iter().find(|r| r.name() == Some("MEMORY")).map(|r| r.integer_value).unwrap_or(0);
-    let instances = described.container_instances.unwrap_or_default();
     let offered = instances.iter().map(|ci| memory_of(ci.registered_resources())).max().unwrap_or(0);
     let free = instances.iter().map(|ci| memory_of(ci.remaining_resources())).max().unwrap_or(0);
     let why = if memory > offered {

@@ -286,6 +286,11 @@ pub fn tag_pairs(fields: &Fields) -> Vec<(String, String)> {
         .unwrap_or_default()
 }
 
+/// A resolved integer field, as AWS takes it.
+pub fn int(fields: &Fields, name: &str) -> Option<i32> {
+    fields.get(name).and_then(|v| v.as_i64()).map(|v| v as i32)
+}
+
 /// A resolved string field.
 pub fn field<'a>(fields: &'a Fields, name: &str) -> &'a str {
     fields.get(name).and_then(Value::as_str).unwrap_or_default()

@@ -72,17 +72,8 @@ pub async fn services(aws: &Aws, spec: &Spec) -> Result<Vec<ServiceStatus>> {
 }
 
 pub async fn instances(aws: &Aws, cluster: &str) -> Result<Vec<InstanceStatus>> {
-    let arns = match aws.ecs.list_container_instances().cluster(cluster).send().await.aws("ecs:ListContainerInstances") {
-        Ok(o) => o.container_instance_arns.unwrap_or_default(),
-        Err(e) if e.is(ErrorKind::NotFound) => return Ok(vec![]),
-        Err(e) => return Err(e.into()),
-    };
-    if arns.is_empty() {
-        return Ok(vec![]);
-    }
-    let cis = aws.ecs.describe_container_instances().cluster(cluster).set_container_instances(Some(arns)).send().await.aws("ecs:DescribeContainerInstances")?;
     let mut out = Vec::new();
-    for ci in cis.container_instances.unwrap_or_default() {
+    for ci in super::instances::container_instances(aws, cluster).await? {
         let id = ci.ec2_instance_id.clone().unwrap_or_default();
         let described = aws.ec2.describe_instances().instance_ids(&id).send().await.aws("ec2:DescribeInstances")?;
         let instance = described.reservations.unwrap_or_default().into_iter().flat_map(|r| r.instances.unwrap_or_default()).next();
@@ -146,9 +137,9 @@ pub async fn doctor_facts(aws: &Aws, spec: &Spec, name: &str) -> Result<crate::d
         .await
         .aws("autoscaling:DescribeAutoScalingGroups")?;
     let group_instances = group.auto_scaling_groups.unwrap_or_default().iter().map(|g| g.instances().len()).sum();
-    let waiting_for_capacity = match status.exists && spec.cluster.ec2.is_some() {
-        true => service::snapshot(aws, cluster, name, Some(&super::autoscaling_group::name(spec))).await?.stuck,
-        false => None,
+    let waiting_for_capacity = match (status.exists, super::autoscaling_group::of(spec)) {
+        (true, Some(group)) => service::waiting_for_capacity(aws, cluster, name, &group).await?,
+        _ => None,
     };
     let mut stopped = if status.exists { service::stopped_tasks(aws, cluster, name).await? } else { vec![] };
     stopped.sort_by(|a, b| b.stopped_at.total_cmp(&a.stopped_at));

@@ -418,6 +418,14 @@ pub async fn snapshot(aws: &Aws, cluster: &str, name: &str, group: Option<&str>)
     Ok(Snapshot { desired: s.desired_count, deployments, events, stopped, progress, stuck })
 }
 
+/// Why a task of the service waits for capacity that cannot come, when one does.
+pub async fn waiting_for_capacity(aws: &Aws, cluster: &str, name: &str, group: &str) -> Result<Option<String>> {
+    match task_progress(aws, cluster, name).await?.1 {
+        Some(memory) => super::instances::no_capacity_coming(aws, cluster, group, memory).await,
+        None => Ok(None),
+    }
+}
+
 /// Where the service's live tasks stand (PROVISIONING → PENDING → RUNNING) and how many container
 /// instances the cluster has: progress on AWS is often a task waiting for an instance to boot
 /// or for its image to pull, with no count changing for minutes. Also the memory of a task that

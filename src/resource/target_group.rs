@@ -93,10 +93,6 @@ pub async fn observe(aws: &Aws, d: &Desired, _deps: &HashMap<Address, Live>) -> 
     Ok(Some(Live { id: arn.clone(), fields: crate::plan::fields(fields), outputs: outputs([("arn", arn)]) }))
 }
 
-fn int(fields: &Fields, name: &str) -> i32 {
-    fields.get(name).and_then(|v| v.as_i64()).unwrap_or_default() as i32
-}
-
 pub fn elb_tags(fields: &Fields) -> Vec<Tag> {
     tag_pairs(fields).into_iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect()
 }
@@ -109,8 +105,8 @@ pub async fn apply(aws: &Aws, c: &Change, fields: &Fields) -> Result<Outputs> {
                     .modify_target_group()
                     .target_group_arn(&live.id)
                     .health_check_path(field(fields, "health_check_path"))
-                    .health_check_interval_seconds(int(fields, "health_check_interval"))
-                    .healthy_threshold_count(int(fields, "healthy_threshold"))
+                    .set_health_check_interval_seconds(super::int(fields, "health_check_interval"))
+                    .set_healthy_threshold_count(super::int(fields, "healthy_threshold"))
                     .send()
                     .await
                     .aws("elbv2:ModifyTargetGroup")?;
@@ -133,8 +129,8 @@ pub async fn apply(aws: &Aws, c: &Change, fields: &Fields) -> Result<Outputs> {
                 .vpc_id(field(fields, "vpc"))
                 .target_type(TargetTypeEnum::from(field(fields, "target_type")))
                 .health_check_path(field(fields, "health_check_path"))
-                .health_check_interval_seconds(int(fields, "health_check_interval"))
-                .healthy_threshold_count(int(fields, "healthy_threshold"))
+                .set_health_check_interval_seconds(super::int(fields, "health_check_interval"))
+                .set_healthy_threshold_count(super::int(fields, "healthy_threshold"))
                 .set_tags(Some(elb_tags(fields)))
                 .send()
                 .await

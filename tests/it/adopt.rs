@@ -76,17 +76,7 @@ async fn console_stack(s: &Session) -> String {
 
     // Capacity: launch template, autoscaling group, capacity provider, cluster.
     // The console's choices today: the ECS-optimised Amazon Linux 2023 AMI, a free-tier t3.micro.
-    let ami = aws
-        .ssm
-        .get_parameter()
-        .name("/aws/service/ecs/optimized-ami/amazon-linux-2023/recommended/image_id")
-        .send()
-        .await
-        .unwrap()
-        .parameter
-        .unwrap()
-        .value
-        .unwrap();
+    let ami = s.ecs_ami("").await;
     let user_data = format!("#!/bin/bash\necho ECS_CLUSTER={CLUSTER} >> /etc/ecs/ecs.config;");
     let lt = ec2
         .create_launch_template()

@@ -4,9 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use aws_sdk_ecs::types::{
-    AutoScalingGroupProvider, CapacityProviderStrategyItem, ContainerDefinition, ManagedScaling, ManagedScalingStatus, NetworkMode, PortMapping,
-};
+use aws_sdk_ecs::types::{AutoScalingGroupProvider, CapacityProviderStrategyItem, ManagedScaling, ManagedScalingStatus};
 use serde_json::json;
 
 use crate::support::{eventually, session, spec_variant, Session};
@@ -97,18 +95,7 @@ async fn a_type_the_account_would_refuse_or_bill_is_refused_before_any_change() 
 async fn an_ami_of_another_architecture_is_refused_at_plan() {
     let s = session().await;
     s.tutorial_prerequisites().await;
-    let arm = s
-        .aws
-        .ssm
-        .get_parameter()
-        .name("/aws/service/ecs/optimized-ami/amazon-linux-2023/arm64/recommended/image_id")
-        .send()
-        .await
-        .unwrap()
-        .parameter
-        .unwrap()
-        .value
-        .unwrap();
+    let arm = s.ecs_ami("/arm64").await;
     let spec = spec_variant("deploy.toml", "arm-ami", |t| t.replace("[cluster.ec2]\n", &format!("[cluster.ec2]\nami = \"{arm}\"\n")));
     let r = s.ecsdeploy(&["plan", "-f", &spec]).await;
     assert_eq!(r.code, 1, "{}", r.stderr);
@@ -173,26 +160,7 @@ async fn an_instance_registered_before_its_provider_existed_is_never_used_by_the
         .send()
         .await
         .unwrap();
-    let td = aws
-        .ecs
-        .register_task_definition()
-        .family("web")
-        .network_mode(NetworkMode::Bridge)
-        .memory("256")
-        .container_definitions(
-            ContainerDefinition::builder()
-                .name("web")
-                .image("public.ecr.aws/nginx/nginx:latest")
-                .port_mappings(PortMapping::builder().container_port(80).host_port(80).build())
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap()
-        .task_definition
-        .unwrap()
-        .task_definition_arn
-        .unwrap();
+    let td = s.register_web("web", "public.ecr.aws/nginx/nginx:latest", 256).await;
     aws.ecs
         .create_service()
         .cluster(cluster)
@@ -210,18 +178,7 @@ async fn an_instance_registered_before_its_provider_existed_is_never_used_by_the
     })
     .await;
     assert!(event.contains("No Container Instances were found in your capacity provider"), "{event}");
-    let arns = aws.ecs.list_container_instances().cluster(cluster).send().await.unwrap().container_instance_arns.unwrap();
-    let ci = aws
-        .ecs
-        .describe_container_instances()
-        .cluster(cluster)
-        .set_container_instances(Some(arns))
-        .send()
-        .await
-        .unwrap()
-        .container_instances
-        .unwrap()
-        .remove(0);
+    let ci = s.container_instance(cluster).await;
     assert_eq!(ci.capacity_provider_name, None, "registered before the provider existed: never associated");
     let running = aws.ecs.list_tasks().cluster(cluster).service_name("web").send().await.unwrap().task_arns.unwrap_or_default();
     assert!(running.is_empty(), "no task was placed on the unassociated instance");

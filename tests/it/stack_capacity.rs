@@ -71,20 +71,8 @@ async fn apply_from_empty_builds_the_tutorial_capacity_and_is_idempotent() {
     let providers: BTreeSet<String> = cluster.capacity_providers.unwrap_or_default().into_iter().collect();
     assert_eq!(providers, BTreeSet::from(["iris-ec2".to_string(), "FARGATE".to_string(), "FARGATE_SPOT".to_string()]));
     assert_eq!(cluster.default_capacity_provider_strategy.unwrap()[0].capacity_provider, "iris-ec2");
-    let instances = s.aws.ecs.list_container_instances().cluster(CLUSTER).send().await.unwrap().container_instance_arns.unwrap_or_default();
-    assert_eq!(instances.len(), 1, "apply waits for a registered container instance");
-    let ci = s
-        .aws
-        .ecs
-        .describe_container_instances()
-        .cluster(CLUSTER)
-        .set_container_instances(Some(instances))
-        .send()
-        .await
-        .unwrap()
-        .container_instances
-        .unwrap()
-        .remove(0);
+    // Apply waits for a registered container instance.
+    let ci = s.container_instance(CLUSTER).await;
     assert_eq!(ci.capacity_provider_name.as_deref(), Some("iris-ec2"), "the instance registered with the stack's provider");
 
     // Every resource it made carries the stack's tags.

@@ -3,25 +3,20 @@
 
 use std::path::PathBuf;
 
-use crate::support::{session, Run, Session};
+use crate::support::{session, spec_variant, Run, Session};
 
 const CLUSTER: &str = "mlds-ecs-workshop";
 
 /// deploy.toml with text replacements and quick timeouts, written where the test can pass it.
 fn variant(name: &str, edits: &[(&str, &str)]) -> PathBuf {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let mut text = std::fs::read_to_string(root.join("deploy.toml")).unwrap();
-    for (from, to) in edits {
-        assert!(text.contains(from), "deploy.toml has no `{from}`");
-        text = text.replacen(from, to, 1);
-    }
-    text.push_str("\n[services.iris-app.deployment]\nprogress_timeout = \"30s\"\n");
-    text = text.replace("[services.iris-app.verify]\n", "[services.iris-app.verify]\ntimeout = \"5s\"\n");
-    let dir = std::env::temp_dir().join(format!("ecsdeploy-it-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join(format!("{name}.toml"));
-    std::fs::write(&path, text).unwrap();
-    path
+    PathBuf::from(spec_variant("deploy.toml", name, |mut text| {
+        for (from, to) in edits {
+            assert!(text.contains(from), "deploy.toml has no `{from}`");
+            text = text.replacen(from, to, 1);
+        }
+        text.push_str("\n[services.iris-app.deployment]\nprogress_timeout = \"30s\"\n");
+        text.replace("[services.iris-app.verify]\n", "[services.iris-app.verify]\ntimeout = \"5s\"\n")
+    }))
 }
 
 async fn ready(s: &Session) {

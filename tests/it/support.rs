@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use aws_config::{BehaviorVersion, Region};
 use aws_sdk_ecs::config::Credentials;
+use aws_sdk_ecs::types::{ContainerDefinition, NetworkMode, PortMapping};
 use ecsdeploy::aws::Aws;
 
 /// The running world process and its endpoint.
@@ -132,6 +133,43 @@ impl Session {
         format!("{uri}:{tag}")
     }
 
+    /// Register a bridge-mode task definition like the tutorial's iris-inference (host 80 → 80).
+    pub async fn register_web(&self, family: &str, image: &str, memory: i32) -> String {
+        let container = ContainerDefinition::builder()
+            .name("inference")
+            .image(image)
+            .essential(true)
+            .port_mappings(PortMapping::builder().container_port(80).host_port(80).build())
+            .build();
+        let out = self
+            .aws
+            .ecs
+            .register_task_definition()
+            .family(family)
+            .network_mode(NetworkMode::Bridge)
+            .cpu("256")
+            .memory(memory.to_string())
+            .container_definitions(container)
+            .send()
+            .await
+            .unwrap();
+        out.task_definition.unwrap().task_definition_arn.unwrap()
+    }
+
+    /// The ECS-optimised Amazon Linux 2023 AMI AWS recommends for `arch` (`""` or `"/arm64"`).
+    pub async fn ecs_ami(&self, arch: &str) -> String {
+        let name = format!("/aws/service/ecs/optimized-ami/amazon-linux-2023{arch}/recommended/image_id");
+        self.aws.ssm.get_parameter().name(name).send().await.unwrap().parameter.unwrap().value.unwrap()
+    }
+
+    /// The cluster's only container instance, as ECS describes it.
+    pub async fn container_instance(&self, cluster: &str) -> aws_sdk_ecs::types::ContainerInstance {
+        let ecs = &self.aws.ecs;
+        let arns = ecs.list_container_instances().cluster(cluster).send().await.unwrap().container_instance_arns.unwrap_or_default();
+        assert_eq!(arns.len(), 1, "one container instance in {cluster}");
+        ecs.describe_container_instances().cluster(cluster).set_container_instances(Some(arns)).send().await.unwrap().container_instances.unwrap().remove(0)
+    }
+
     /// The tutorial's EC2 capacity built straight through the SDK: a cluster, a launch template
     /// whose user data names it, and an autoscaling group of one free-tier t3.micro (no capacity
     /// provider: tasks run with the EC2 launch type). Returns the instance's public IP once its
@@ -139,17 +177,7 @@ impl Session {
     pub async fn tutorial_capacity(&self, cluster: &str) -> String {
         let aws = &self.aws;
         aws.ecs.create_cluster().cluster_name(cluster).send().await.unwrap();
-        let ami = aws
-            .ssm
-            .get_parameter()
-            .name("/aws/service/ecs/optimized-ami/amazon-linux-2023/recommended/image_id")
-            .send()
-            .await
-            .unwrap()
-            .parameter
-            .unwrap()
-            .value
-            .unwrap();
+        let ami = self.ecs_ami("").await;
         let user_data = aws_smithy_types::base64::encode(format!("#!/bin/bash\necho ECS_CLUSTER={cluster} >> /etc/ecs/ecs.config\n"));
         aws.ec2
             .create_launch_template()

@@ -5,35 +5,12 @@
 
 use std::time::Duration;
 
-use aws_sdk_ecs::types::{ContainerDefinition, DeploymentConfiguration, NetworkMode, PortMapping, Task};
+use aws_sdk_ecs::types::{ContainerDefinition, DeploymentConfiguration, NetworkMode, Task};
 use ecsdeploy::aws::{AwsResultExt, ErrorKind};
 
 use crate::support::{eventually, session, Session};
 
 const WAIT: Duration = Duration::from_secs(30);
-
-/// Register a bridge-mode task definition like the tutorial's iris-inference (host 80 → 80).
-async fn register_web(s: &Session, family: &str, image: &str, memory: i32) -> String {
-    let container = ContainerDefinition::builder()
-        .name("inference")
-        .image(image)
-        .essential(true)
-        .port_mappings(PortMapping::builder().container_port(80).host_port(80).build())
-        .build();
-    let out = s
-        .aws
-        .ecs
-        .register_task_definition()
-        .family(family)
-        .network_mode(NetworkMode::Bridge)
-        .cpu("256")
-        .memory(memory.to_string())
-        .container_definitions(container)
-        .send()
-        .await
-        .unwrap();
-    out.task_definition.unwrap().task_definition_arn.unwrap()
-}
 
 async fn create_service(s: &Session, cluster: &str, name: &str, task_def: &str, desired: i32) {
     s.aws
@@ -93,7 +70,7 @@ async fn service_reaches_desired_count_and_docs_follow_the_task() {
     let ip = s.tutorial_capacity("mlds-ecs-workshop").await;
     assert!(ip.starts_with("127."), "public IP {ip} is not a loopback address");
     let image = s.push_image("iris-inference", "latest").await;
-    let td = register_web(&s, "iris-inference", &image, 512).await;
+    let td = s.register_web("iris-inference", &image, 512).await;
     let url = format!("http://{ip}:80/docs");
     assert_eq!(docs_status(&s, &url).await, None, "/docs answers before any task runs");
 
@@ -120,7 +97,7 @@ async fn force_new_deployment_replaces_the_task_with_the_same_revision() {
     let s = session().await;
     let ip = s.tutorial_capacity("demo").await;
     let image = s.push_image("iris-inference", "latest").await;
-    let td = register_web(&s, "iris-inference", &image, 512).await;
+    let td = s.register_web("iris-inference", &image, 512).await;
     create_service(&s, "demo", "iris-app", &td, 1).await;
     steady(&s, "demo", "iris-app", 1).await;
     let before = running_tasks(&s, "demo", "iris-app").await;
@@ -144,7 +121,7 @@ async fn staged_failures_look_like_ecs_reports_them() {
 
     // Image not in ECR → CannotPullContainerError.
     let missing = format!("{}:nope", s.push_image("iris-inference", "latest").await.rsplit_once(':').unwrap().0);
-    let td = register_web(&s, "missing-image", &missing, 512).await;
+    let td = s.register_web("missing-image", &missing, 512).await;
     create_service(&s, "demo", "pull", &td, 1).await;
     let reason = stopped_reason(&s, "demo", "pull").await;
     assert!(reason.starts_with("CannotPullContainerError"), "{reason}");
@@ -153,7 +130,7 @@ async fn staged_failures_look_like_ecs_reports_them() {
     // The app exits 1 → essential container exited, exit code 1.
     let crashing = s.push_image("crashing", "v1").await;
     s.stage(serde_json::json!({"image": crashing, "exit_code": 1, "run_seconds": 0.2, "logs": ["Traceback: boom"]})).await;
-    let td = register_web(&s, "crashing", &crashing, 512).await;
+    let td = s.register_web("crashing", &crashing, 512).await;
     create_service(&s, "demo", "crash", &td, 1).await;
     let reason = stopped_reason(&s, "demo", "crash").await;
     assert!(reason.contains("Essential container in task exited"), "{reason}");
@@ -161,7 +138,7 @@ async fn staged_failures_look_like_ecs_reports_them() {
 
     // 2 GiB on a t2.micro → ECS cannot place the task and says why in an event.
     let image = s.push_image("big", "v1").await;
-    let td = register_web(&s, "big", &image, 2048).await;
+    let td = s.register_web("big", &image, 2048).await;
     create_service(&s, "demo", "big", &td, 1).await;
     let event = eventually("a placement failure event", WAIT, || async {
         let svc = s.aws.ecs.describe_services().cluster("demo").services("big").send().await.ok()?.services?.pop()?;
