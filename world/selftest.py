@@ -7,9 +7,10 @@ the ECS tutorial's moves (capacity in AWS's order: an empty group of t3.micro,
 the provider, the association, then scale out), the staged failure modes and
 each AWS behaviour of the world (free tier per plan, the Free Tier API, failed
 launches as scaling activities, provider association, managed scaling,
-termination protection, draining, the realistic timing profile), each switch
-turned off once, and exits non-zero on the first failure (printing the world's
-log tail). Prints one line per check and a closing 'N passed, N failed' line.
+termination protection, draining, the names and texts AWS refuses, the
+realistic timing profile), each switch turned off once, and exits non-zero on
+the first failure (printing the world's log tail). Prints one line per check
+and a closing 'N passed, N failed' line.
 """
 
 import base64
@@ -681,6 +682,170 @@ def t_draining_off(world, c):
     check(not timeline(world, "target-draining", task), "target drained with the switch off")
 
 
+# ------------------------------------------------------------------ names and texts AWS refuses
+TRUST = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+                                                            "Principal": {"Service": "ecs-tasks.amazonaws.com"}}]})
+POLICY = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "logs:PutLogEvents",
+                                                             "Resource": "*"}]})
+EC2_SET = "a-zA-Z0-9. _-:/()#,@[]+=&;{}!$*"
+
+
+def coral(value, path, constraint, errors=1):
+    """The validation layer's sentence, as IAM, Auto Scaling, Logs answer it."""
+    return (f"{errors} validation error{'s' if errors > 1 else ''} detected: Value '{value}' at '{path}' failed to "
+            f"satisfy constraint: {constraint}")
+
+
+def status_of(fn, **kwargs):
+    """(HTTP status, code, message) of the ClientError fn raises."""
+    try:
+        fn(**kwargs)
+    except ClientError as err:
+        return err.response["ResponseMetadata"]["HTTPStatusCode"], err.response["Error"]["Code"], err.response["Error"]["Message"]
+    raise Failed(f"{getattr(fn, '__name__', fn)} succeeded")
+
+
+@step("name_rules, IAM: role and policy names, Latin-1 descriptions and documents, instance profile, tags")
+def t_names_iam(world, c):
+    iam = c["iam"]
+    name_pattern = r"Member must satisfy regular expression pattern: [\w+=,.@-]+"
+    for kwargs, expected in (
+        ({"RoleName": "web role", "AssumeRolePolicyDocument": TRUST}, coral("web role", "roleName", name_pattern)),
+        ({"RoleName": "r" * 65, "AssumeRolePolicyDocument": TRUST},
+         coral("r" * 65, "roleName", "Member must have length less than or equal to 64")),
+        ({"RoleName": "nr-role", "AssumeRolePolicyDocument": TRUST, "Description": "Task role \u2014 web"},
+         coral("Task role \u2014 web", "description", "Member must satisfy regular expression pattern: "
+               r"[\u0009\u000A\u000D\u0020-\u007E\u00A1-\u00FF]*")),
+        ({"RoleName": "nr-role", "AssumeRolePolicyDocument": TRUST.replace("Allow", "Allow\u2192")},
+         coral(TRUST.replace("Allow", "Allow\u2192"), "assumeRolePolicyDocument",
+               r"Member must satisfy regular expression pattern: [\u0009\u000A\u000D\u0020-\u00FF]+")),
+        ({"RoleName": "nr-role", "AssumeRolePolicyDocument": TRUST, "Tags": [{"Key": "k", "Value": "v" * 257}]},
+         coral("v" * 257, "tags.1.member.value", "Member must have length less than or equal to 256")),
+    ):
+        answer = status_of(iam.create_role, **kwargs)
+        check(answer == (400, "ValidationError", expected), f"CreateRole {kwargs.get('RoleName')[:8]}: {answer}")
+    _, _, both = status_of(iam.create_role, RoleName="a b" * 22, AssumeRolePolicyDocument=TRUST)
+    check(both.startswith("2 validation errors detected: ") and "; Value 'a b" in both, both)
+    # Valid: Latin-1 (é) is allowed in a description, 256 characters in a tag value.
+    iam.create_role(RoleName="nr-role", AssumeRolePolicyDocument=TRUST, Description="Rôle des tâches",
+                    Tags=[{"Key": "k" * 128, "Value": "v" * 256}])
+    for fn in (iam.update_role, iam.update_role_description):
+        answer = status_of(fn, RoleName="nr-role", Description="web \u2014 tasks")
+        check(answer[1] == "ValidationError" and "at 'description'" in answer[2], f"{fn.__name__}: {answer}")
+    iam.update_role(RoleName="nr-role", Description="web - tasks")
+    answer = status_of(iam.put_role_policy, RoleName="nr-role", PolicyName="logs policy", PolicyDocument=POLICY)
+    check(answer == (400, "ValidationError", coral("logs policy", "policyName", name_pattern)), f"PutRolePolicy {answer}")
+    iam.put_role_policy(RoleName="nr-role", PolicyName="logs", PolicyDocument=POLICY)
+    answer = status_of(iam.create_instance_profile, InstanceProfileName="p" * 129)
+    check(answer == (400, "ValidationError", coral("p" * 129, "instanceProfileName",
+                                                  "Member must have length less than or equal to 128")), f"{answer}")
+    iam.create_instance_profile(InstanceProfileName="nr-profile")
+    answer = status_of(iam.tag_role, RoleName="nr-role", Tags=[{"Key": "k" * 129, "Value": "v"}])
+    check(answer[1:] == ("ValidationError", coral("k" * 129, "tags.1.member.key",
+                                                  "Member must have length less than or equal to 128")), f"{answer}")
+
+
+@step("name_rules, Logs and EC2: log group names and tags, security group texts, rule descriptions, tags")
+def t_names_logs_ec2(world, c):
+    logs, ec2 = c["logs"], c["ec2"]
+    answer = status_of(logs.create_log_group, logGroupName="ecs:web")
+    check(answer == (400, "InvalidParameterException", coral(
+        "ecs:web", "logGroupName", r"Member must satisfy regular expression pattern: [\.\-_/#A-Za-z0-9]+")), f"{answer}")
+    answer = status_of(logs.create_log_group, logGroupName="/ecs/nr", tags={"k": "v" * 257})
+    check(answer[1] == "InvalidParameterException" and answer[2] == coral(
+        "{k=" + "v" * 257 + "}", "tags", "Map value must satisfy constraint: [Member must have length less than or equal "
+        "to 256, Member must have length greater than or equal to 0, Member must satisfy regular expression pattern: "
+        r"^([\p{L}\p{Z}\p{N}_.:/=+\-@]*)$]"), f"{answer}")
+    logs.create_log_group(logGroupName="/ecs/nr_web-1.#x", tags={"k": "v" * 256})
+    vpc = ec2.describe_vpcs(Filters=[{"Name": "is-default", "Values": ["true"]}])["Vpcs"][0]["VpcId"]
+    for kwargs, expected in (
+        ({"GroupName": "nr-sg", "Description": "web \u2014 tasks"},
+         "Value (web \u2014 tasks) for parameter GroupDescription is invalid. Character sets beyond ASCII are not supported."),
+        ({"GroupName": "nr-sg", "Description": "the app's group"},
+         f"Invalid security group description. Valid descriptions are strings less than 256 characters from the "
+         f"following set:  {EC2_SET}"),
+        ({"GroupName": "nr-sg", "Description": "d" * 256},
+         f"Invalid security group description. Valid descriptions are strings less than 256 characters from the "
+         f"following set:  {EC2_SET}"),
+        ({"GroupName": "sg-web", "Description": "web"},
+         "Value (sg-web) for parameter GroupName is invalid. Group names may not be in the format sg-*."),
+        ({"GroupName": "nr-sg", "Description": "web", "TagSpecifications": [
+            {"ResourceType": "security-group", "Tags": [{"Key": "k", "Value": "v" * 257}]}]},
+         "Tag value exceeds the maximum length of 256 characters"),
+    ):
+        answer = status_of(ec2.create_security_group, VpcId=vpc, **kwargs)
+        check(answer == (400, "InvalidParameterValue", expected), f"CreateSecurityGroup {kwargs['Description'][:9]}: {answer}")
+    group = ec2.create_security_group(VpcId=vpc, GroupName="nr-sg", Description="web (ALB) #1: 80, 443 & more; {ok}!",
+                                      TagSpecifications=[{"ResourceType": "security-group",
+                                                          "Tags": [{"Key": "k", "Value": "v" * 256}]}])["GroupId"]
+    rule_message = ("Invalid rule description. Valid descriptions are strings less than 256 characters from the "
+                    f"following set: {EC2_SET}")
+    for source in ({"IpRanges": [{"CidrIp": "0.0.0.0/0", "Description": "web \u2192 app"}]},
+                   {"UserIdGroupPairs": [{"GroupId": group, "Description": "from the ALB's group"}]}):
+        answer = status_of(ec2.authorize_security_group_ingress, GroupId=group,
+                           IpPermissions=[{"IpProtocol": "tcp", "FromPort": 80, "ToPort": 80, **source}])
+        check(answer == (400, "InvalidParameterValue", rule_message), f"rule {source}: {answer}")
+    ec2.authorize_security_group_ingress(GroupId=group, IpPermissions=[{
+        "IpProtocol": "tcp", "FromPort": 80, "ToPort": 80, "IpRanges": [{"CidrIp": "0.0.0.0/0", "Description": "web: 80"}]}])
+    answer = status_of(ec2.create_tags, Resources=[group], Tags=[{"Key": "k", "Value": "v" * 257}])
+    check(answer[1:] == ("InvalidParameterValue", "Tag value exceeds the maximum length of 256 characters"), f"{answer}")
+
+
+@step("name_rules, ELBv2, ECS, Auto Scaling: load balancer and target group names, tags, negative counts")
+def t_names_elb_ecs_asg(world, c):
+    ec2, elb, ecs, asg = c["ec2"], c["elbv2"], c["ecs"], c["autoscaling"]
+    subnets = default_subnets(ec2)[:2]
+    vpc = ec2.describe_vpcs(Filters=[{"Name": "is-default", "Values": ["true"]}])["Vpcs"][0]["VpcId"]
+    long_name = "web-" + "a" * 29
+    answer = status_of(elb.create_load_balancer, Name=long_name, Subnets=subnets)
+    check(answer == (400, "ValidationError", f"The load balancer name '{long_name}' cannot be longer than '32' characters"),
+          f"{answer}")
+    for name in ("web_alb", "-web", "web-", "internal-web"):
+        answer = status_of(elb.create_load_balancer, Name=name, Subnets=subnets)
+        check(answer[:2] == (400, "ValidationError") and answer[2].startswith(f"The load balancer name '{name}' can"),
+              f"{name}: {answer}")
+    answer = status_of(elb.create_load_balancer, Name="nr-alb", Subnets=subnets, Tags=[{"Key": "k", "Value": "v" * 257}])
+    check(answer[1:] == ("ValidationError", coral("v" * 257, "tags.1.member.value",
+                                                  "Member must have length less than or equal to 256")), f"{answer}")
+    elb.create_load_balancer(Name="nr-" + "a" * 29, Subnets=subnets, Tags=[{"Key": "k", "Value": "v" * 256}])
+    answer = status_of(elb.create_target_group, Name=long_name, Protocol="HTTP", Port=80, VpcId=vpc)
+    check(answer == (400, "ValidationError", f"Target group name '{long_name}' cannot be longer than '32' characters"),
+          f"{answer}")
+    elb.create_target_group(Name="nr-" + "t" * 29, Protocol="HTTP", Port=80, VpcId=vpc)
+    cluster = ecs.create_cluster(clusterName="names")["cluster"]["clusterArn"]
+    answer = status_of(ecs.tag_resource, resourceArn=cluster, tags=[{"key": "k", "value": "v" * 257}])
+    check(answer[:2] == (400, "InvalidParameterException") and "at 'tags.1.member.value'" in answer[2], f"{answer}")
+    register(ecs, "nr-web", "public.ecr.aws/demo/web:1")
+    answer = status_of(ecs.create_service, cluster="names", serviceName="nr-web", taskDefinition="nr-web", desiredCount=-1)
+    check(answer == (400, "InvalidParameterException", "desiredCount can't be less than 0"), f"CreateService {answer}")
+    ecs.create_service(cluster="names", serviceName="nr-web", taskDefinition="nr-web", desiredCount=0)
+    answer = status_of(ecs.update_service, cluster="names", service="nr-web", desiredCount=-2)
+    check(answer[1] == "InvalidParameterException", f"UpdateService {answer}")
+    answer = status_of(asg.update_auto_scaling_group, AutoScalingGroupName="demo-asg", MinSize=-1)
+    check(answer == (400, "ValidationError", coral(-1, "minSize", "Member must have value greater than or equal to 0")),
+          f"UpdateAutoScalingGroup {answer}")
+    answer = status_of(asg.create_or_update_tags, Tags=[{"ResourceId": "demo-asg", "ResourceType": "auto-scaling-group",
+                                                         "Key": "k", "Value": "v" * 257, "PropagateAtLaunch": False}])
+    check(answer[1:] == ("ValidationError", coral("v" * 257, "tags.1.member.value",
+                                                  "Member must have length less than or equal to 256")), f"{answer}")
+
+
+@step("name_rules off: moto's leniency (em-dash role description, log group name with a colon, sg- group name)")
+def t_names_off(world, c):
+    iam, logs, ec2 = c["iam"], c["logs"], c["ec2"]
+    vpc = ec2.describe_vpcs(Filters=[{"Name": "is-default", "Values": ["true"]}])["Vpcs"][0]["VpcId"]
+    world.config(switches={"name_rules": False})
+    try:
+        iam.create_role(RoleName="nr lenient", AssumeRolePolicyDocument=TRUST, Description="web \u2014 tasks")
+        logs.create_log_group(logGroupName="ecs:lenient")
+        ec2.create_security_group(VpcId=vpc, GroupName="sg-lenient", Description="web \u2014 tasks")
+    finally:
+        world.config(switches={"name_rules": True})
+    check(iam.get_role(RoleName="nr lenient")["Role"]["Description"] == "web \u2014 tasks", "role description")
+    code, _ = error_of(iam.create_role, RoleName="nr lenient 2", AssumeRolePolicyDocument=TRUST)
+    check(code == "ValidationError", f"switch back on: {code}")
+
+
 @step("realistic timing (time_scale 0.01): events in AWS's order, durations as the profile")
 def t_realistic(world, c):
     ecs, ec2, elb = c["ecs"], c["ec2"], c["elbv2"]
@@ -843,6 +1008,10 @@ def main():
         t_association(world, clients)
         t_managed_scaling(world, clients)
         t_provider_switches(world, clients)
+        t_names_iam(world, clients)
+        t_names_logs_ec2(world, clients)
+        t_names_elb_ecs_asg(world, clients)
+        t_names_off(world, clients)
         t_realistic(world, clients)
         t_requests(world, clients)
         t_reset(world, clients)

@@ -35,6 +35,8 @@ SWITCHES = {
     "ecs_managed_tag": "capacity.py: CreateCapacityProvider with managed scaling tags the group AmazonECSManaged",
     "target_draining": "loadbalancing.py: a stopping task's targets drain for the deregistration delay before "
                        "the task stops",
+    "name_rules": "validation.py: names, descriptions, policy texts, tags and counts AWS refuses are refused with "
+                  "the service's validation error",
 }
 
 DEFAULTS = {
