@@ -91,8 +91,8 @@ pub enum Command {
         #[arg(long = "image", value_name = "CONTAINER=URI")]
         images: Vec<String>,
     },
-    /// Delete everything tagged with this stack, dependents first; never an untagged resource.
-    /// Safe to run again after an interruption.
+    /// Delete everything tagged with this stack, whatever the spec now says, dependents first;
+    /// never an untagged resource or another stack's. Safe to run again after an interruption.
     Destroy {
         /// Do not ask for confirmation (required when not on a terminal).
         #[arg(long)]
@@ -100,6 +100,10 @@ pub enum Command {
         /// Also delete the CloudWatch log groups (kept by default: they hold the history).
         #[arg(long)]
         logs: bool,
+        /// The stack to destroy, without a spec (everything tagged `ecsdeploy:stack = NAME` in the
+        /// region); by default the spec's stack.
+        #[arg(long, value_name = "NAME")]
+        stack: Option<String>,
     },
     /// Change a service's desired count only (and, with --capacity, the instances behind it).
     Scale {

@@ -192,6 +192,12 @@ impl Output {
         }
     }
 
+    pub fn nothing_to_destroy(&self, plan: &Plan) {
+        let kept = plan.changes.len();
+        let kept = if kept > 0 { format!(" ({kept} kept: see --logs)") } else { String::new() };
+        println!("Nothing to destroy: stack `{}` owns nothing else in this region{kept}.", plan.stack);
+    }
+
     pub fn destroyed(&self, report: &Report, plan: &Plan) {
         println!("Destroyed {} resource(s) of stack `{}`.", report.applied.len(), plan.stack);
     }

@@ -317,6 +317,17 @@ def t_exit(world, c):
     check(task["stopCode"] == "EssentialContainerExited", task["stopCode"])
 
 
+@step("ListTaskDefinitionFamilies honours status: a deregistered family is INACTIVE, not ACTIVE")
+def t_families(world, c):
+    ecs = c["ecs"]
+    arn = register(ecs, "gone-family", "public.ecr.aws/demo/web:1")
+    ecs.deregister_task_definition(taskDefinition=arn)
+    families = lambda **kw: ecs.list_task_definition_families(familyPrefix="gone-", **kw)["families"]
+    check(families(status="ACTIVE") == [], f"ACTIVE lists {families(status='ACTIVE')}")
+    check(families(status="INACTIVE") == ["gone-family"], f"INACTIVE lists {families(status='INACTIVE')}")
+    check(families() == ["gone-family"], "no status lists both")
+
+
 @step("memory 2048 on a t3.micro -> RESOURCE:MEMORY and a placement event")
 def t_memory(world, c):
     ecs = c["ecs"]
@@ -995,6 +1006,7 @@ def main():
         t_scale0(world, clients, ip)
         t_pull(world, clients)
         t_exit(world, clients)
+        t_families(world, clients)
         t_memory(world, clients)
         t_job(world, clients)
         t_alb(world, clients)

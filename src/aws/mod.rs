@@ -32,6 +32,8 @@ pub struct Aws {
     pub sts: aws_sdk_sts::Client,
     pub ssm: aws_sdk_ssm::Client,
     pub freetier: aws_sdk_freetier::Client,
+    /// The Resource Groups Tagging API: what the stack owns, found by its tag.
+    pub tagging: aws_sdk_resourcegroupstagging::Client,
     /// The caller's account, asked once per run (see [`Aws::account_id`]).
     identity: std::sync::Arc<tokio::sync::OnceCell<Result<String, AwsError>>>,
 }
@@ -76,6 +78,7 @@ impl Aws {
             ssm: aws_sdk_ssm::Client::new(&config),
             // The Free Tier API lives in us-east-1 only, whatever region the stack is in.
             freetier: aws_sdk_freetier::Client::from_conf(aws_sdk_freetier::config::Builder::from(&config).region(Region::new("us-east-1")).build()),
+            tagging: aws_sdk_resourcegroupstagging::Client::new(&config),
             identity: Default::default(),
             config,
         }

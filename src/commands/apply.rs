@@ -1,9 +1,11 @@
+use std::collections::HashMap;
+
 use super::Stack;
 use crate::cli::Global;
 use crate::engine::{self, Report};
 use crate::error::{Error, Result};
 use crate::output::Output;
-use crate::plan::Plan;
+use crate::plan::{Action, Change, Plan};
 use crate::spec;
 
 pub struct Options {
@@ -99,34 +101,42 @@ async fn saved_plan(stack: &Stack, file: &std::path::Path) -> Result<Plan> {
         .map_err(|e| Error::usage(format!("cannot read {}: {e}", file.display()), "pass a file written by `ecsdeploy plan --out`"))?;
     let saved: Plan = serde_json::from_str(&text)
         .map_err(|e| Error::usage(format!("{} is not a saved plan: {e}", file.display()), "pass a file written by `ecsdeploy plan --out`"))?;
-    let desired: Vec<_> = saved.changes.iter().map(|c| c.desired.clone()).collect();
-    let mut from_spec = crate::resource::desired(&stack.loaded.spec);
-    from_spec.sort_by(|a, b| a.address.cmp(&b.address));
-    let mut in_plan = desired.clone();
-    in_plan.sort_by(|a, b| a.address.cmp(&b.address));
-    if saved.stack != stack.loaded.spec.stack.name || from_spec != in_plan {
+    let fresh = stack.plan().await?;
+    let desired = |p: &Plan| {
+        let mut d: Vec<_> = p.changes.iter().filter(|c| c.action != Action::Delete).map(|c| c.desired.clone()).collect();
+        d.sort_by(|a, b| a.address.cmp(&b.address));
+        d
+    };
+    if saved.stack != stack.loaded.spec.stack.name || desired(&saved) != desired(&fresh) {
         return Err(Error::Failed {
             message: format!("{} was made from another spec (or the spec changed since)", file.display()),
             hint: Some("run `ecsdeploy plan --out` again".into()),
         });
     }
-    still_current(stack, &saved).await?;
+    unchanged(&saved, &fresh)?;
     Ok(saved)
 }
 
-/// Re-observe what `plan` covers; refuse when any change is no longer the same.
+/// Re-plan now; refuse when any change is no longer the same.
 async fn still_current(stack: &Stack, plan: &Plan) -> Result<()> {
-    let desired = plan.changes.iter().map(|c| c.desired.clone()).collect();
-    let fresh = crate::engine::plan(&stack.provider, &plan.stack, desired, vec![]).await?;
-    let now: std::collections::HashMap<&str, &crate::plan::Change> = fresh.changes.iter().map(|c| (c.address.as_str(), c)).collect();
-    let moved: Vec<&str> = plan
+    unchanged(plan, &stack.plan().await?)
+}
+
+/// Whether `fresh` plans exactly what `plan` does (a deployment ECS finished meanwhile aside:
+/// following it is then quick).
+fn unchanged(plan: &Plan, fresh: &Plan) -> Result<()> {
+    let same = |a: &Change, b: &Change| a.action == b.action && a.fields == b.fields;
+    let now: HashMap<&str, &Change> = fresh.changes.iter().map(|c| (c.address.as_str(), c)).collect();
+    let before: HashMap<&str, &Change> = plan.changes.iter().map(|c| (c.address.as_str(), c)).collect();
+    let mut moved: Vec<&str> = plan
         .changes
         .iter()
-        // A deployment ECS finished meanwhile is no reason to refuse: following it is then quick.
-        .filter(|a| !a.fields.iter().all(|f| f.field == "rollout"))
-        .filter(|a| now.get(a.address.as_str()).is_none_or(|b| a.action != b.action || a.fields != b.fields))
+        .filter(|a| a.action.mutates() && (a.fields.is_empty() || !a.fields.iter().all(|f| f.field == "rollout")))
+        .filter(|a| now.get(a.address.as_str()).is_none_or(|b| !same(a, b)))
         .map(|a| a.address.as_str())
         .collect();
+    // Something new to change (a resource tagged meanwhile, say) is a change too.
+    moved.extend(fresh.changes.iter().filter(|b| b.action.mutates() && !before.contains_key(b.address.as_str())).map(|b| b.address.as_str()));
     if moved.is_empty() {
         return Ok(());
     }

@@ -1,30 +1,42 @@
-use super::Stack;
+use crate::aws::Aws;
 use crate::cli::Global;
 use crate::engine;
 use crate::error::{Error, Result};
 use crate::output::Output;
-use crate::plan::teardown;
+use crate::resource::{inventory, AwsProvider};
 
-/// Delete what the stack owns, in reverse dependency order, through the engine.
-pub async fn run(global: &Global, out: &Output, auto_approve: bool, logs: bool) -> Result<u8> {
-    let stack = Stack::connect(global, crate::spec::load(&global.file)?).await?;
-    let observed = stack.observe().await?;
-    let keep: &[&str] = if logs { &[] } else { &["log_group"] };
-    let plan = teardown(&observed, &stack.loaded.spec.stack.name, keep);
-    out.plan(&plan);
+/// Delete what the stack owns (found by its tag, whatever the spec now says), dependents first,
+/// through the engine. With `--stack` no spec is read.
+pub async fn run(global: &Global, out: &Output, auto_approve: bool, logs: bool, stack: Option<String>) -> Result<u8> {
+    let (name, region) = match stack {
+        Some(name) if crate::spec::is_stack_name(&name) => (name, None),
+        Some(name) => {
+            return Err(Error::usage(format!("`{name}` is not a stack name"), "stack names are 1-32 letters, digits and hyphens, starting with a letter"))
+        }
+        None => {
+            let loaded = crate::spec::load(&global.file)?;
+            (loaded.spec.stack.name, loaded.spec.stack.region)
+        }
+    };
+    let aws = Aws::connect(&super::target(global, region)?).await?;
+    let (identity, plan) = tokio::join!(aws.account_id(), inventory::teardown(&aws, &name, !logs));
+    identity?;
+    let plan = plan.map_err(super::resource_error)?;
     if !plan.has_changes() {
+        out.nothing_to_destroy(&plan);
         return Ok(0);
     }
-    if !auto_approve && !out.confirm(&format!("Destroy stack `{}`?", plan.stack), "destroy")? {
+    out.plan(&plan);
+    if !auto_approve && !out.confirm(&format!("Destroy stack `{name}`?"), "destroy")? {
         return Err(Error::usage("nothing destroyed", "answer y to destroy, or pass --auto-approve"));
     }
-    let report = stack
-        .locked(async {
-            let report = engine::execute(&stack.provider, &plan, &|e| out.progress(&e)).await;
-            super::apply::failed(&report)?;
-            Ok(report)
-        })
-        .await?;
+    let provider = AwsProvider::for_stack(aws.clone(), &name);
+    let report = super::locked(&aws, &name, async {
+        let report = engine::execute(&provider, &plan, &|e| out.progress(&e)).await;
+        super::apply::failed(&report)?;
+        Ok(report)
+    })
+    .await?;
     out.destroyed(&report, &plan);
     Ok(0)
 }

@@ -17,7 +17,7 @@ use crate::aws::{Aws, Target};
 use crate::cli::{Cli, Command, Global};
 use crate::error::{Error, Result};
 use crate::output::Output;
-use crate::resource::{self, AwsProvider};
+use crate::resource::{self, inventory, AwsProvider};
 use crate::spec::{self, Loaded};
 
 /// Run a command; `Ok` carries the exit code (plan's `--detailed-exitcode` uses 2).
@@ -42,7 +42,7 @@ pub fn run(cli: Cli) -> Result<u8> {
             out.completions(shell);
             Ok(0)
         }
-        Command::Destroy { auto_approve, logs } => runtime().block_on(destroy::run(&cli.global, &out, auto_approve, logs)),
+        Command::Destroy { auto_approve, logs, stack } => runtime().block_on(destroy::run(&cli.global, &out, auto_approve, logs, stack)),
         Command::Run { name, wait, env } => runtime().block_on(run::run(&cli.global, &out, &name, wait, &env)),
         Command::Redeploy { service, force, no_wait } => runtime().block_on(redeploy::run(&cli.global, &out, service, force, !no_wait)),
     }
@@ -125,12 +125,7 @@ impl Stack {
 
     /// Run `work` holding the stack's lease (one changing run at a time), releasing it after.
     pub async fn locked<T>(&self, work: impl std::future::Future<Output = Result<T>>) -> Result<T> {
-        let lease = crate::resource::lease::acquire(&self.provider.aws, &self.loaded.spec.stack.name).await.map_err(resource_error)?;
-        let result = work.await;
-        let released = crate::resource::lease::release(&self.provider.aws, lease).await.map_err(resource_error);
-        let value = result?;
-        released?;
-        Ok(value)
+        locked(&self.provider.aws, &self.loaded.spec.stack.name, work).await
     }
 
     /// Plan just these resources (day-2 commands), which must already exist: a day-2 command
@@ -169,13 +164,24 @@ impl Stack {
         Ok(plan)
     }
 
-    /// Everything the spec names, observed and diffed (destroy works from this: it leaves other
-    /// stacks' resources alone rather than refusing).
+    /// Everything the spec names, observed and diffed, and what the stack owns beyond the spec
+    /// (found by its tag, alongside) planned for deletion.
     pub async fn observe(&self) -> Result<crate::plan::Plan> {
         let spec = &self.loaded.spec;
         let mut warnings: Vec<String> = self.loaded.warnings.iter().map(|w| format!("{}: {}", w.place(&self.loaded.file), w.message)).collect();
         warnings.extend(resource::notes(spec));
-        let mut plan = self.observed(crate::engine::plan(&self.provider, &spec.stack.name, resource::desired(spec), warnings)).await?;
+        let aws = &self.provider.aws;
+        let (plan, listings) = self
+            .observed(async {
+                let (plan, listings) = tokio::join!(
+                    crate::engine::plan(&self.provider, &spec.stack.name, resource::desired(spec), warnings),
+                    inventory::list(aws, &spec.stack.name)
+                );
+                Ok::<_, Error>((plan?, listings.map_err(resource_error)?))
+            })
+            .await?;
+        let mut plan = plan;
+        inventory::prune(aws, &mut plan, listings).await.map_err(resource_error)?;
         // What only the account can tell: whether the instances' type is free here.
         if let Some(w) = self.cost_refusal(&plan) {
             plan.warnings.push(format!("{w}; apply refuses it without --allow-cost (guardrails.free_tier = false silences this)"));
@@ -195,6 +201,16 @@ impl Stack {
         identity?;
         result.map_err(Into::into)
     }
+}
+
+/// Run `work` holding `stack`'s lease (one changing run at a time), releasing it after.
+pub(crate) async fn locked<T>(aws: &Aws, stack: &str, work: impl std::future::Future<Output = Result<T>>) -> Result<T> {
+    let lease = crate::resource::lease::acquire(aws, stack).await.map_err(resource_error)?;
+    let result = work.await;
+    let released = crate::resource::lease::release(aws, lease).await.map_err(resource_error);
+    let value = result?;
+    released?;
+    Ok(value)
 }
 
 /// A resource tagged by another stack is never adopted, re-tagged or changed: the plan stops,

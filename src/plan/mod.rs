@@ -3,7 +3,6 @@
 
 mod diff;
 mod render;
-mod teardown;
 
 use std::collections::BTreeMap;
 
@@ -12,7 +11,6 @@ use serde_json::Value;
 
 pub use diff::{diff, resolve, unresolved_refs, KNOWN_AFTER_APPLY};
 pub use render::{render_json, render_text, Style};
-pub use teardown::teardown;
 
 /// Normalised attributes of a resource, compared field by field. A value may contain references
 /// to another resource's output: `{"$ref": "security_group.ecs.id"}`.

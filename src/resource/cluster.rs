@@ -51,6 +51,12 @@ pub async fn observe(aws: &Aws, d: &Desired) -> Result<Option<Live>> {
     Ok(Some(Live { id: arn.clone(), fields: crate::plan::fields(fields), outputs: outputs([("arn", arn), ("name", d.name.clone())]) }))
 }
 
+/// Whether the cluster exists (a deleted one stays listed as INACTIVE for a while).
+pub async fn is_active(aws: &Aws, name: &str) -> Result<bool> {
+    let out = aws.ecs.describe_clusters().clusters(name).send().await.aws("ecs:DescribeClusters")?;
+    Ok(out.clusters().iter().any(|c| c.status.as_deref() == Some("ACTIVE")))
+}
+
 pub async fn apply(aws: &Aws, c: &Change, fields: &Fields) -> Result<Outputs> {
     if let Some(live) = &c.live {
         aws.ecs.tag_resource().resource_arn(&live.id).set_tags(Some(ecs_tags(fields))).send().await.aws("ecs:TagResource")?;

@@ -14,6 +14,7 @@ mod ingress;
 mod instance_profile;
 pub mod instance_type;
 pub mod instances;
+pub mod inventory;
 pub mod job;
 mod key_pair;
 mod launch_template;
@@ -107,6 +108,11 @@ impl AwsProvider {
             group_names,
             groups: Default::default(),
         }
+    }
+
+    /// For a stack without its spec (`destroy --stack`): deletions need nothing from a spec.
+    pub fn for_stack(aws: Aws, stack: &str) -> Self {
+        AwsProvider { aws, stack: stack.into(), secrets: Default::default(), digests: BTreeMap::new(), group_names: vec![], groups: Default::default() }
     }
 
     /// The spec's security groups, as this observation reads them.

@@ -13,7 +13,7 @@ use std::path::Path;
 pub use diag::{Diagnostic, KeyPath, Level, Seg, SourceFile};
 pub use instance_types::architectures;
 pub use model::*;
-pub use validate::{is_region, parse_duration, static_host_ports, uses_fargate, OWN_GROUPS};
+pub use validate::{is_region, is_stack_name, parse_duration, static_host_ports, uses_fargate, OWN_GROUPS};
 pub use write::to_toml;
 
 use diag::SpanIndex;

@@ -54,7 +54,7 @@ impl Checker {
 
     fn stack(&mut self, stack: &Stack) {
         let p = KeyPath::root().key("stack");
-        if !is_name(&stack.name, 32, "-") || !stack.name.starts_with(|c: char| c.is_ascii_alphabetic()) {
+        if !is_stack_name(&stack.name) {
             self.err(
                 p.key("name"),
                 format!("stack name `{}` is not usable", stack.name),
@@ -889,6 +889,11 @@ fn mode_name(m: NetworkMode) -> &'static str {
         NetworkMode::Awsvpc => "awsvpc",
         NetworkMode::Host => "host",
     }
+}
+
+/// What a stack may be called: it prefixes every name ecsdeploy makes and is a tag value.
+pub fn is_stack_name(s: &str) -> bool {
+    is_name(s, 32, "-") && s.starts_with(|c: char| c.is_ascii_alphabetic())
 }
 
 fn is_name(s: &str, max: usize, extra: &str) -> bool {

@@ -93,3 +93,84 @@ async fn a_failed_deployment_is_not_no_changes_and_apply_starts_it_again() {
     again.assert_ok("apply starts the failed deployment again");
     assert_eq!(s.http_status(&again.live_url()).await, Some(200));
 }
+
+/// The ALB example without its load balancer (the service then answers on the instance's port 80).
+fn alb_example_without_load_balancer(name: &str) -> String {
+    spec_variant("examples/iris-alb.toml", name, |t| {
+        let t = t[..t.find("[load_balancer]").expect("the example has a load balancer")].to_string();
+        t.replace("host = 0 }", "host = 80 }")
+            .replace("health_check_grace_period = 10\n", "")
+            .replace("load_balancer = { container = \"inference\", port = 80 }\n", "")
+    })
+}
+
+#[tokio::test]
+async fn what_leaves_the_spec_leaves_aws_in_a_safe_order() {
+    let s = session().await;
+    s.tutorial_prerequisites().await;
+    s.ecsdeploy(&["apply", "--auto-approve", "-f", "examples/iris-alb.toml"]).await.assert_ok("apply the ALB example");
+    let edited = alb_example_without_load_balancer("no-alb");
+
+    let plan = s.ecsdeploy(&["plan", "--detailed-exitcode", "-f", &edited]).await;
+    assert_eq!(plan.code, 2, "deletions are changes:\n{}\n{}", plan.stdout, plan.stderr);
+    for gone in ["load_balancer.iris-alb", "target_group.iris-alb", "ingress.alb", "security_group.alb"] {
+        let line = plan.stdout.lines().find(|l| l.contains(gone)).unwrap_or_else(|| panic!("{gone} is not planned:\n{}", plan.stdout));
+        assert!(line.trim_start().starts_with("- ") && line.contains("no longer in the spec"), "{line}");
+    }
+    assert!(plan.stdout.contains("4 to delete"), "the summary counts them:\n{}", plan.stdout);
+
+    let before = s.requests().await.len();
+    let apply = s.ecsdeploy(&["apply", "--auto-approve", "-f", &edited]).await;
+    apply.assert_ok("apply the edited spec");
+    let calls = s.mutating_since(before).await;
+    let at = |call: &str| calls.iter().position(|c| c == call).unwrap_or_else(|| panic!("no {call} in {calls:?}"));
+    assert!(at("ecs:UpdateService") < at("elasticloadbalancing:DeleteLoadBalancer"), "the service lets go of the target group first: {calls:?}");
+    assert!(at("elasticloadbalancing:DeleteLoadBalancer") < at("elasticloadbalancing:DeleteTargetGroup"), "{calls:?}");
+    assert!(at("elasticloadbalancing:DeleteLoadBalancer") < at("ec2:DeleteSecurityGroup"), "{calls:?}");
+    assert!(s.aws.elbv2.describe_load_balancers().send().await.unwrap().load_balancers().is_empty(), "the load balancer stops billing");
+    assert!(s.aws.elbv2.describe_target_groups().send().await.unwrap().target_groups().is_empty());
+    assert_eq!(s.http_status(&apply.live_url()).await, Some(200), "the service still answers, on the instance");
+    assert_eq!(s.ecsdeploy(&["plan", "--detailed-exitcode", "-f", &edited]).await.code, 0, "nothing left to do");
+}
+
+#[tokio::test]
+async fn destroy_deletes_what_the_stack_owns_whatever_the_spec_says() {
+    let s = session().await;
+    s.tutorial_prerequisites().await;
+    s.ecsdeploy(&["apply", "--auto-approve"]).await.assert_ok("apply the tutorial stack");
+    s.ecsdeploy(&["apply", "--auto-approve", "-f", "examples/iris-alb.toml"]).await.assert_ok("apply the ALB example");
+
+    // The spec no longer names the load balancer: destroy still finds it by its tag.
+    let edited = alb_example_without_load_balancer("destroy-edited");
+    s.ecsdeploy(&["destroy", "--auto-approve", "--logs", "-f", &edited]).await.assert_ok("destroy with the edited spec");
+    assert_eq!(crate::teardown::stack_tagged(&s, "iris-alb").await, Vec::<String>::new());
+    assert!(!crate::teardown::stack_tagged(&s, "iris").await.is_empty(), "the other stack is untouched");
+
+    // Only the stack's name, no spec at all (a file that does not exist is never read).
+    let destroy = s.ecsdeploy(&["destroy", "--auto-approve", "--logs", "--stack", "iris", "-f", "no-such-spec.toml", "--region", "us-east-1"]).await;
+    destroy.assert_ok("destroy --stack iris");
+    assert_eq!(crate::teardown::stack_tagged(&s, "iris").await, Vec::<String>::new(), "{}", destroy.stdout);
+    let bad = s.ecsdeploy(&["destroy", "--auto-approve", "--stack", "no such stack"]).await;
+    assert_eq!(bad.code, 2, "{}", bad.stderr);
+}
+
+#[tokio::test]
+async fn a_renamed_service_replaces_the_old_one_which_frees_the_host_port_first() {
+    let s = session().await;
+    s.tutorial_prerequisites().await;
+    s.ecsdeploy(&["apply", "--auto-approve"]).await.assert_ok("apply");
+    let renamed = spec_variant("deploy.toml", "renamed", |t| t.replace("[services.iris-app", "[services.iris-web"));
+
+    let plan = s.ecsdeploy(&["plan", "-f", &renamed]).await;
+    assert!(plan.stdout.contains("- service.iris-app") && plan.stdout.contains("+ service.iris-web"), "a rename is a delete and a create:\n{}", plan.stdout);
+    let apply = s.ecsdeploy(&["apply", "--auto-approve", "-f", &renamed]).await;
+    apply.assert_ok("apply the rename on the one instance");
+    let live = apply.stdout.lines().find_map(|l| l.strip_prefix("iris-web is live: ")).unwrap_or_else(|| panic!("{}", apply.stdout)).to_string();
+    assert_eq!(s.http_status(&live).await, Some(200));
+    let old = s.aws.ecs.describe_services().cluster("mlds-ecs-workshop").services("iris-app").send().await.unwrap();
+    assert!(old.services().iter().all(|x| x.status.as_deref() != Some("ACTIVE")), "the old service is gone");
+    assert_eq!(s.ecsdeploy(&["plan", "--detailed-exitcode", "-f", &renamed]).await.code, 0);
+    // And destroy, from the renamed spec, does not hang on a service the spec no longer names.
+    s.ecsdeploy(&["destroy", "--auto-approve", "--logs", "-f", &renamed]).await.assert_ok("destroy");
+    assert_eq!(crate::teardown::stack_tagged(&s, "iris").await, Vec::<String>::new());
+}

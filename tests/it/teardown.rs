@@ -9,11 +9,12 @@ use crate::support::{eventually, session, Session};
 
 const TAG: &str = "ecsdeploy:stack";
 
-/// Every resource that still carries `ecsdeploy:stack = iris`, as `kind:name`.
-async fn stack_tagged(s: &Session) -> Vec<String> {
-    let ours = |k: Option<&str>, v: Option<&str>| k == Some(TAG) && v == Some("iris");
+/// Every resource that still carries `ecsdeploy:stack = <stack>`, as `kind:name`: read from each
+/// service directly, not through the Tagging API ecsdeploy uses.
+pub async fn stack_tagged(s: &Session, stack: &str) -> Vec<String> {
+    let ours = |k: Option<&str>, v: Option<&str>| k == Some(TAG) && v == Some(stack);
     let mut found = Vec::new();
-    let groups = s.aws.ec2.describe_security_groups().filters(Filter::builder().name(format!("tag:{TAG}")).values("iris").build()).send().await.unwrap();
+    let groups = s.aws.ec2.describe_security_groups().filters(Filter::builder().name(format!("tag:{TAG}")).values(stack).build()).send().await.unwrap();
     found.extend(groups.security_groups.unwrap_or_default().into_iter().map(|g| format!("security_group:{}", g.group_name.unwrap_or_default())));
     let rules = s.aws.ec2.describe_security_group_rules().send().await.unwrap();
     found.extend(
@@ -36,7 +37,7 @@ async fn stack_tagged(s: &Session) -> Vec<String> {
             found.push(format!("instance_profile:{}", p.instance_profile_name));
         }
     }
-    let lts = s.aws.ec2.describe_launch_templates().filters(Filter::builder().name(format!("tag:{TAG}")).values("iris").build()).send().await.unwrap();
+    let lts = s.aws.ec2.describe_launch_templates().filters(Filter::builder().name(format!("tag:{TAG}")).values(stack).build()).send().await.unwrap();
     found.extend(lts.launch_templates.unwrap_or_default().into_iter().map(|l| format!("launch_template:{}", l.launch_template_name.unwrap_or_default())));
     for g in s.aws.autoscaling.describe_auto_scaling_groups().send().await.unwrap().auto_scaling_groups.unwrap_or_default() {
         if g.tags().iter().any(|t| ours(t.key(), t.value())) {
@@ -51,8 +52,17 @@ async fn stack_tagged(s: &Session) -> Vec<String> {
             if c.tags().iter().any(|t| ours(t.key(), t.value())) {
                 found.push(format!("cluster:{}", c.cluster_name.clone().unwrap_or_default()));
             }
-            let services = s.aws.ecs.list_services().cluster(c.cluster_arn.unwrap_or_default()).send().await.unwrap().service_arns.unwrap_or_default();
-            found.extend(services.into_iter().map(|a| format!("service:{a}")));
+            let cluster = c.cluster_arn.unwrap_or_default();
+            let services = s.aws.ecs.list_services().cluster(&cluster).send().await.unwrap().service_arns.unwrap_or_default();
+            if services.is_empty() {
+                continue;
+            }
+            let described = s.aws.ecs.describe_services().cluster(&cluster).set_services(Some(services)).include(aws_sdk_ecs::types::ServiceField::Tags).send();
+            for svc in described.await.unwrap().services.unwrap_or_default().into_iter().filter(|x| x.status.as_deref() == Some("ACTIVE")) {
+                if svc.tags().iter().any(|t| ours(t.key(), t.value())) {
+                    found.push(format!("service:{}", svc.service_arn.unwrap_or_default()));
+                }
+            }
         }
     }
     let providers = s.aws.ecs.describe_capacity_providers().include(aws_sdk_ecs::types::CapacityProviderField::Tags).send().await.unwrap();
@@ -62,12 +72,28 @@ async fn stack_tagged(s: &Session) -> Vec<String> {
         }
     }
     let tds = s.aws.ecs.list_task_definitions().status(aws_sdk_ecs::types::TaskDefinitionStatus::Active).send().await.unwrap();
-    found.extend(tds.task_definition_arns.unwrap_or_default().into_iter().map(|a| format!("task_definition:{a}")));
+    for arn in tds.task_definition_arns.unwrap_or_default() {
+        let tags = s.aws.ecs.list_tags_for_resource().resource_arn(&arn).send().await.unwrap().tags.unwrap_or_default();
+        if tags.iter().any(|t| ours(t.key(), t.value())) {
+            found.push(format!("task_definition:{arn}"));
+        }
+    }
     for g in s.aws.logs.describe_log_groups().send().await.unwrap().log_groups.unwrap_or_default() {
         let arn = g.arn.clone().unwrap_or_default().trim_end_matches(":*").to_string();
         let tags = s.aws.logs.list_tags_for_resource().resource_arn(arn).send().await.unwrap().tags.unwrap_or_default();
-        if tags.get(TAG).map(String::as_str) == Some("iris") {
+        if tags.get(TAG).map(String::as_str) == Some(stack) {
             found.push(format!("log_group:{}", g.log_group_name.unwrap_or_default()));
+        }
+    }
+    let lbs = s.aws.elbv2.describe_load_balancers().send().await.unwrap().load_balancers.unwrap_or_default();
+    let tgs = s.aws.elbv2.describe_target_groups().send().await.unwrap().target_groups.unwrap_or_default();
+    let arns: Vec<String> = lbs.iter().filter_map(|l| l.load_balancer_arn.clone()).chain(tgs.iter().filter_map(|t| t.target_group_arn.clone())).collect();
+    if !arns.is_empty() {
+        let described = s.aws.elbv2.describe_tags().set_resource_arns(Some(arns)).send().await.unwrap();
+        for d in described.tag_descriptions.unwrap_or_default() {
+            if d.tags().iter().any(|t| ours(t.key(), t.value())) {
+                found.push(format!("elb:{}", d.resource_arn.unwrap_or_default()));
+            }
         }
     }
     found
@@ -86,18 +112,17 @@ async fn destroy_removes_only_what_the_stack_owns() {
     s.allow_by_hand(&rds, 3306, "10.0.0.0/16").await;
     s.ecsdeploy(&["apply", "--auto-approve"]).await.assert_ok("apply");
     let vpc = s.aws.ec2.create_vpc().cidr_block("10.9.0.0/16").send().await.unwrap().vpc.unwrap().vpc_id.unwrap();
-    let look_alike =
-        s.aws.ec2.create_security_group().group_name("iris-ecs").description("not ecsdeploy's").vpc_id(vpc).send().await.unwrap().group_id.unwrap();
+    let look_alike = s.aws.ec2.create_security_group().group_name("iris-ecs").description("made by hand").vpc_id(vpc).send().await.unwrap().group_id.unwrap();
     s.aws.ecs.create_cluster().cluster_name("mlds-ecs-workshop-by-hand").send().await.unwrap();
     s.aws.iam.create_role().role_name("ecs-iris-tasks-by-hand").assume_role_policy_document("{}").send().await.unwrap();
-    assert!(stack_tagged(&s).await.len() > 15);
+    assert!(stack_tagged(&s, "iris").await.len() > 15);
     assert_eq!(group_rules(&s, &rds).await, 2);
 
     let plan = s.ecsdeploy(&["destroy"]).await;
     assert_eq!(plan.code, 2, "refuses without --auto-approve off a terminal:\n{}", plan.stderr);
     let run = s.ecsdeploy(&["destroy", "--auto-approve", "--logs"]).await;
     run.assert_ok("destroy");
-    assert_eq!(stack_tagged(&s).await, Vec::<String>::new());
+    assert_eq!(stack_tagged(&s, "iris").await, Vec::<String>::new());
 
     // Left alone: the RDS group with its other rule, and every untagged look-alike.
     assert_eq!(group_rules(&s, &rds).await, 1);
@@ -109,7 +134,7 @@ async fn destroy_removes_only_what_the_stack_owns() {
     // Nothing left: a second destroy has nothing to do.
     let again = s.ecsdeploy(&["destroy", "--auto-approve", "--logs"]).await;
     again.assert_ok("second destroy");
-    assert!(again.stdout.contains("No changes"), "{}", again.stdout);
+    assert!(again.stdout.contains("Nothing to destroy: stack `iris` owns nothing else"), "{}", again.stdout);
 }
 
 #[tokio::test]
@@ -125,9 +150,9 @@ async fn destroy_interrupted_half_way_completes_when_run_again() {
     eventually("destroy has started deleting", Duration::from_secs(20), || async { (s.mutating_since(before).await.len() >= 2).then_some(()) }).await;
     child.kill().await.unwrap();
     let deleted = s.mutating_since(before).await.len();
-    let left = stack_tagged(&s).await;
+    let left = stack_tagged(&s, "iris").await;
     assert!(!left.is_empty(), "interrupted before the end ({deleted} calls made)");
 
     s.ecsdeploy(&["destroy", "--auto-approve", "--logs"]).await.assert_ok("destroy again");
-    assert_eq!(stack_tagged(&s).await, Vec::<String>::new());
+    assert_eq!(stack_tagged(&s, "iris").await, Vec::<String>::new());
 }

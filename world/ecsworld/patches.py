@@ -1,5 +1,5 @@
 """Where moto 5.2.5's API answers differ from AWS in ways ecsdeploy depends on,
-and the fix: ECS clusters, services and tasks, two EC2 details.
+and the fix: ECS clusters, services, tasks and task definition families, two EC2 details.
 
 Patches that belong to a simulated behaviour live with it: RunInstances and
 capacity providers in capacity.py, Auto Scaling activities in autoscaling.py,
@@ -399,5 +399,25 @@ def _lt_tags(self):
 
 
 LaunchTemplate.tags = property(_lt_tags, lambda self, value: None)
+
+# --- ECS: ListTaskDefinitionFamilies honours `status` -----------------------------------------
+# moto lists every family whatever `status` says. AWS (API reference, ListTaskDefinitionFamilies):
+# ACTIVE lists only families with an ACTIVE revision, INACTIVE only those without one, no status
+# both. Deregistered families would otherwise look alive forever to whoever asks for ACTIVE ones.
+# https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_ListTaskDefinitionFamilies.html
+def list_task_definition_families_response(self):
+    prefix = self._get_param("familyPrefix")
+    status = self._get_param("status")
+    families = []
+    for family, revisions in self.ecs_backend.task_definitions.items():
+        if prefix and not family.startswith(prefix):
+            continue
+        active = any(td.status == "ACTIVE" for td in revisions.values())
+        if status in (None, "ALL") or (status == "ACTIVE") == active:
+            families.append(family)
+    return ActionResult({"families": families})
+
+
+EC2ContainerServiceResponse.list_task_definition_families = list_task_definition_families_response
 
 APPLIED = True
