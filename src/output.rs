@@ -31,10 +31,14 @@ impl Output {
 
     pub fn initialised(&self, file: &std::path::Path, s: &crate::spec::Spec, notes: &[String]) {
         println!("wrote {}: {}", file.display(), counts(s));
+        self.notes(notes);
+        println!("next: `ecsdeploy plan -f {}` shows what is adopted; `ecsdeploy apply -f {}` tags it", file.display(), file.display());
+    }
+
+    pub fn notes(&self, notes: &[String]) {
         for n in notes {
             eprintln!("note: {n}");
         }
-        println!("next: `ecsdeploy plan -f {}` shows what is adopted; `ecsdeploy apply -f {}` tags it", file.display(), file.display());
     }
 
     pub fn validated(&self, loaded: &Loaded) {

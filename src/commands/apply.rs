@@ -30,22 +30,17 @@ pub async fn run(global: &Global, out: &Output, opts: Options) -> Result<u8> {
             "pass --allow-cost to accept the charges, or change the spec (guardrails.free_tier = false silences this)",
         ));
     }
-    let mut stack = Stack::connect(global, loaded).await?;
-    // A CI deploy names images that must exist before anything is registered.
-    for (container, uri) in &overrides {
-        match crate::resource::ecr::digest(&stack.provider.aws, uri).await {
-            Ok(Some(d)) => {
-                out.step(&format!("{container}: {uri} is {d}"));
-                stack.provider.digests.insert(container.clone(), d);
-            }
-            Ok(None) => {}
-            Err(e) => return Err(super::resource_error(e)),
-        }
-    }
+    let stack = Stack::connect(global, loaded).await?;
+    // Planning looks every image up in ECR first: one that is missing stops it here.
     let plan = match &plan_file {
         Some(file) => saved_plan(&stack, file).await?,
         None => stack.plan().await?,
     };
+    for (container, uri) in &overrides {
+        if let Some(d) = stack.provider.digests.lock().expect("digests lock").get(uri) {
+            out.step(&format!("{container}: {uri} is {d}"));
+        }
+    }
     out.plan(&plan);
     if !plan.has_changes() {
         return Ok(0);

@@ -171,17 +171,24 @@ impl Stack {
         let mut warnings: Vec<String> = self.loaded.warnings.iter().map(|w| format!("{}: {}", w.place(&self.loaded.file), w.message)).collect();
         warnings.extend(resource::notes(spec));
         let aws = &self.provider.aws;
-        let (plan, listings) = self
+        let images = spec.tasks.values().flat_map(|t| &t.containers).map(|c| c.image.clone()).collect();
+        let (mut plan, listings) = self
             .observed(async {
-                let (plan, listings) = tokio::join!(
+                let (plan, listings, digests) = tokio::join!(
                     crate::engine::plan(&self.provider, &spec.stack.name, resource::desired(spec), warnings),
-                    inventory::list(aws, &spec.stack.name)
+                    inventory::list(aws, &spec.stack.name),
+                    resource::ecr::digests(aws, images),
                 );
+                // An image ECR does not have stops the plan: nothing may change then.
+                *self.provider.digests.lock().expect("digests lock") = digests.map_err(resource_error)?;
                 Ok::<_, Error>((plan?, listings.map_err(resource_error)?))
             })
             .await?;
-        let mut plan = plan;
         inventory::prune(aws, &mut plan, listings).await.map_err(resource_error)?;
+        for (key, note) in resource::counts_set_outside(&plan) {
+            let path = key.iter().fold(spec::KeyPath::root(), |p, k| p.key(k.as_str()));
+            plan.warnings.push(format!("{note} at {}", self.loaded.place(&path)));
+        }
         // What only the account can tell: whether the instances' type is free here.
         if let Some(w) = self.cost_refusal(&plan) {
             plan.warnings.push(format!("{w}; apply refuses it without --allow-cost (guardrails.free_tier = false silences this)"));

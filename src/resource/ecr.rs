@@ -1,7 +1,10 @@
-//! Images in ECR: before a CI deploy registers anything, the image it names must exist; its
-//! digest is recorded on the revision.
+//! Images in ECR: before anything changes, every image the spec (or a CI deploy's `--image`)
+//! names must exist; its digest is recorded on the revision.
 
-use aws_sdk_ecr::types::ImageIdentifier;
+use std::collections::{BTreeMap, BTreeSet};
+
+use aws_sdk_ecr::types::{DescribeImagesFilter, ImageIdentifier, TagStatus};
+use futures::future::try_join_all;
 
 use super::Result;
 use crate::aws::{Aws, AwsResultExt, ErrorKind};
@@ -20,18 +23,43 @@ fn parse(uri: &str) -> Option<(String, ImageIdentifier)> {
     Some((repo.to_string(), ImageIdentifier::builder().image_tag(tag).build()))
 }
 
+/// The digests of `images` that are in ECR, looked up together; an image ECR does not have is an
+/// error naming it and the repository's recent tags, before anything changes.
+pub async fn digests(aws: &Aws, images: BTreeSet<String>) -> Result<BTreeMap<String, String>> {
+    let found = try_join_all(images.into_iter().map(|uri| async move { Ok::<_, super::Error>(digest(aws, &uri).await?.map(|d| (uri, d))) })).await?;
+    Ok(found.into_iter().flatten().collect())
+}
+
 /// The image's digest, or a clear error when ECR does not have it. Images outside ECR (Docker
 /// Hub, public registries) cannot be checked and pass as `None`.
 pub async fn digest(aws: &Aws, uri: &str) -> Result<Option<String>> {
     let Some((repo, id)) = parse(uri) else { return Ok(None) };
     match aws.ecr.describe_images().repository_name(&repo).image_ids(id).send().await.aws("ecr:DescribeImages") {
         Ok(out) => Ok(out.image_details.unwrap_or_default().into_iter().next().and_then(|d| d.image_digest)),
-        Err(e) if e.is(ErrorKind::NotFound) || matches!(e.code.as_deref(), Some("ImageNotFoundException" | "RepositoryNotFoundException")) => {
+        Err(e) if e.code.as_deref() == Some("RepositoryNotFoundException") => Err(super::Error::Other(Failure::new(
+            format!("image {uri}: there is no repository `{repo}` in this account and region"),
+            format!("create it and push the image (aws ecr create-repository --repository-name {repo}), or correct the image in the spec"),
+        ))),
+        Err(e) if e.is(ErrorKind::NotFound) || e.code.as_deref() == Some("ImageNotFoundException") => {
+            let recent = recent_tags(aws, &repo).await?;
+            let recent = if recent.is_empty() { "it has no tagged image".to_string() } else { format!("its most recent tags: {}", recent.join(", ")) };
             Err(super::Error::Other(Failure::new(
-                format!("image {uri} is not in ECR"),
-                format!("push it first (docker push {uri}), or check the repository `{repo}` and the tag"),
+                format!("image {uri} is not in ECR (repository `{repo}`: {recent})"),
+                format!("push it first (docker push {uri}), or correct the tag (IMAGE_TAG, or the spec)"),
             )))
         }
         Err(e) => Err(e.into()),
     }
+}
+
+/// The repository's newest tags, newest first (at most five).
+async fn recent_tags(aws: &Aws, repo: &str) -> Result<Vec<String>> {
+    let mut images = Vec::new();
+    let mut pages =
+        aws.ecr.describe_images().repository_name(repo).filter(DescribeImagesFilter::builder().tag_status(TagStatus::Tagged).build()).into_paginator().send();
+    while let Some(page) = pages.next().await {
+        images.extend(page.aws("ecr:DescribeImages")?.image_details.unwrap_or_default());
+    }
+    images.sort_by_key(|d| std::cmp::Reverse(d.image_pushed_at.map(|t| t.secs()).unwrap_or(0)));
+    Ok(images.into_iter().flat_map(|d| d.image_tags.unwrap_or_default()).take(5).collect())
 }

@@ -52,6 +52,85 @@ pub fn desired(spec: &Spec) -> Vec<Desired> {
     }]
 }
 
+/// What the ECS agent registers on an instance type (CPU units, MiB of memory): the OS and the
+/// agent keep the rest, so a 1 GiB t2.micro or t3.micro offers tasks 982 MiB. Only the burstable
+/// types students use are known; other types are not judged.
+fn offered_by(instance_type: &str) -> Option<(u32, u32)> {
+    Some(match instance_type {
+        "t2.nano" => (1024, 459),
+        "t2.micro" => (1024, 982),
+        "t2.small" => (1024, 1993),
+        "t2.medium" => (2048, 3943),
+        "t3.nano" | "t3a.nano" | "t4g.nano" => (2048, 459),
+        "t3.micro" | "t3a.micro" | "t4g.micro" => (2048, 982),
+        "t3.small" | "t3a.small" | "t4g.small" => (2048, 1941),
+        "t3.medium" | "t3a.medium" | "t4g.medium" => (2048, 3928),
+        "t3.large" | "t3a.large" | "t4g.large" => (2048, 7820),
+        _ => return None,
+    })
+}
+
+/// A task's reservation on an instance (CPU units, MiB): the task's size, or its containers'.
+fn size(task: &crate::spec::TaskDef) -> (u32, u32) {
+    let containers = |f: fn(&crate::spec::Container) -> Option<u32>| task.containers.iter().filter_map(f).sum::<u32>();
+    (task.cpu.unwrap_or_else(|| containers(|c| c.cpu)), task.memory.unwrap_or_else(|| containers(|c| c.memory_reservation.or(c.memory))))
+}
+
+/// Plan notes: a rolling deploy, or a job next to the services, that the group's instances cannot
+/// hold (ECS would leave the new tasks waiting, or refuse the job), with the ways out.
+pub fn fit_notes(spec: &Spec) -> Vec<String> {
+    let Some(ec2) = &spec.cluster.ec2 else { return vec![] };
+    // Unpinned, the type is the account's free one: a t2.micro or t3.micro (the smaller CPU).
+    let (kind, (cpu, mem)) = match ec2.instance_type.as_deref() {
+        Some(t) => match offered_by(t) {
+            Some(r) => (t.to_string(), r),
+            None => return vec![],
+        },
+        None => ("t2.micro/t3.micro (the free tier's)".to_string(), (1024, 982)),
+    };
+    let offer = (cpu * ec2.max, mem * ec2.max);
+    let offered = format!("{} × {kind} offer{} {} MiB and {} CPU units", ec2.max, if ec2.max == 1 { "s" } else { "" }, offer.1, offer.0);
+    let on_ec2 = |cp: Option<&str>, lt| !crate::spec::uses_fargate(spec, cp, lt);
+    let services: Vec<(&String, &crate::spec::Service, (u32, u32))> = spec
+        .services
+        .iter()
+        .filter(|(_, s)| on_ec2(s.capacity_provider.as_deref(), s.launch_type))
+        .filter_map(|(n, s)| Some((n, s, size(spec.tasks.get(&s.task)?))))
+        .collect();
+    let steady = services.iter().fold((0, 0), |(c, m), (_, s, (tc, tm))| (c + tc * s.desired_count, m + tm * s.desired_count));
+    let short = |need: (u32, u32)| match (need.0 > offer.0, need.1 > offer.1) {
+        (_, true) => Some(format!("{} MiB", need.1)),
+        (true, false) => Some(format!("{} CPU units", need.0)),
+        _ => None,
+    };
+    let mut notes = Vec::new();
+    for (name, s, (tc, tm)) in &services {
+        let (_, maximum, _) = super::service::deployment_percents(spec, s);
+        let during = (s.desired_count * maximum).div_ceil(100).max(s.desired_count);
+        let need = (steady.0 + tc * (during - s.desired_count), steady.1 + tm * (during - s.desired_count));
+        if let Some(what) = short(need) {
+            notes.push(format!(
+                "service `{name}`: a rolling deploy runs {during} of its tasks at once (maximum_percent {maximum}), {what} with the other services, but {offered}: \
+                 set maximum_percent = 100 and minimum_healthy_percent = 0 under [services.{name}.deployment] (the old task stops first: a short outage), \
+                 choose a bigger cluster.ec2.instance_type, raise cluster.ec2.max, or lower tasks.{}.memory",
+                s.task
+            ));
+        }
+    }
+    for (name, j) in spec.jobs.iter().filter(|(_, j)| on_ec2(j.capacity_provider.as_deref(), j.launch_type)) {
+        let Some((jc, jm)) = spec.tasks.get(&j.task).map(size) else { continue };
+        if let Some(what) = short((steady.0 + jc, steady.1 + jm)) {
+            notes.push(format!(
+                "job `{name}` cannot run next to the services ({what} with them), as {offered}: \
+                 `ecsdeploy scale --desired 0` before `ecsdeploy run {name}` (and back after), choose a bigger cluster.ec2.instance_type, \
+                 raise cluster.ec2.max, or lower tasks.{}.memory",
+                j.task
+            ));
+        }
+    }
+    notes
+}
+
 /// Read from the group's own observation in a plan (no call of its own); a day-2 change that
 /// plans this alone reads the group.
 pub async fn observe(aws: &Aws, d: &Desired, deps: &HashMap<Address, Live>) -> Result<Option<Live>> {
@@ -249,5 +328,38 @@ async fn wait_until_empty(aws: &Aws, group: &str) -> Result<()> {
         }
         tokio::time::sleep(pause).await;
         pause = (pause * 2).min(Duration::from_secs(5));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fit_notes;
+
+    fn notes(file: &str, edit: impl Fn(String) -> String) -> Vec<String> {
+        let text = std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(file)).unwrap();
+        fit_notes(&crate::spec::parse(file, &edit(text), &|_| None).unwrap().spec)
+    }
+
+    #[test]
+    fn the_shipped_specs_fit_their_instances() {
+        for file in ["deploy.toml", "examples/iris-alb.toml", "examples/fargate.toml", "examples/minimal.toml"] {
+            assert_eq!(notes(file, |t| t), Vec::<String>::new(), "{file}");
+        }
+    }
+
+    #[test]
+    fn a_job_or_a_roll_that_does_not_fit_is_said_with_the_ways_out() {
+        let job = notes("deploy.toml", |t| t.replace("memory = 448", "memory = 512"));
+        assert_eq!(job.len(), 1, "{job:?}");
+        assert!(job[0].starts_with("job `iris-pipeline` cannot run next to the services (1024 MiB with them)"), "{}", job[0]);
+        assert!(job[0].contains("scale --desired 0"), "{}", job[0]);
+        let roll = notes("examples/iris-alb.toml", |t| t.replace("memory = 448", "memory = 512"));
+        assert_eq!(roll.len(), 1, "{roll:?}");
+        assert!(roll[0].starts_with("service `iris-app`: a rolling deploy runs 2 of its tasks at once (maximum_percent 200), 1024 MiB"), "{}", roll[0]);
+        assert!(roll[0].contains("1 × t2.micro/t3.micro (the free tier's) offers 982 MiB"), "{}", roll[0]);
+        // Two instances hold the roll; an unknown type is not judged.
+        assert!(notes("examples/iris-alb.toml", |t| t.replace("memory = 448", "memory = 512").replace("max = 1", "max = 2")).is_empty());
+        let big = |t: String| t.replace("memory = 448", "memory = 4096").replace("[cluster.ec2]", "[cluster.ec2]\ninstance_type = \"m7i.large\"");
+        assert!(notes("examples/iris-alb.toml", big).is_empty());
     }
 }

@@ -77,7 +77,27 @@ pub fn desired(spec: &Spec) -> Vec<Desired> {
 
 /// What the plan should tell the user about choices made for them.
 pub fn notes(spec: &Spec) -> Vec<String> {
-    service::notes(spec)
+    service::notes(spec).into_iter().chain(instances::fit_notes(spec)).collect()
+}
+
+/// Counts set outside the spec (by `scale`, or by hand) that apply would set back: for each, the
+/// spec key that states it and what to say. Only counts: any other difference is drift to undo.
+pub fn counts_set_outside(plan: &crate::plan::Plan) -> Vec<(Vec<String>, String)> {
+    let mut out = Vec::new();
+    for c in plan.changes.iter().filter(|c| c.action == crate::plan::Action::Update) {
+        let table: Vec<String> = match c.desired.kind.as_str() {
+            service::KIND => vec!["services".into(), c.desired.name.clone()],
+            instances::KIND => vec!["cluster".into(), "ec2".into()],
+            _ => continue,
+        };
+        for f in c.fields.iter().filter(|f| ["desired_count", "desired", "min"].contains(&f.field.as_str())) {
+            let (Some(before), Some(after)) = (&f.before, &f.after) else { continue };
+            let key = [table.clone(), vec![f.field.clone()]].concat();
+            let what = format!("`{}` has {} = {before} in AWS (set by `ecsdeploy scale` or by hand) where the spec says {after}", c.address, f.field);
+            out.push((key, format!("{what}: apply sets {after}; to keep {before}, write `{} = {before}`", f.field)));
+        }
+    }
+    out
 }
 
 /// The resource layer bound to one AWS context.
@@ -86,8 +106,8 @@ pub struct AwsProvider {
     pub stack: String,
     /// Secret environment values, used when registering and never put in a plan.
     pub secrets: task_definition::Secrets,
-    /// Digests of images a CI deploy named (`apply --image`), recorded on the new revision.
-    pub digests: BTreeMap<String, String>,
+    /// Image URI → digest, as ECR reported them when the plan was made; recorded on new revisions.
+    pub digests: Mutex<BTreeMap<String, String>>,
     /// Every security group the spec names, its own and existing ones: read in one call per
     /// observation, shared by the resources that need one of them.
     group_names: Vec<String>,
@@ -104,7 +124,7 @@ impl AwsProvider {
             aws,
             stack: spec.stack.name.clone(),
             secrets: task_definition::secrets(spec),
-            digests: BTreeMap::new(),
+            digests: Default::default(),
             group_names,
             groups: Default::default(),
         }
@@ -112,7 +132,7 @@ impl AwsProvider {
 
     /// For a stack without its spec (`destroy --stack`): deletions need nothing from a spec.
     pub fn for_stack(aws: Aws, stack: &str) -> Self {
-        AwsProvider { aws, stack: stack.into(), secrets: Default::default(), digests: BTreeMap::new(), group_names: vec![], groups: Default::default() }
+        AwsProvider { aws, stack: stack.into(), secrets: Default::default(), digests: Default::default(), group_names: vec![], groups: Default::default() }
     }
 
     /// The spec's security groups, as this observation reads them.
@@ -176,7 +196,10 @@ impl Provider for AwsProvider {
                 instances::KIND => instances::apply(aws, c, fields).await,
                 capacity_provider::KIND => capacity_provider::apply(aws, c, fields).await,
                 log_group::KIND => log_group::apply(aws, c, fields).await,
-                task_definition::KIND => task_definition::apply(aws, c, fields, &self.secrets, &self.digests).await,
+                task_definition::KIND => {
+                    let digests = self.digests.lock().expect("digests lock").clone();
+                    task_definition::apply(aws, c, fields, &self.secrets, &digests).await
+                }
                 target_group::KIND => target_group::apply(aws, c, fields).await,
                 load_balancer::KIND => load_balancer::apply(aws, c, fields).await,
                 listener::KIND => listener::apply(aws, c, fields).await,

@@ -326,10 +326,17 @@ pub async fn apply(aws: &Aws, c: &Change, fields: &Fields, secrets: &Secrets, di
     let s = |k: &str| fields[k].as_str().filter(|v| !v.is_empty()).map(String::from);
     let mut tags = ecs_tags(fields);
     tags.push(aws_sdk_ecs::types::Tag::builder().key(TAG_CONTENT).value(content_hash(fields)).build());
-    let names: Vec<&str> = fields["containers"].as_array().into_iter().flatten().filter_map(|c| c["name"].as_str()).collect();
-    let recorded: Vec<String> = digests.iter().filter(|(c, _)| names.contains(&c.as_str())).map(|(c, d)| format!("{c}={d}")).collect();
+    // `container=sha256:…` for each image ECR knows, as many as a tag value holds (256 characters).
+    let mut recorded = String::new();
+    for c in fields["containers"].as_array().into_iter().flatten() {
+        let Some(d) = c["image"].as_str().and_then(|i| digests.get(i)) else { continue };
+        let item = format!("{}={d}", c["name"].as_str().unwrap_or_default());
+        if recorded.len() + item.len() < 256 {
+            recorded = if recorded.is_empty() { item } else { format!("{recorded} {item}") };
+        }
+    }
     if !recorded.is_empty() {
-        tags.push(aws_sdk_ecs::types::Tag::builder().key(TAG_DIGESTS).value(recorded.join(" ")).build());
+        tags.push(aws_sdk_ecs::types::Tag::builder().key(TAG_DIGESTS).value(recorded).build());
     }
     // Only the tags differ (an adopted revision): tag it, no new revision.
     if let Some(live) = c.live.as_ref().filter(|_| c.fields.iter().all(|f| f.field == "tags")) {

@@ -44,6 +44,12 @@ impl SpecError {
 }
 
 impl Loaded {
+    /// Where `path` is written (`file:line:column`), or the deepest table of it that is.
+    pub fn place(&self, path: &KeyPath) -> String {
+        let (spanned, _) = toml::de::DeTable::parse_recoverable(&self.file.text);
+        Diagnostic::warning(path.clone(), "").at(SpanIndex::new(spanned).find(path, None)).place(&self.file)
+    }
+
     pub fn render_warnings(&self) -> String {
         self.warnings.iter().map(|d| d.render(&self.file)).collect::<Vec<_>>().join("\n")
     }

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use aws_sdk_ec2::types::Filter;
 
-use crate::support::{eventually, session, Session};
+use crate::support::{eventually, session, spec_variant, Session};
 
 async fn running_instances(s: &Session) -> usize {
     let out = s.aws.ec2.describe_instances().filters(Filter::builder().name("instance-state-name").values("running").build()).send().await.unwrap();
@@ -44,6 +44,20 @@ async fn scale_changes_only_the_desired_count_and_capacity_stops_the_instance() 
     assert_eq!(running_instances(&s).await, 1);
     assert_eq!(s.http_status(&up.live_url()).await, Some(200));
     // A scale is no drift: the spec still says one task and the plan agrees.
+    assert_eq!(s.ecsdeploy(&["plan", "--detailed-exitcode"]).await.code, 0);
+
+    // Scaled to nothing, the plan shows what differs from the spec and the line that would keep
+    // it; a plain apply brings back the instance and then the task.
+    s.ecsdeploy(&["scale", "--desired", "0", "--capacity"]).await.assert_ok("scale to 0 with capacity again");
+    let plan = s.ecsdeploy(&["plan", "--detailed-exitcode"]).await;
+    assert_eq!(plan.code, 2, "{}\n{}", plan.stdout, plan.stderr);
+    assert!(plan.stdout.contains("desired_count: 0 → 1"), "{}", plan.stdout);
+    assert!(plan.stdout.contains("to keep 0, write `desired_count = 0` at deploy.toml:66:"), "{}", plan.stdout);
+    // The group's desired count is managed scaling's (cluster.ec2.managed_scaling): not fought.
+    assert!(!plan.stdout.contains("instances.ecs"), "{}", plan.stdout);
+    let apply = s.ecsdeploy(&["apply", "--auto-approve"]).await;
+    apply.assert_ok("apply after scaling to nothing");
+    assert_eq!(s.http_status(&apply.live_url()).await, Some(200));
     assert_eq!(s.ecsdeploy(&["plan", "--detailed-exitcode"]).await.code, 0);
 }
 
@@ -90,17 +104,24 @@ async fn run_streams_the_pipeline_logs_and_passes_the_exit_code_through() {
     let image = "123456789012.dkr.ecr.us-east-1.amazonaws.com/iris-pipeline:latest";
     let lines = ["loading iris.csv from s3://mlds-iris-data", "training: accuracy 0.97", "model uploaded to s3://mlds-iris-data/model.pkl"];
     s.stage(serde_json::json!({"image": image, "exit_code": 0, "run_seconds": 0.6, "logs": lines})).await;
-    // 512 MiB of service and 512 MiB of job do not fit a micro instance (982 MiB), and the group
-    // runs its maximum: under managed scaling the task would wait in PROVISIONING for an instance
-    // that cannot come. Said plainly, and the task is taken back.
-    let full = s.ecsdeploy(&["run", "iris-pipeline", "--wait"]).await;
-    assert_eq!(full.code, 1, "{}", full.stderr);
-    assert!(full.stderr.contains("insufficient memory: the task needs 512 MiB") && full.stderr.contains("scale --desired 0"), "{}", full.stderr);
-    s.ecsdeploy(&["scale", "--desired", "0"]).await.assert_ok("scale to 0");
-
+    // The shipped spec's job runs next to its service on the one micro instance.
     let run = s.ecsdeploy(&["run", "iris-pipeline", "--wait"]).await;
     assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
     assert_eq!(run.stdout.lines().collect::<Vec<_>>(), lines, "the job's lines, in order, on stdout");
+
+    // With the tutorial's 0.5 GB, 512 MiB of service and 512 MiB of job do not fit (982 MiB) and
+    // the group runs its maximum: validate says so before anything runs; the run, which under
+    // managed scaling would wait in PROVISIONING for an instance that cannot come, says it plainly
+    // and takes the task back.
+    let tutorial = spec_variant("deploy.toml", "tutorial-memory", |t| t.replace("memory = 448", "memory = 512"));
+    let validate = s.ecsdeploy(&["validate", "-f", &tutorial]).await;
+    assert!(validate.stderr.contains("job `iris-pipeline` cannot run next to the services (1024 MiB with them)"), "{}", validate.stderr);
+    s.ecsdeploy(&["apply", "--auto-approve", "-f", &tutorial]).await.assert_ok("register the tutorial's job size");
+    let full = s.ecsdeploy(&["run", "iris-pipeline", "--wait", "-f", &tutorial]).await;
+    assert_eq!(full.code, 1, "{}", full.stderr);
+    assert!(full.stderr.contains("insufficient memory: the task needs 512 MiB") && full.stderr.contains("scale --desired 0"), "{}", full.stderr);
+
+    s.ecsdeploy(&["apply", "--auto-approve"]).await.assert_ok("back to the shipped spec");
 
     s.stage(serde_json::json!({"image": image, "exit_code": 3, "run_seconds": 0.3, "logs": ["loading iris.csv", "error: access denied"]})).await;
     let run = s.ecsdeploy(&["run", "iris-pipeline", "--wait", "--env", "BUCKET_NAME=other"]).await;

@@ -134,10 +134,39 @@ async fn fails_and_rolls_back(s: &Session, spec: PathBuf, env: &[(&str, &str)], 
 }
 
 #[tokio::test]
-async fn a_missing_image_fails_with_cannot_pull_and_rolls_back() {
+async fn a_missing_image_stops_the_plan_and_one_that_expired_since_is_diagnosed() {
     let s = session().await;
     ready(&s).await;
-    fails_and_rolls_back(&s, variant("pull", &[]), &[("IMAGE_TAG", "not-pushed")], "CannotPullContainerError").await;
+    let good = s.ecsdeploy(&["apply", "--auto-approve"]).await;
+    good.assert_ok("good apply");
+
+    // A typo in IMAGE_TAG: found at plan time, with the tags the repository has; nothing stops.
+    let before = s.requests().await.len();
+    let typo = [("IMAGE_TAG", "not-pushed")];
+    let plan = s.ecsdeploy_with_env(&["plan"], &typo).await;
+    assert_eq!(plan.code, 1, "{}", plan.stderr);
+    let said = "iris-inference:not-pushed is not in ECR (repository `iris-inference`: its most recent tags: latest)";
+    assert!(plan.stderr.contains(said), "{}", plan.stderr);
+    let apply = s.ecsdeploy_with_env(&["apply", "--auto-approve"], &typo).await;
+    assert!(apply.code == 1 && apply.stderr.contains(said), "{}", apply.stderr);
+    assert_eq!(s.mutating_since(before).await, Vec::<String>::new(), "nothing changed, nothing stopped");
+    assert_eq!(s.http_status(&good.live_url()).await, Some(200));
+
+    // An image deployed once and deleted from ECR since (a lifecycle policy): the next deployment
+    // cannot pull it, and doctor says why.
+    let expiring = [("IMAGE_TAG", "expiring")];
+    s.push_image("iris-inference", "expiring").await;
+    s.push_image("iris-pipeline", "expiring").await;
+    s.ecsdeploy_with_env(&["apply", "--auto-approve"], &expiring).await.assert_ok("apply the image that will expire");
+    let gone = aws_sdk_ecr::types::ImageIdentifier::builder().image_tag("expiring").build();
+    s.aws.ecr.batch_delete_image().repository_name("iris-inference").image_ids(gone).send().await.unwrap();
+    let redeploy = s.ecsdeploy_with_env(&["redeploy", "--force"], &expiring).await;
+    assert_eq!(redeploy.code, 1, "{}", redeploy.stderr);
+    assert!(redeploy.stderr.contains("CannotPullContainerError"), "{}", redeploy.stderr);
+    let doctor = s.ecsdeploy_with_env(&["doctor"], &expiring).await;
+    for e in ["CannotPullContainerError", "push it to ECR"] {
+        assert!(doctor.stdout.contains(e), "`{e}` missing:\n{}", doctor.stdout);
+    }
 }
 
 #[tokio::test]
@@ -244,8 +273,7 @@ async fn doctor_names_the_cause_of_each_staged_failure() {
     );
     // (what, environment, spec, what doctor must say)
     type Case<'a> = (&'a str, Vec<(&'a str, &'a str)>, PathBuf, &'a [&'a str]);
-    let cases: [Case; 4] = [
-        ("missing image", vec![("IMAGE_TAG", "not-pushed")], variant("doctor-pull", &[]), &["CannotPullContainerError", "push it to ECR"]),
+    let cases: [Case; 3] = [
         (
             "app exits 1",
             vec![("IMAGE_TAG", "crash")],

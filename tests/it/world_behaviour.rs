@@ -232,8 +232,8 @@ async fn aws_errors_are_classified_from_the_wire() {
     let dup = s.aws.iam.create_role().role_name("dup").assume_role_policy_document("{}").send().await.aws("iam:CreateRole").unwrap_err();
     assert_eq!(dup.kind, ErrorKind::AlreadyExists, "{dup:?}");
 
-    s.aws.ec2.create_security_group().group_name("sg-dup").description("d").send().await.unwrap();
-    let dup = s.aws.ec2.create_security_group().group_name("sg-dup").description("d").send().await.aws("ec2:CreateSecurityGroup").unwrap_err();
+    s.aws.ec2.create_security_group().group_name("dup-group").description("d").send().await.unwrap();
+    let dup = s.aws.ec2.create_security_group().group_name("dup-group").description("d").send().await.aws("ec2:CreateSecurityGroup").unwrap_err();
     assert_eq!(dup.kind, ErrorKind::AlreadyExists, "{dup:?}");
 
     let svc = s.aws.ecs.describe_services().cluster("nope").services("x").send().await.aws("ecs:DescribeServices").unwrap_err();
