@@ -381,6 +381,8 @@ async fn task(aws: &Aws, spec: &mut Spec, revision: &str, notes: &mut Vec<String
     for r in task_role.iter().chain(&execution_role) {
         add_role(aws, spec, r).await?;
     }
+    // None at all is written as such: absent would mean "make one".
+    let execution_role = execution_role.or_else(|| Some(crate::spec::NO_EXECUTION_ROLE.to_string()));
     let mode = match text(&td, "network_mode").as_str() {
         "awsvpc" => NetworkMode::Awsvpc,
         "host" => NetworkMode::Host,

@@ -35,7 +35,9 @@ pub fn desired(spec: &Spec) -> Vec<Desired> {
         ("image_id", reference(ami::ADDRESS, "id")),
         ("instance_type", reference(instance_type::ADDRESS, "type")),
         ("key_name", key),
-        ("instance_profile", reference(&profile, "arn")),
+        // By name: the console's form writes the ARN, a hand-made template often the name; both
+        // are the same profile.
+        ("instance_profile", reference(&profile, "name")),
         ("security_groups", json!([reference(&group, "id")])),
         ("user_data", json!(ec2.user_data.clone().unwrap_or_else(|| user_data(&spec.cluster.name)))),
         ("tags", own_tags(&spec.stack.name, ADDRESS)),
@@ -74,7 +76,13 @@ pub async fn observe(aws: &Aws, d: &Desired) -> Result<Option<Live>> {
         ("image_id", json!(data.image_id.unwrap_or_default())),
         ("instance_type", json!(data.instance_type.map(|t| t.as_str().to_string()).unwrap_or_default())),
         ("key_name", json!(data.key_name.unwrap_or_default())),
-        ("instance_profile", json!(data.iam_instance_profile.and_then(|p| p.arn).unwrap_or_default())),
+        (
+            "instance_profile",
+            json!(data
+                .iam_instance_profile
+                .and_then(|p| p.name.or_else(|| p.arn.map(|a| a.rsplit('/').next().unwrap_or_default().to_string())))
+                .unwrap_or_default()),
+        ),
         ("security_groups", json!(groups)),
         ("user_data", json!(user_data)),
         ("tags", super::live_tags(tags.iter().map(|t| (t.key().unwrap_or_default(), t.value().unwrap_or_default())))),
@@ -90,7 +98,7 @@ fn data(fields: &Fields) -> RequestLaunchTemplateData {
         .image_id(field(fields, "image_id"))
         .instance_type(field(fields, "instance_type").into())
         .set_key_name((!key.is_empty()).then(|| key.to_string()))
-        .iam_instance_profile(LaunchTemplateIamInstanceProfileSpecificationRequest::builder().arn(field(fields, "instance_profile")).build())
+        .iam_instance_profile(LaunchTemplateIamInstanceProfileSpecificationRequest::builder().name(field(fields, "instance_profile")).build())
         .set_security_group_ids(Some(groups))
         .user_data(aws_smithy_types::base64::encode(field(fields, "user_data")))
         .build()

@@ -80,8 +80,10 @@ pub fn desired(spec: &Spec) -> Vec<Desired> {
                 None => json!(""),
             };
             let task_role = field_of_role(task.task_role.as_ref());
-            let execution = task.execution_role.clone().unwrap_or_else(|| iam_role::execution_role_name(spec));
-            let execution_role = field_of_role(Some(&execution));
+            let execution_role = match task.execution_role.clone().unwrap_or_else(|| iam_role::execution_role_name(spec)) {
+                none if none == crate::spec::NO_EXECUTION_ROLE => json!(""),
+                execution => field_of_role(Some(&execution)),
+            };
             let group = log_group::group_name(family, task);
             if let Some(g) = &group {
                 depends_on.push(log_group::address(g));

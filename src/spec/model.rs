@@ -134,6 +134,9 @@ pub enum NetworkMode {
     Host,
 }
 
+/// `execution_role = "none"`: a task definition without one, as the console makes for EC2.
+pub const NO_EXECUTION_ROLE: &str = "none";
+
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct TaskDef {
@@ -145,7 +148,8 @@ pub struct TaskDef {
     pub memory: Option<u32>,
     /// A role from `[roles]`, or an IAM role ARN.
     pub task_role: Option<String>,
-    /// A role from `[roles]` or an ARN; absent: the stack's own execution role, made when needed.
+    /// A role from `[roles]` or an ARN; absent: the stack's own execution role, made when needed;
+    /// [`NO_EXECUTION_ROLE`]: none (EC2 only: the instance's role pulls images and writes logs).
     pub execution_role: Option<String>,
     /// `FARGATE` and/or `EC2`; derived from how services and jobs run it when absent.
     pub requires: Option<Vec<LaunchType>>,

@@ -242,8 +242,15 @@ impl Checker {
         if let Some(r) = &t.task_role {
             self.role_ref(spec, p.key("task_role"), r);
         }
-        if let Some(r) = &t.execution_role {
-            self.role_ref(spec, p.key("execution_role"), r);
+        match t.execution_role.as_deref() {
+            Some(NO_EXECUTION_ROLE) if task_uses_fargate(spec, family, t) => self.err(
+                p.key("execution_role"),
+                "a Fargate task needs an execution role (to pull its image and write its logs)",
+                "remove `execution_role = \"none\"` (ecsdeploy then makes one), or name a role",
+            ),
+            Some(NO_EXECUTION_ROLE) => {}
+            Some(r) => self.role_ref(spec, p.key("execution_role"), r),
+            None => {}
         }
         if t.containers.is_empty() {
             self.err(p.clone(), "a task needs at least one container", "add a [[tasks.NAME.containers]] table with name and image");

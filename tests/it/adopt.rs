@@ -25,9 +25,28 @@ async fn role(s: &Session, name: &str, trust: &str, policy: &str, description: &
     r.role.unwrap().arn
 }
 
+/// How a console-built stack can differ: the choices the console's forms leave to a student.
+#[derive(Debug, Clone, Copy, Default)]
+struct Console {
+    /// The launch template names the instance profile by name (the console's own form uses the ARN).
+    profile_by_name: bool,
+    /// Task definitions without a log configuration.
+    no_awslogs: bool,
+    /// Task definitions without `runtimePlatform` (made before the console asked for it).
+    no_runtime_platform: bool,
+    /// Task definitions without an execution role (EC2 pulls with the instance's role).
+    no_execution_role: bool,
+    /// One console role for everything a task needs: ecsTaskExecutionRole as the task role too.
+    shared_role: bool,
+}
+
 /// The iris stack built the way the console tutorial builds it: console names, no ecsdeploy
 /// tags. Returns the URL `/docs` answers at once the service runs.
 async fn console_stack(s: &Session) -> String {
+    console_stack_as(s, Console::default()).await
+}
+
+async fn console_stack_as(s: &Session, v: Console) -> String {
     let rds = s.tutorial_prerequisites().await;
     let (aws, ec2) = (&s.aws, &s.aws.ec2);
 
@@ -51,7 +70,10 @@ async fn console_stack(s: &Session) -> String {
         "Allows ECS tasks to call AWS services on your behalf.",
     )
     .await;
-    let task_role = role(s, "ecs-iris-tasks", ECS_TASKS, "arn:aws:iam::aws:policy/AmazonS3FullAccess", "Role for the iris pipeline and inference tasks").await;
+    let task_role = match v.shared_role {
+        true => execution.clone(),
+        false => role(s, "ecs-iris-tasks", ECS_TASKS, "arn:aws:iam::aws:policy/AmazonS3FullAccess", "Role for the iris pipeline and inference tasks").await,
+    };
 
     // The cluster's security group: SSH and HTTP from the VPN; MySQL from it into the RDS group.
     let vpc =
@@ -86,7 +108,10 @@ async fn console_stack(s: &Session) -> String {
                 .image_id(&ami)
                 .instance_type(aws_sdk_ec2::types::InstanceType::T3Micro)
                 .key_name("mlds-ecs-key")
-                .iam_instance_profile(LaunchTemplateIamInstanceProfileSpecificationRequest::builder().arn(&profile).build())
+                .iam_instance_profile(match v.profile_by_name {
+                    true => LaunchTemplateIamInstanceProfileSpecificationRequest::builder().name("ecsInstanceRole").build(),
+                    false => LaunchTemplateIamInstanceProfileSpecificationRequest::builder().arn(&profile).build(),
+                })
                 .security_group_ids(&sg)
                 .user_data(aws_smithy_types::base64::encode(user_data))
                 .build(),
@@ -149,13 +174,14 @@ async fn console_stack(s: &Session) -> String {
     // The task definitions and the service, as the console's forms make them.
     for (family, container, port) in [("iris-inference", "inference", Some(80)), ("iris-pipeline", "pipeline", None)] {
         let group = format!("/ecs/{family}");
-        aws.logs.create_log_group().log_group_name(&group).send().await.unwrap();
         let mut c = ContainerDefinition::builder()
             .name(container)
             .image(format!("123456789012.dkr.ecr.us-east-1.amazonaws.com/{family}:latest"))
             .essential(true)
-            .environment(KeyValuePair::builder().name("BUCKET_NAME").value("mlds-iris-data").build())
-            .log_configuration(
+            .environment(KeyValuePair::builder().name("BUCKET_NAME").value("mlds-iris-data").build());
+        if !v.no_awslogs {
+            aws.logs.create_log_group().log_group_name(&group).send().await.unwrap();
+            c = c.log_configuration(
                 LogConfiguration::builder()
                     .log_driver(LogDriver::Awslogs)
                     .options("awslogs-group", &group)
@@ -165,9 +191,14 @@ async fn console_stack(s: &Session) -> String {
                     .build()
                     .unwrap(),
             );
+        }
         if let Some(p) = port {
             c = c.port_mappings(PortMapping::builder().container_port(p).host_port(p).protocol(aws_sdk_ecs::types::TransportProtocol::Tcp).build());
         }
+        let platform = RuntimePlatform::builder()
+            .operating_system_family(aws_sdk_ecs::types::OsFamily::Linux)
+            .cpu_architecture(aws_sdk_ecs::types::CpuArchitecture::X8664)
+            .build();
         aws.ecs
             .register_task_definition()
             .family(family)
@@ -175,14 +206,9 @@ async fn console_stack(s: &Session) -> String {
             .cpu("256")
             .memory("512")
             .task_role_arn(&task_role)
-            .execution_role_arn(&execution)
+            .set_execution_role_arn((!v.no_execution_role).then(|| execution.clone()))
             .requires_compatibilities(Compatibility::Ec2)
-            .runtime_platform(
-                RuntimePlatform::builder()
-                    .operating_system_family(aws_sdk_ecs::types::OsFamily::Linux)
-                    .cpu_architecture(aws_sdk_ecs::types::CpuArchitecture::X8664)
-                    .build(),
-            )
+            .set_runtime_platform((!v.no_runtime_platform).then_some(platform))
             .container_definitions(c.build())
             .send()
             .await
@@ -324,6 +350,31 @@ async fn a_console_built_stack_is_adopted_with_tags_only_while_docs_keeps_answer
     let rds_rules =
         s.aws.ec2.describe_security_groups().group_names("mlds423-rds-access").send().await.unwrap().security_groups.unwrap()[0].ip_permissions().len();
     assert_eq!(rds_rules, 0, "the adopted MySQL rule went with the stack");
+}
+
+#[tokio::test]
+async fn every_console_variant_is_adopted_without_a_new_role_revision_or_service_update() {
+    let s = session().await;
+    let variants = [
+        ("profile by name", Console { profile_by_name: true, ..Default::default() }),
+        ("no awslogs", Console { no_awslogs: true, ..Default::default() }),
+        ("no runtimePlatform", Console { no_runtime_platform: true, ..Default::default() }),
+        ("no execution role", Console { no_execution_role: true, ..Default::default() }),
+        ("one shared console role", Console { shared_role: true, ..Default::default() }),
+        ("all of them", Console { profile_by_name: true, no_awslogs: true, no_runtime_platform: true, no_execution_role: true, shared_role: true }),
+    ];
+    for (what, variant) in variants {
+        assert!(s.http.post(format!("{}/_sim/reset", s.world.endpoint)).send().await.unwrap().status().is_success());
+        console_stack_as(&s, variant).await;
+        let (file, text) = init(&s, CLUSTER, &format!("variant-{}", what.replace(' ', "-")), &["--job", "iris-pipeline"]).await;
+        let f = file.to_str().unwrap();
+        let plan = s.ecsdeploy(&["plan", "--json", "-f", f]).await;
+        plan.assert_ok(what);
+        let changed: Vec<(String, String)> = actions(&plan.stdout).into_iter().filter(|(_, a)| !["adopt", "no_op", "read"].contains(&a.as_str())).collect();
+        assert!(changed.is_empty(), "{what}: only adoptions, got {changed:?}\n{text}\n{}", plan.stdout);
+        s.ecsdeploy(&["apply", "--auto-approve", "-f", f]).await.assert_ok(what);
+        assert_eq!(s.ecsdeploy(&["plan", "--detailed-exitcode", "-f", f]).await.code, 0, "{what}: nothing left to change");
+    }
 }
 
 #[tokio::test]
