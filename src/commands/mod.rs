@@ -172,19 +172,22 @@ impl Stack {
         warnings.extend(resource::notes(spec));
         let aws = &self.provider.aws;
         let images = spec.tasks.values().flat_map(|t| &t.containers).map(|c| c.image.clone()).collect();
-        let (mut plan, listings) = self
+        let desired = resource::desired(spec);
+        let expected = inventory::expected(&desired);
+        let (mut plan, owned) = self
             .observed(async {
-                let (plan, listings, digests) = tokio::join!(
-                    crate::engine::plan(&self.provider, &spec.stack.name, resource::desired(spec), warnings),
-                    inventory::list(aws, &spec.stack.name),
+                // Three reads at once: the spec's resources, what the stack owns beyond them, and
+                // the images in ECR (a missing one stops the plan: nothing may change then).
+                let (plan, owned, digests) = tokio::join!(
+                    crate::engine::plan(&self.provider, &spec.stack.name, desired, warnings),
+                    inventory::owned(aws, &spec.stack.name, &expected),
                     resource::ecr::digests(aws, images),
                 );
-                // An image ECR does not have stops the plan: nothing may change then.
                 *self.provider.digests.lock().expect("digests lock") = digests.map_err(resource_error)?;
-                Ok::<_, Error>((plan?, listings.map_err(resource_error)?))
+                Ok::<_, Error>((plan?, owned.map_err(resource_error)?))
             })
             .await?;
-        inventory::prune(aws, &mut plan, listings).await.map_err(resource_error)?;
+        inventory::prune(&mut plan, owned);
         for (key, note) in resource::counts_set_outside(&plan) {
             let path = key.iter().fold(spec::KeyPath::root(), |p, k| p.key(k.as_str()));
             plan.warnings.push(format!("{note} at {}", self.loaded.place(&path)));

@@ -69,29 +69,39 @@ fn rank(kind: &str) -> usize {
     DELETION_ORDER.iter().position(|k| *k == kind).unwrap_or(DELETION_ORDER.len())
 }
 
-/// A resource the plan observes from the spec: kind, name, and its id in AWS.
+/// A resource of the spec: kind, identity (the name; `cluster/name` for a service, as a service
+/// of the same name in another cluster is another one), and its id in AWS when observed.
 pub type Known = (String, String, String);
 
-/// The spec's resources that exist, as [`Listings::owned`] takes them.
-pub fn known(changes: &[Change]) -> Vec<Known> {
-    changes.iter().filter_map(|c| c.live.as_ref().map(|l| (c.desired.kind.clone(), c.desired.name.clone(), l.id.clone()))).collect()
+fn identity(kind: &str, name: &str, meta: &BTreeMap<String, String>) -> String {
+    match (kind, meta.get("cluster")) {
+        (service::KIND, Some(cluster)) => format!("{cluster}/{name}"),
+        _ => name.to_string(),
+    }
+}
+
+/// What the spec names, before anything is read: the inventory skips those.
+pub fn expected(desired: &[Desired]) -> Vec<Known> {
+    desired.iter().map(|d| (d.kind.clone(), identity(&d.kind, &d.name, &d.meta), String::new())).collect()
+}
+
+/// The spec's resources as observed (with their ids: a security group is known by its id).
+fn observed(changes: &[Change]) -> Vec<Known> {
+    changes
+        .iter()
+        .filter_map(|c| c.live.as_ref().map(|l| (c.desired.kind.clone(), identity(&c.desired.kind, &c.desired.name, &c.desired.meta), l.id.clone())))
+        .collect()
 }
 
 fn is_known(known: &[Known], o: &Owned) -> bool {
-    // A service is known by its ARN: one of the same name in another cluster is another service.
-    known.iter().any(|(k, n, i)| k == o.kind && (i == &o.id || (n == &o.name && o.kind != service::KIND)))
+    let name = identity(o.kind, &o.name, &o.meta);
+    known.iter().any(|(k, n, i)| k == o.kind && (n == &name || (!i.is_empty() && i == &o.id)))
 }
 
-/// The first round trip: every listing, made alongside the plan's own reads.
-pub struct Listings {
-    tagged: Vec<(String, Address)>,
-    direct: Vec<Owned>,
-    roles: Vec<String>,
-    profiles: Vec<(String, String)>,
-    families: BTreeSet<String>,
-}
-
-pub async fn list(aws: &Aws, stack: &str) -> Result<Listings> {
+/// Everything tagged with `stack` but what `known` names, each confirmed to exist. Two round
+/// trips, made alongside the plan's own reads: the listings, then IAM's tags and the
+/// confirmations of the Tagging API's candidates by their own services.
+pub async fn owned(aws: &Aws, stack: &str, known: &[Known]) -> Result<Vec<Owned>> {
     let (tagged, groups, providers, templates, roles, profiles, families, rules) = futures::try_join!(
         tagged(aws, stack),
         groups(aws, stack),
@@ -102,45 +112,36 @@ pub async fn list(aws: &Aws, stack: &str) -> Result<Listings> {
         active_families(aws),
         rules(aws, stack),
     )?;
-    let direct = groups.into_iter().chain(providers).chain(templates).chain(rules).collect();
-    Ok(Listings { tagged, direct, roles, profiles, families })
-}
-
-impl Listings {
-    /// Everything tagged with `stack` but what `known` names, each confirmed to exist: the second
-    /// round trip (IAM's tags; the Tagging API's candidates, by their own services).
-    pub async fn owned(self, aws: &Aws, stack: &str, known: &[Known]) -> Result<Vec<Owned>> {
-        let Listings { tagged, direct, roles, profiles, families } = self;
-        let roles = roles.into_iter().filter(|r| !known.iter().any(|(k, n, _)| k == iam_role::KIND && n == r));
-        let profiles = profiles.into_iter().filter(|(p, _)| !known.iter().any(|(k, n, _)| k == instance_profile::KIND && n == p));
-        let mut seen = BTreeSet::new();
-        let candidates: Vec<Owned> = tagged
-            .into_iter()
-            .filter_map(|(arn, address)| candidate(&arn, address, &families))
-            .filter(|o| !is_known(known, o) && seen.insert((o.kind, o.id.clone())))
-            .collect();
-        let (roles, profiles, confirmed) = futures::try_join!(
-            try_join_all(roles.map(|r| role_if_ours(aws, stack, r))),
-            try_join_all(profiles.map(|(p, role)| profile_if_ours(aws, stack, p, role))),
-            confirm(aws, candidates),
-        )?;
-        let mut out: Vec<Owned> = confirmed.into_iter().filter(|o| !is_known(known, o)).collect();
-        out.extend(roles.into_iter().flatten());
-        out.extend(profiles.into_iter().flatten());
-        // Rules on a group the spec still reconciles are that ingress's business.
-        out.extend(direct.into_iter().filter(|o| !is_known(known, o)));
-        // A cluster that goes lets go of its capacity providers first.
-        let clusters: Vec<String> = out.iter().filter(|o| o.kind == cluster::KIND).map(|o| o.name.clone()).collect();
-        out.extend(clusters.into_iter().map(|c| Owned {
-            kind: cluster_capacity::KIND,
-            address: format!("{}.{c}", cluster_capacity::KIND),
-            id: c.clone(),
-            name: c,
-            meta: BTreeMap::new(),
-        }));
-        out.sort_by(|a, b| (rank(a.kind), &a.address, &a.name).cmp(&(rank(b.kind), &b.address, &b.name)));
-        Ok(out)
-    }
+    let unknown =
+        |kind: &'static str, name: &str| !is_known(known, &Owned { kind, name: name.into(), id: String::new(), address: String::new(), meta: BTreeMap::new() });
+    let roles = roles.into_iter().filter(|r| unknown(iam_role::KIND, r));
+    let profiles = profiles.into_iter().filter(|(p, _)| unknown(instance_profile::KIND, p));
+    let mut seen = BTreeSet::new();
+    let candidates: Vec<Owned> = tagged
+        .into_iter()
+        .filter_map(|(arn, address)| candidate(&arn, address, &families))
+        .filter(|o| !is_known(known, o) && seen.insert((o.kind, o.id.clone())))
+        .collect();
+    let (roles, profiles, confirmed) = futures::try_join!(
+        try_join_all(roles.map(|r| role_if_ours(aws, stack, r))),
+        try_join_all(profiles.map(|(p, role)| profile_if_ours(aws, stack, p, role))),
+        confirm(aws, candidates),
+    )?;
+    let mut out: Vec<Owned> = confirmed;
+    out.extend(roles.into_iter().flatten());
+    out.extend(profiles.into_iter().flatten());
+    out.extend(groups.into_iter().chain(providers).chain(templates).chain(rules).filter(|o| !is_known(known, o)));
+    // A cluster that goes lets go of its capacity providers first.
+    let clusters: Vec<String> = out.iter().filter(|o| o.kind == cluster::KIND).map(|o| o.name.clone()).collect();
+    out.extend(clusters.into_iter().map(|c| Owned {
+        kind: cluster_capacity::KIND,
+        address: format!("{}.{c}", cluster_capacity::KIND),
+        id: c.clone(),
+        name: c,
+        meta: BTreeMap::new(),
+    }));
+    out.sort_by(|a, b| (rank(a.kind), &a.address, &a.name).cmp(&(rank(b.kind), &b.address, &b.name)));
+    Ok(out)
 }
 
 /// (ARN, `ecsdeploy:resource`) of every resource the Tagging API lists with the stack's tag.
@@ -444,24 +445,25 @@ pub fn deletions(owned: &[Owned], stack: &str, why: &Why, after: &[Address], tak
 }
 
 /// The spec's plan, with what the stack owns beyond the spec planned for deletion ("no longer in
-/// the spec"); `listings` were made alongside the plan's reads. Log groups are kept, as by
-/// `destroy` without `--logs`.
-pub async fn prune(aws: &Aws, plan: &mut Plan, listings: Listings) -> Result<()> {
-    let owned = listings.owned(aws, &plan.stack, &known(&plan.changes)).await?;
+/// the spec"); `owned` was found alongside the plan's reads. What the plan observes is not
+/// beyond it (a security group or an ingress is known by its id only once read). Log groups are
+/// kept, as by `destroy` without `--logs`.
+pub fn prune(plan: &mut Plan, owned: Vec<Owned>) {
+    let seen = observed(&plan.changes);
+    let owned: Vec<Owned> = owned.into_iter().filter(|o| !is_known(&seen, o)).collect();
     let after: Vec<Address> = plan.changes.iter().filter(|c| c.action.mutates()).map(|c| c.address.clone()).collect();
     let taken = plan.changes.iter().map(|c| c.address.clone()).collect();
     let why = Why { reason: NO_LONGER_IN_THE_SPEC, keep: &[log_group::KIND], kept: "kept with its logs (`ecsdeploy destroy --logs` deletes it)" };
     let deletions = deletions(&owned, &plan.stack, &why, &after, &taken);
     after_old_services(&mut plan.changes, &deletions);
     plan.changes.extend(deletions);
-    Ok(())
 }
 
 pub const NO_LONGER_IN_THE_SPEC: &str = "no longer in the spec";
 
 /// `destroy`: everything the stack owns, whatever any spec says, deleted in a safe order.
 pub async fn teardown(aws: &Aws, stack: &str, keep_logs: bool) -> Result<Plan> {
-    let owned = list(aws, stack).await?.owned(aws, stack, &[]).await?;
+    let owned = owned(aws, stack, &[]).await?;
     let keep: &[&str] = if keep_logs { &[log_group::KIND] } else { &[] };
     let why = Why { reason: "owned by the stack", keep, kept: "kept with its logs (--logs deletes it)" };
     Ok(Plan { stack: stack.to_string(), changes: deletions(&owned, stack, &why, &[], &BTreeSet::new()), warnings: vec![] })
