@@ -94,6 +94,13 @@ impl Output {
         clap_complete::generate(shell, &mut crate::cli::Cli::command(), "ecsdeploy", &mut std::io::stdout());
     }
 
+    /// What the stack owns that its spec no longer describes (`status`).
+    pub fn beyond_the_spec(&self, owned: &[String]) {
+        if !owned.is_empty() {
+            println!("\nowned by the stack but no longer in the spec (apply deletes them): {}", owned.join(", "));
+        }
+    }
+
     pub fn status(&self, stack: &str, cluster: &str, services: &[ServiceStatus], instances: &[InstanceStatus], free: &[String], cost: &Estimate) {
         println!("stack `{stack}`, cluster `{cluster}`");
         for s in services {

@@ -328,6 +328,27 @@ def t_families(world, c):
     check(families() == ["gone-family"], "no status lists both")
 
 
+@step("Tagging API GetResources lists capacity providers, launch templates and rules, as AWS does")
+def t_tagging(world, c):
+    tagging = world.client("resourcegroupstaggingapi")
+    ec2 = c["ec2"]
+    tag = {"Key": "owner", "Value": "selftest-tagging"}
+    lt = ec2.create_launch_template(LaunchTemplateName="tagged-lt", LaunchTemplateData={"InstanceType": "t3.micro"},
+                                    TagSpecifications=[{"ResourceType": "launch-template", "Tags": [tag]}])["LaunchTemplate"]
+    group = ec2.create_security_group(GroupName="tagged-rules", Description="rules")["GroupId"]
+    ec2.authorize_security_group_ingress(GroupId=group, IpPermissions=[{"IpProtocol": "tcp", "FromPort": 80, "ToPort": 80,
+                                         "IpRanges": [{"CidrIp": "10.0.0.0/8"}]}],
+                                         TagSpecifications=[{"ResourceType": "security-group-rule", "Tags": [tag]}])
+    arns = [r["ResourceARN"] for r in tagging.get_resources(TagFilters=[{"Key": "owner", "Values": ["selftest-tagging"]}])["ResourceTagMappingList"]]
+    check(any(a.endswith(f":launch-template/{lt['LaunchTemplateId']}") for a in arns), f"no launch template in {arns}")
+    check(any(":security-group-rule/" in a for a in arns), f"no rule in {arns}")
+    arn = make_group(c, "tagging-asg", "tagging")
+    c["ecs"].create_capacity_provider(name="tagging-cp", autoScalingGroupProvider={"autoScalingGroupArn": arn},
+                                      tags=[{"key": "owner", "value": "selftest-tagging"}])
+    arns = [r["ResourceARN"] for r in tagging.get_resources(TagFilters=[{"Key": "owner", "Values": ["selftest-tagging"]}])["ResourceTagMappingList"]]
+    check(any(a.endswith(":capacity-provider/tagging-cp") for a in arns), f"no capacity provider in {arns}")
+
+
 @step("memory 2048 on a t3.micro -> RESOURCE:MEMORY and a placement event")
 def t_memory(world, c):
     ecs = c["ecs"]
@@ -1007,6 +1028,7 @@ def main():
         t_pull(world, clients)
         t_exit(world, clients)
         t_families(world, clients)
+        t_tagging(world, clients)
         t_memory(world, clients)
         t_job(world, clients)
         t_alb(world, clients)

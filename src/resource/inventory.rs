@@ -2,20 +2,19 @@
 //! (design §1). A plan deletes what the spec no longer describes; `destroy` deletes all of it.
 //!
 //! Where it is found, in one round trip of listings:
-//! - the Resource Groups Tagging API (`GetResources`, filtered on `ecsdeploy:stack`, paginated):
-//!   clusters, services, task definitions, security groups, load balancers, target groups, log
-//!   groups;
-//! - each service's own listing for the kinds that API does not cover: Auto Scaling groups (its
-//!   `GetResources` returns none of them, says its "supported services" page), IAM roles and
-//!   instance profiles (IAM is not in it, and its listings return no tags: one `ListRoleTags` per
-//!   role and one `GetInstanceProfile` per profile follow), and capacity providers and launch
-//!   templates, whose own listings give their tags (whether a region's tagging index has them
-//!   does not matter then);
-//! - inbound rules tagged with the stack (`DescribeSecurityGroupRules` with a tag filter).
+//! - the Resource Groups Tagging API (`GetResources`, filtered on `ecsdeploy:stack`, paginated),
+//!   which lists every resource type but IAM roles and Auto Scaling groups (its "supported
+//!   services" page): clusters, services, task definitions, security groups, load balancers,
+//!   target groups, log groups are taken from it;
+//! - each service's own listing where it does not answer: Auto Scaling groups, IAM roles and
+//!   instance profiles (IAM's listings return no tags: one `ListRoleTags` per role and one
+//!   `GetInstanceProfile` per profile the spec does not name follow);
+//! - capacity providers, launch templates and inbound rules from their own listings too, which
+//!   give the tags and what a deletion needs (a rule's group) in the same call.
 //!
 //! The tagging index is eventually consistent and may still list what was deleted moments ago,
-//! so a candidate the plan does not observe anyway is confirmed by its own service before it is
-//! planned for deletion: a second round trip, only for those.
+//! so a candidate the spec does not name is confirmed by its own service before it is planned
+//! for deletion: a second round trip, only for those. Both run alongside the plan's own reads.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -102,14 +101,13 @@ fn is_known(known: &[Known], o: &Owned) -> bool {
 /// trips, made alongside the plan's own reads: the listings, then IAM's tags and the
 /// confirmations of the Tagging API's candidates by their own services.
 pub async fn owned(aws: &Aws, stack: &str, known: &[Known]) -> Result<Vec<Owned>> {
-    let (tagged, groups, providers, templates, roles, profiles, families, rules) = futures::try_join!(
+    let (tagged, groups, providers, templates, roles, profiles, rules) = futures::try_join!(
         tagged(aws, stack),
         groups(aws, stack),
         providers(aws, stack),
         templates(aws, stack),
         roles(aws),
         profiles(aws),
-        active_families(aws),
         rules(aws, stack),
     )?;
     let unknown =
@@ -119,7 +117,7 @@ pub async fn owned(aws: &Aws, stack: &str, known: &[Known]) -> Result<Vec<Owned>
     let mut seen = BTreeSet::new();
     let candidates: Vec<Owned> = tagged
         .into_iter()
-        .filter_map(|(arn, address)| candidate(&arn, address, &families))
+        .filter_map(|(arn, address)| candidate(&arn, address))
         .filter(|o| !is_known(known, o) && seen.insert((o.kind, o.id.clone())))
         .collect();
     let (roles, profiles, confirmed) = futures::try_join!(
@@ -127,7 +125,8 @@ pub async fn owned(aws: &Aws, stack: &str, known: &[Known]) -> Result<Vec<Owned>
         try_join_all(profiles.map(|(p, role)| profile_if_ours(aws, stack, p, role))),
         confirm(aws, candidates),
     )?;
-    let mut out: Vec<Owned> = confirmed;
+    // Confirmed security groups carry their names now: known ones by name drop out here.
+    let mut out: Vec<Owned> = confirmed.into_iter().filter(|o| !is_known(known, o)).collect();
     out.extend(roles.into_iter().flatten());
     out.extend(profiles.into_iter().flatten());
     out.extend(groups.into_iter().chain(providers).chain(templates).chain(rules).filter(|o| !is_known(known, o)));
@@ -164,7 +163,7 @@ async fn tagged(aws: &Aws, stack: &str) -> Result<Vec<(String, String)>> {
 /// A resource the Tagging API listed, as ecsdeploy deletes it; `None` for what is not deleted on
 /// its own (tasks and instances go with their service and group; listeners with their load
 /// balancer) or is listed by its own service instead.
-fn candidate(arn: &str, address: String, families: &BTreeSet<String>) -> Option<Owned> {
+fn candidate(arn: &str, address: String) -> Option<Owned> {
     let kind = address.split('.').next().unwrap_or_default();
     let resource = arn.splitn(6, ':').nth(5).unwrap_or_default();
     let owned =
@@ -176,10 +175,10 @@ fn candidate(arn: &str, address: String, families: &BTreeSet<String>) -> Option<
             let (cluster, name) = resource.strip_prefix("service/")?.split_once('/')?;
             owned(service::KIND, name, arn, [("cluster".to_string(), cluster.to_string())].into())
         }
+        // Every revision is listed, deregistered ones too: one candidate per family.
         task_definition::KIND => {
-            // Every revision is listed, deregistered ones too: the family goes while it has an ACTIVE one.
             let family = resource.strip_prefix("task-definition/")?.rsplit_once(':')?.0;
-            families.contains(family).then(|| owned(task_definition::KIND, family, family, BTreeMap::new()))?
+            owned(task_definition::KIND, family, family, BTreeMap::new())
         }
         security_group::KIND => {
             let id = resource.strip_prefix("security-group/")?;
@@ -197,7 +196,14 @@ fn candidate(arn: &str, address: String, families: &BTreeSet<String>) -> Option<
 
 /// The candidates their own services still have (the Tagging API's index lags deletions).
 async fn confirm(aws: &Aws, candidates: Vec<Owned>) -> Result<Vec<Owned>> {
-    let checks = candidates.into_iter().map(|o| async move {
+    // A family goes while it has an ACTIVE revision: one listing answers for all of them.
+    let families = async {
+        match candidates.iter().any(|o| o.kind == task_definition::KIND) {
+            true => active_families(aws).await,
+            false => Ok(BTreeSet::new()),
+        }
+    };
+    let checks = candidates.iter().filter(|o| o.kind != task_definition::KIND).cloned().map(|o| async move {
         let exists = match o.kind {
             cluster::KIND => cluster::is_active(aws, &o.name).await?,
             service::KIND => service::describe(aws, &o.meta["cluster"], &o.name).await?.is_some(),
@@ -227,12 +233,13 @@ async fn confirm(aws: &Aws, candidates: Vec<Owned>) -> Result<Vec<Owned>> {
                 let out = aws.logs.describe_log_groups().log_group_name_prefix(&o.name).send().await.aws("logs:DescribeLogGroups")?;
                 out.log_groups().iter().any(|g| g.log_group_name.as_deref() == Some(o.name.as_str()))
             }
-            // Task definition families were confirmed by the listing of ACTIVE ones.
             _ => true,
         };
         Ok::<_, super::Error>(exists.then_some(o))
     });
-    Ok(try_join_all(checks).await?.into_iter().flatten().collect())
+    let (families, confirmed) = futures::try_join!(families, try_join_all(checks))?;
+    let families = candidates.into_iter().filter(|o| o.kind == task_definition::KIND && families.contains(&o.name));
+    Ok(confirmed.into_iter().flatten().chain(families).collect())
 }
 
 fn absent_if_not_found<T>(r: std::result::Result<T, crate::aws::AwsError>) -> Result<bool> {
@@ -444,6 +451,13 @@ pub fn deletions(owned: &[Owned], stack: &str, why: &Why, after: &[Address], tak
     out
 }
 
+/// What the stack owns that the spec does not describe (for `status`): addresses, log groups and
+/// the cluster's provider list aside (kept, and part of the cluster).
+pub async fn beyond_the_spec(aws: &Aws, stack: &str, desired: &[Desired]) -> Result<Vec<Owned>> {
+    let owned = owned(aws, stack, &expected(desired)).await?;
+    Ok(owned.into_iter().filter(|o| o.kind != log_group::KIND && o.kind != cluster_capacity::KIND).collect())
+}
+
 /// The spec's plan, with what the stack owns beyond the spec planned for deletion ("no longer in
 /// the spec"); `owned` was found alongside the plan's reads. What the plan observes is not
 /// beyond it (a security group or an ingress is known by its id only once read). Log groups are
@@ -519,12 +533,10 @@ mod tests {
 
     #[test]
     fn tagging_api_arns_become_what_deletion_acts_on() {
-        let families: BTreeSet<String> = ["iris-inference".to_string()].into();
-        let c = |arn: &str, address: &str| candidate(arn, address.into(), &families);
+        let c = |arn: &str, address: &str| candidate(arn, address.into());
         let s = c("arn:aws:ecs:us-east-1:1:service/iris/web", "service.web").unwrap();
         assert_eq!((s.name.as_str(), s.meta["cluster"].as_str()), ("web", "iris"));
         assert_eq!(c("arn:aws:ecs:us-east-1:1:task-definition/iris-inference:3", "task_definition.iris-inference").unwrap().name, "iris-inference");
-        assert_eq!(c("arn:aws:ecs:us-east-1:1:task-definition/gone:1", "task_definition.gone"), None, "no ACTIVE revision left");
         assert_eq!(c("arn:aws:elasticloadbalancing:us-east-1:1:loadbalancer/app/iris-alb/abc", "load_balancer.iris-alb").unwrap().name, "iris-alb");
         assert_eq!(c("arn:aws:elasticloadbalancing:us-east-1:1:targetgroup/iris-alb/abc", "target_group.iris-alb").unwrap().name, "iris-alb");
         assert_eq!(c("arn:aws:logs:us-east-1:1:log-group:/ecs/iris:*", "log_group./ecs/iris").unwrap().name, "/ecs/iris");

@@ -118,6 +118,10 @@ async fn what_leaves_the_spec_leaves_aws_in_a_safe_order() {
         assert!(line.trim_start().starts_with("- ") && line.contains("no longer in the spec"), "{line}");
     }
     assert!(plan.stdout.contains("4 to delete"), "the summary counts them:\n{}", plan.stdout);
+    // Until then they bill, and status says so.
+    let status = s.ecsdeploy(&["status", "-f", &edited]).await;
+    assert!(status.stdout.contains("no longer in the spec (apply deletes them)") && status.stdout.contains("load_balancer.iris-alb"), "{}", status.stdout);
+    assert!(!status.stdout.contains("within the free tier"), "{}", status.stdout);
 
     let before = s.requests().await.len();
     let apply = s.ecsdeploy(&["apply", "--auto-approve", "-f", &edited]).await;

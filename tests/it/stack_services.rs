@@ -24,7 +24,11 @@ async fn ready(s: &Session) {
 }
 
 async fn running_revision(s: &Session) -> String {
-    let svc = s.aws.ecs.describe_services().cluster(CLUSTER).services("iris-app").send().await.unwrap().services.unwrap().remove(0);
+    running_revision_of(s, CLUSTER).await
+}
+
+async fn running_revision_of(s: &Session, cluster: &str) -> String {
+    let svc = s.aws.ecs.describe_services().cluster(cluster).services("iris-app").send().await.unwrap().services.unwrap().remove(0);
     svc.task_definition.unwrap()
 }
 
@@ -109,6 +113,13 @@ async fn the_alb_example_answers_through_the_load_balancer() {
     let tg = s.aws.elbv2.describe_target_groups().names("iris-alb").send().await.unwrap().target_groups.unwrap().remove(0);
     assert_eq!((tg.health_check_path.as_deref(), tg.target_type.as_ref().map(|t| t.as_str())), (Some("/"), Some("instance")));
     assert_eq!(s.ecsdeploy(&["plan", "--detailed-exitcode", "-f", "examples/iris-alb.toml"]).await.code, 0);
+
+    // A new revision rolls on the one micro instance: the old and the new task fit side by side
+    // (2 × 448 MiB of 982), and the load balancer answers after it.
+    let rolled = s.ecsdeploy_with_env(&["apply", "--auto-approve", "-f", "examples/iris-alb.toml"], &[("BUCKET_NAME", "other-bucket")]).await;
+    rolled.assert_ok("roll a new revision behind the load balancer");
+    assert!(running_revision_of(&s, "iris-alb").await.ends_with(":2"), "the new revision runs");
+    assert_eq!(s.http_status(&url).await, Some(200));
 }
 
 /// Deploy a good revision, then a bad one: apply must fail with `diagnosis`, roll back, and the

@@ -24,6 +24,8 @@ from moto.ecs.exceptions import (
 )
 from moto.ecs.models import EC2ContainerServiceBackend, Task
 from moto.ecs.responses import DESCRIBE_TASKS_TAGS, EC2ContainerServiceResponse
+from moto.core.resource_tagging import TaggedResource
+from moto.ec2.models import EC2Backend
 from moto.ec2.models.launch_templates import LaunchTemplate
 from moto.ec2.models.security_groups import SecurityGroupRule
 
@@ -419,5 +421,36 @@ def list_task_definition_families_response(self):
 
 
 EC2ContainerServiceResponse.list_task_definition_families = list_task_definition_families_response
+
+# --- Tagging API: GetResources lists every type AWS lists -------------------------------------
+# moto's GetResources leaves out ECS capacity providers, EC2 launch templates and security group
+# rules. AWS: "The GetResources, GetTagKeys, and GetTagValues operations support all resource
+# types", IAM roles and Auto Scaling groups aside (which moto leaves out too).
+# https://docs.aws.amazon.com/resourcegroupstagging/latest/APIReference/supported-services.html
+_ecs_tagged = EC2ContainerServiceBackend.iter_tagged_resources
+_ec2_tagged = EC2Backend.iter_tagged_resources
+
+
+def _ecs_iter_tagged_resources(self):
+    yield from _ecs_tagged(self)
+    for cp in self.capacity_providers.values():
+        tags = {t["key"]: t["value"] for t in (cp.tags or [])}
+        yield TaggedResource(arn=cp.capacity_provider_arn, tags=tags, resource_type="ecs:capacity-provider")
+
+
+def _ec2_iter_tagged_resources(self):
+    yield from _ec2_tagged(self)
+    prefix = f"arn:{self.partition}:ec2:{self.region_name}:{self.account_id}"
+    for lt in self.launch_templates.values():
+        yield TaggedResource(arn=f"{prefix}:launch-template/{lt.id}", tags=dict(self.tags.get(lt.id, {})), resource_type="ec2:launch-template")
+    for groups in self.groups.values():
+        for group in groups.values():
+            for rule in list(group.ingress_rules) + list(group.egress_rules):
+                tags = dict(self.tags.get(rule.id, {}))
+                yield TaggedResource(arn=f"{prefix}:security-group-rule/{rule.id}", tags=tags, resource_type="ec2:security-group-rule")
+
+
+EC2ContainerServiceBackend.iter_tagged_resources = _ecs_iter_tagged_resources
+EC2Backend.iter_tagged_resources = _ec2_iter_tagged_resources
 
 APPLIED = True
