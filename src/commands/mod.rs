@@ -183,8 +183,10 @@ impl Stack {
                     inventory::owned(aws, &spec.stack.name, &expected),
                     resource::ecr::digests(aws, images),
                 );
+                // A missing prerequisite first (a key pair, say): it explains more than an image does.
+                let plan = plan?;
                 *self.provider.digests.lock().expect("digests lock") = digests.map_err(resource_error)?;
-                Ok::<_, Error>((plan?, owned.map_err(resource_error)?))
+                Ok::<_, Error>((plan, owned.map_err(resource_error)?))
             })
             .await?;
         inventory::prune(&mut plan, owned);

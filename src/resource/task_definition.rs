@@ -233,7 +233,9 @@ fn normalise<'a>(td: &TaskDefinition, secret: &BTreeSet<(String, String)>, tags:
                 p.cpu_architecture.as_ref().map(|a| a.as_str()).unwrap_or("X86_64"),
             )
         })
-        .unwrap_or_default();
+        // None stated is Linux on x86_64, what ECS runs it on (a console revision made before the
+        // console asked): the same task definition, not a difference.
+        .unwrap_or_else(|| "LINUX/X86_64".into());
     let arn = td.task_definition_arn.clone().unwrap_or_default();
     let fields = [
         ("network_mode", json!(mode)),
