@@ -7,8 +7,9 @@ the ECS tutorial's moves (capacity in AWS's order: an empty group of t3.micro,
 the provider, the association, then scale out), the staged failure modes and
 each AWS behaviour of the world (free tier per plan, the Free Tier API, failed
 launches as scaling activities, provider association, managed scaling,
-termination protection, draining, the names and texts AWS refuses, the
-realistic timing profile), each switch turned off once, and exits non-zero on
+termination protection, draining, the names and texts AWS refuses, security
+groups on instance ports, listeners and task ENIs, GET /checkip, awsvpc and
+Fargate networking, the realistic timing profile), each switch turned off once, and exits non-zero on
 the first failure (printing the world's log tail). Prints one line per check
 and a closing 'N passed, N failed' line.
 """
