@@ -7,8 +7,9 @@ the ECS tutorial's moves (capacity in AWS's order: an empty group of t3.micro,
 the provider, the association, then scale out), the staged failure modes and
 each AWS behaviour of the world (free tier per plan, the Free Tier API, failed
 launches as scaling activities, provider association, managed scaling,
-termination protection, draining, the names and texts AWS refuses, the
-realistic timing profile), each switch turned off once, and exits non-zero on
+termination protection, draining, the names and texts AWS refuses, security
+groups on instance ports, listeners and task ENIs, GET /checkip, awsvpc and
+Fargate networking, the realistic timing profile), each switch turned off once, and exits non-zero on
 the first failure (printing the world's log tail). Prints one line per check
 and a closing 'N passed, N failed' line.
 """
@@ -157,6 +158,10 @@ def t_ready(world):
     check(world.start_seconds < 5.0, f"start took {world.start_seconds:.2f} s")
 
 
+def group_id(ec2, name):
+    return ec2.describe_security_groups(Filters=[{"Name": "group-name", "Values": [name]}])["SecurityGroups"][0]["GroupId"]
+
+
 def ecs_ami(ec2):
     images = ec2.describe_images(Filters=[{"Name": "name", "Values": ["amzn2-ami-ecs-hvm-*-x86_64-ebs"]}])["Images"]
     check(images, "no ECS-optimised AMI found by name")
@@ -171,14 +176,36 @@ def user_data(cluster):
     return base64.b64encode(f"#!/bin/bash\necho ECS_CLUSTER={cluster} >> /etc/ecs/ecs.config".encode()).decode()
 
 
-def make_group(c, name, cluster, *, instance_type="t3.micro", desired=0, max_size=1, protected=False):
-    """A launch template with ECS_CLUSTER user data and an Auto Scaling group
-    on it; returns the group's ARN."""
+NU_VPN = "165.124.160.0/21"  # the tutorial's CIDR; the world's default caller_address lies in it
+
+
+def vpc_id(ec2):
+    return ec2.describe_vpcs(Filters=[{"Name": "is-default", "Values": ["true"]}])["Vpcs"][0]["VpcId"]
+
+
+def security_group(ec2, name, *rules):
+    """A security group of the default VPC with inbound tcp rules (from, to, source):
+    source a CIDR or a group id. Returns its id."""
+    gid = ec2.create_security_group(GroupName=name, Description=name, VpcId=vpc_id(ec2))["GroupId"]
+    for lo, hi, source in rules:
+        allow(ec2, gid, lo, hi, source)
+    return gid
+
+
+def allow(ec2, gid, lo, hi, source):
+    where = {"UserIdGroupPairs": [{"GroupId": source}]} if source.startswith("sg-") else {"IpRanges": [{"CidrIp": source}]}
+    ec2.authorize_security_group_ingress(GroupId=gid, IpPermissions=[{"IpProtocol": "tcp", "FromPort": lo,
+                                                                      "ToPort": hi, **where}])
+
+
+def make_group(c, name, cluster, *, instance_type="t3.micro", desired=0, max_size=1, protected=False, groups=None):
+    """A launch template with ECS_CLUSTER user data (and `groups`, security
+    group ids) and an Auto Scaling group on it; returns the group's ARN."""
     ec2, asg = c["ec2"], c["autoscaling"]
-    ec2.create_launch_template(
-        LaunchTemplateName=f"{name}-lt",
-        LaunchTemplateData={"ImageId": ecs_ami(ec2), "InstanceType": instance_type, "UserData": user_data(cluster)},
-    )
+    data = {"ImageId": ecs_ami(ec2), "InstanceType": instance_type, "UserData": user_data(cluster)}
+    if groups:
+        data["SecurityGroupIds"] = list(groups)
+    ec2.create_launch_template(LaunchTemplateName=f"{name}-lt", LaunchTemplateData=data)
     asg.create_auto_scaling_group(
         AutoScalingGroupName=name, MinSize=0, MaxSize=max_size, DesiredCapacity=desired,
         LaunchTemplate={"LaunchTemplateName": f"{name}-lt", "Version": "$Latest"},
@@ -202,7 +229,9 @@ def build_cluster(c):
     Returns the container instance."""
     ecs = c["ecs"]
     ecs.create_cluster(clusterName="demo")
-    group_arn = make_group(c, "demo-asg", "demo")
+    # The tutorial's instance group: SSH and HTTP from the VPN (security groups are enforced).
+    web = security_group(c["ec2"], "demo-web", (22, 22, NU_VPN), (80, 80, NU_VPN))
+    group_arn = make_group(c, "demo-asg", "demo", groups=[web])
     ecs.create_capacity_provider(name="demo-cp", autoScalingGroupProvider={"autoScalingGroupArn": group_arn})
     ecs.put_cluster_capacity_providers(cluster="demo", capacityProviders=["demo-cp", "FARGATE"],
                                        defaultCapacityProviderStrategy=[])
@@ -387,8 +416,12 @@ def t_job(world, c):
 def t_alb(world, c):
     ec2, elb, ecs = c["ec2"], c["elbv2"], c["ecs"]
     subnets = default_subnets(ec2)
-    vpc = ec2.describe_vpcs(Filters=[{"Name": "is-default", "Values": ["true"]}])["Vpcs"][0]["VpcId"]
-    lb = elb.create_load_balancer(Name="demo-alb", Subnets=subnets[:2], Type="application")["LoadBalancers"][0]
+    vpc = vpc_id(ec2)
+    # The ALB's group lets the VPN in; the instances' group lets the ALB reach the dynamic ports.
+    alb_sg = security_group(ec2, "demo-alb-sg", (80, 80, NU_VPN))
+    allow(ec2, group_id(ec2, "demo-web"), 32768, 65535, alb_sg)
+    lb = elb.create_load_balancer(Name="demo-alb", Subnets=subnets[:2], Type="application",
+                                  SecurityGroups=[alb_sg])["LoadBalancers"][0]
     check(lb["State"]["Code"] == "provisioning", f"new ALB state {lb['State']}")
     tg = elb.create_target_group(Name="demo-tg", Protocol="HTTP", Port=80, VpcId=vpc, HealthCheckPath="/",
                                  TargetType="instance")["TargetGroups"][0]
@@ -467,6 +500,263 @@ def t_breaker(world, c):
     check(primary(svc)["taskDefinition"] == good, "not rolled back")
 
 
+# ----------------------------------------------------------------- networks (firewall.py, enis.py)
+OUTSIDE = "203.0.113.7"  # a caller outside the VPN's CIDR
+
+
+def times_out(url, timeout=0.4):
+    """The connection is accepted and never answered (a security group dropped it)."""
+    status, error = http_get(url, timeout)
+    return status is None and "timed out" in error
+
+
+def net_task(ecs, cluster, arn):
+    return ecs.describe_tasks(cluster=cluster, tasks=[arn])["tasks"][0]
+
+
+def eni_detail(task, name):
+    att = next((a for a in task.get("attachments", []) if a["type"] == "ElasticNetworkInterface"), None)
+    return next((d["value"] for d in att["details"] if d["name"] == name), None) if att else None
+
+
+def register_awsvpc(ecs, family, image, *, memory=512, port=80, fargate=True):
+    container = {"name": family, "image": image, "essential": True,
+                 "portMappings": [{"containerPort": port, "protocol": "tcp"}] if port else []}
+    return ecs.register_task_definition(
+        family=family, networkMode="awsvpc", requiresCompatibilities=["FARGATE" if fargate else "EC2"], cpu="256",
+        memory=str(memory), containerDefinitions=[container],
+        executionRoleArn=f"arn:aws:iam::{ACCOUNT}:role/ecsTaskExecutionRole",
+    )["taskDefinition"]["taskDefinitionArn"]
+
+
+def push(ecr, repo, tag="v1"):
+    ecr.create_repository(repositoryName=repo)
+    manifest = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+                           "config": {"digest": "sha256:" + "2" * 64, "size": 1,
+                                      "mediaType": "application/vnd.docker.container.image.v1+json"}, "layers": []})
+    ecr.put_image(repositoryName=repo, imageManifest=manifest, imageTag=tag)
+    return f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/{repo}:{tag}"
+
+
+@step("security groups: a bridge service answers only when its instance group allows port 80 from the caller")
+def t_sg_bridge(world, c):
+    ecs, ec2 = c["ecs"], c["ec2"]
+    ecs.create_cluster(clusterName="net")
+    net_sg = security_group(ec2, "net-web")  # no inbound rule yet
+    make_group(c, "net-asg", "net", desired=1, groups=[net_sg])
+    ci = wait_for("net instance", lambda: container_instances(ecs, "net"), 5)[0]
+    ip = public_ip(c, ci)
+    register(ecs, "net-web", "public.ecr.aws/demo/web:1", memory=128)
+    ecs.create_service(cluster="net", serviceName="net-web", taskDefinition="net-web", desiredCount=1)
+    wait_for("net-web running", lambda: service(ecs, "net-web", "net")["runningCount"] == 1, 5)
+    url = f"http://{ip}:80/docs"
+    wait_for("the server to listen", lambda: world.sim("GET", "/_sim/state")["servers"], 3)
+    check(times_out(url), "answered without a rule (or refused instead of timing out)")
+    world.config(switches={"security_groups": False})
+    wait_for("/docs with security_groups off", lambda: http_get(url, 1)[0] == 200, 2)
+    world.config(switches={"security_groups": True})
+    check(times_out(url), "still answers with the switch back on")
+    allow(ec2, net_sg, 80, 80, NU_VPN)
+    wait_for("/docs once port 80 is allowed from the VPN", lambda: http_get(url, 1)[0] == 200, 2)
+    world.config(caller_address=OUTSIDE)
+    check(times_out(url), f"answers a caller at {OUTSIDE}, outside {NU_VPN}")
+    world.config(caller_address="165.124.160.10")
+    check(http_get(url, 1)[0] == 200, "no answer once the caller is back on the VPN")
+    return ip, net_sg
+
+
+@step("GET /checkip answers the caller's address, as checkip.amazonaws.com")
+def t_checkip(world, c):
+    url = world.url + "/checkip"
+    with urllib.request.urlopen(url, timeout=2) as resp:
+        body, ctype = resp.read().decode(), resp.headers.get("Content-Type")
+    check(body == "165.124.160.10\n" and ctype.startswith("text/plain"), f"{body!r} {ctype}")
+    world.config(caller_address=OUTSIDE)
+    check(http_get(url)[1] == OUTSIDE + "\n", "checkip does not follow caller_address")
+    world.config(caller_address="165.124.160.10")
+
+
+@step("security groups: ALB target healthy only when its group allows the ALB's group (else Target.Timeout)")
+def t_sg_alb(world, c, net_sg):
+    ec2, elb, ecs = c["ec2"], c["elbv2"], c["ecs"]
+    subnets = default_subnets(ec2)
+    code, message = error_of(elb.create_load_balancer, Name="net-one-az", Subnets=subnets[:1])
+    check((code, message) == ("ValidationError", "At least two subnets in two different Availability Zones must be "
+                                                 "specified"), f"one subnet: {code}: {message}")
+    world.config(switches={"alb_two_azs": False})
+    elb.create_load_balancer(Name="net-one-az", Subnets=subnets[:1])
+    world.config(switches={"alb_two_azs": True})
+    alb_sg = security_group(ec2, "net-alb-sg", (80, 80, NU_VPN))
+    lb = elb.create_load_balancer(Name="net-alb", Subnets=subnets[:2], SecurityGroups=[alb_sg])["LoadBalancers"][0]
+    tg = elb.create_target_group(Name="net-tg", Protocol="HTTP", Port=80, VpcId=vpc_id(ec2), HealthCheckPath="/docs",
+                                 TargetType="instance")["TargetGroups"][0]
+    elb.create_listener(LoadBalancerArn=lb["LoadBalancerArn"], Protocol="HTTP", Port=80,
+                        DefaultActions=[{"Type": "forward", "TargetGroupArn": tg["TargetGroupArn"]}])
+    register(ecs, "net-alb", "public.ecr.aws/demo/web:1", memory=128, ports=((80, 0),))
+    ecs.create_service(cluster="net", serviceName="net-alb", taskDefinition="net-alb", desiredCount=1,
+                       loadBalancers=[{"targetGroupArn": tg["TargetGroupArn"], "containerName": "net-alb",
+                                       "containerPort": 80}])
+
+    def health():
+        desc = elb.describe_target_health(TargetGroupArn=tg["TargetGroupArn"])["TargetHealthDescriptions"]
+        return desc[0]["TargetHealth"] if desc else None
+
+    h = wait_for("target unhealthy", lambda: (lambda h: h if h and h["State"] == "unhealthy" else None)(health()), 5)
+    check((h["Reason"], h["Description"]) == ("Target.Timeout", "Request timed out"), f"unhealthy {h}")
+    dns = lb["DNSName"]
+    check(http_get(f"http://{dns}/docs")[0] == 503, "the ALB forwarded to an unhealthy target")
+    allow(ec2, net_sg, 32768, 65535, alb_sg)
+    wait_for("target healthy", lambda: (health() or {}).get("State") == "healthy", 5)
+    wait_for("/docs through the ALB", lambda: http_get(f"http://{dns}/docs")[0] == 200, 3)
+    world.config(caller_address=OUTSIDE)
+    check(times_out(f"http://{dns}/docs"), "the ALB answers a caller outside its group's CIDR")
+    world.config(caller_address="165.124.160.10")
+    ecs.update_service(cluster="net", service="net-alb", desiredCount=0)
+    return lb, alb_sg
+
+
+@step("Fargate, assignPublicIp ENABLED: an ENI, a public address that answers, ip targets behind the ALB")
+def t_fargate(world, c, lb, alb_sg):
+    ec2, elb, ecs, ecr = c["ec2"], c["elbv2"], c["ecs"], c["ecr"]
+    image = push(ecr, "fg")
+    register_awsvpc(ecs, "fg-web", image)
+    task_sg = security_group(ec2, "fg-task", (80, 80, alb_sg), (80, 80, NU_VPN))
+    tg = elb.create_target_group(Name="fg-tg", Protocol="HTTP", Port=80, VpcId=vpc_id(ec2), HealthCheckPath="/docs",
+                                 TargetType="ip")["TargetGroups"][0]
+    itg = elb.create_target_group(Name="fg-itg", Protocol="HTTP", Port=80, VpcId=vpc_id(ec2),
+                                  TargetType="instance")["TargetGroups"][0]
+    elb.create_listener(LoadBalancerArn=lb["LoadBalancerArn"], Protocol="HTTP", Port=8080,
+                        DefaultActions=[{"Type": "forward", "TargetGroupArn": tg["TargetGroupArn"]}])
+    elb.create_listener(LoadBalancerArn=lb["LoadBalancerArn"], Protocol="HTTP", Port=8081,
+                        DefaultActions=[{"Type": "forward", "TargetGroupArn": itg["TargetGroupArn"]}])
+    allow(ec2, alb_sg, 8080, 8080, NU_VPN)  # the new listener's port
+    subnet = default_subnets(ec2)[0]
+    network = {"awsvpcConfiguration": {"subnets": [subnet], "securityGroups": [task_sg], "assignPublicIp": "ENABLED"}}
+    wrong = [{"targetGroupArn": itg["TargetGroupArn"], "containerName": "fg-web", "containerPort": 80}]
+    code, message = error_of(ecs.create_service, cluster="net", serviceName="fg-web", taskDefinition="fg-web",
+                             desiredCount=1, launchType="FARGATE", networkConfiguration=network, loadBalancers=wrong)
+    check(code == "InvalidParameterException" and message == (
+        f"The provided target group {itg['TargetGroupArn']} has target type instance, which is incompatible with the "
+        "awsvpc network mode specified in the task definition."), f"{code}: {message}")
+    ecs.create_service(cluster="net", serviceName="fg-web", taskDefinition="fg-web", desiredCount=1,
+                       launchType="FARGATE", networkConfiguration=network,
+                       loadBalancers=[{"targetGroupArn": tg["TargetGroupArn"], "containerName": "fg-web",
+                                       "containerPort": 80}])
+    svc = wait_for("fg-web steady", lambda: completed_in(ecs, "net", "fg-web", 1), 10)
+    task = running_tasks_in(ecs, "net", "fg-web")[0]
+    private = eni_detail(task, "privateIPv4Address")
+    eni_id = eni_detail(task, "networkInterfaceId")
+    check(private and private.startswith("127.") and eni_id and eni_id.startswith("eni-"), f"attachment {task.get('attachments')}")
+    check(task["containers"][0]["networkInterfaces"][0]["privateIpv4Address"] == private, "container networkInterfaces")
+    eni = ec2.describe_network_interfaces(NetworkInterfaceIds=[eni_id])["NetworkInterfaces"][0]
+    public = eni.get("Association", {}).get("PublicIp")
+    check(public and public.startswith("127.") and public != private, f"ENI association {eni.get('Association')}")
+    check([g["GroupId"] for g in eni["Groups"]] == [task_sg] and eni["SubnetId"] == subnet, f"ENI {eni}")
+    check(http_get(f"http://{public}/docs", 1)[0] == 200, "the public address does not answer")
+    check(times_out(f"http://{private}/docs"), "the private address answers from the internet")
+    health = elb.describe_target_health(TargetGroupArn=tg["TargetGroupArn"])["TargetHealthDescriptions"]
+    check([(h["Target"]["Id"], h["Target"]["Port"], h["TargetHealth"]["State"]) for h in health] == [(private, 80, "healthy")],
+          f"ip targets {health}")
+    check(http_get(f"http://{lb['DNSName']}:8080/docs")[0] == 200, "no /docs through the ALB's ip target group")
+    check(svc["networkConfiguration"]["awsvpcConfiguration"]["assignPublicIp"] == "ENABLED", "networkConfiguration")
+    ecs.update_service(cluster="net", service="fg-web", desiredCount=0)
+    wait_for("fg-web's ENI deleted", lambda: not ec2.describe_network_interfaces(
+        Filters=[{"Name": "network-interface-id", "Values": [eni_id]}])["NetworkInterfaces"], 5)
+    world.config(switches={"target_type_network_mode": False})
+    ecs.create_service(cluster="net", serviceName="fg-wrong", taskDefinition="fg-web", desiredCount=0,
+                       launchType="FARGATE", networkConfiguration=network, loadBalancers=wrong)
+    world.config(switches={"target_type_network_mode": True})
+    return image, subnet, task_sg
+
+
+@step("Fargate without a public IP in a public subnet (no NAT) -> ResourceInitializationError; switches off")
+def t_fargate_no_route(world, c, image, subnet, task_sg):
+    ecs = c["ecs"]
+    private = {"awsvpcConfiguration": {"subnets": [subnet], "securityGroups": [task_sg], "assignPublicIp": "DISABLED"}}
+    arn = ecs.run_task(cluster="net", taskDefinition="fg-web", launchType="FARGATE",
+                       networkConfiguration=private)["tasks"][0]["taskArn"]
+    task = wait_for("no route to ECR", lambda: stopped_in(ecs, "net", arn), 5)
+    check(task["stopCode"] == "TaskFailedToStart" and task["stoppedReason"].startswith(
+        "ResourceInitializationError: unable to pull secrets or registry auth: The task cannot pull registry auth from "
+        "Amazon ECR: There is a connection issue between the task and Amazon ECR. Check your task network "
+        "configuration."), f"{task.get('stopCode')}: {task['stoppedReason']}")
+    world.config(switches={"fargate_internet_route": False})
+    arn = ecs.run_task(cluster="net", taskDefinition="fg-web", launchType="FARGATE",
+                       networkConfiguration=private)["tasks"][0]["taskArn"]
+    wait_for("runs with fargate_internet_route off", lambda: net_task(ecs, "net", arn)["lastStatus"] == "RUNNING", 5)
+    world.config(switches={"fargate_internet_route": True})
+    ecs.stop_task(cluster="net", task=arn)
+    world.config(switches={"awsvpc_networking": False})
+    arn = ecs.run_task(cluster="net", taskDefinition="fg-web", launchType="FARGATE",
+                       networkConfiguration=private)["tasks"][0]["taskArn"]
+    task = wait_for("awsvpc_networking off", lambda: (lambda t: t if t["lastStatus"] == "RUNNING" else None)(
+        net_task(ecs, "net", arn)), 5)
+    world.config(switches={"awsvpc_networking": True})
+    state = {t["taskArn"]: t for t in world.sim("GET", "/_sim/state")["tasks"]}
+    check(state[arn]["eni"] is None, f"an ENI with awsvpc_networking off: {state[arn]['eni']}")
+    ecs.stop_task(cluster="net", task=arn)
+
+
+@step("EC2 launch type + assignPublicIp ENABLED refused; awsvpc on a t3.micro: one task ENI, then RESOURCE:ENI")
+def t_awsvpc_ec2(world, c, task_sg):
+    ecs, ec2 = c["ecs"], c["ec2"]
+    register_awsvpc(ecs, "ec2-vpc", "public.ecr.aws/demo/web:1", memory=128, fargate=False)
+    subnet = default_subnets(ec2)[0]
+    public = {"awsvpcConfiguration": {"subnets": [subnet], "securityGroups": [task_sg], "assignPublicIp": "ENABLED"}}
+    for fn, kwargs in ((ecs.run_task, {}), (ecs.create_service, {"serviceName": "ec2-vpc", "desiredCount": 1})):
+        code, message = error_of(fn, cluster="net", taskDefinition="ec2-vpc", launchType="EC2",
+                                 networkConfiguration=public, **kwargs)
+        check((code, message) == ("InvalidParameterException", "Assign public IP is not supported for this launch type."),
+              f"{fn.__name__}: {code}: {message}")
+    world.config(switches={"public_ip_fargate_only": False})
+    ecs.create_service(cluster="net", serviceName="ec2-vpc-off", taskDefinition="ec2-vpc", launchType="EC2",
+                       networkConfiguration=public, desiredCount=0)
+    world.config(switches={"public_ip_fargate_only": True})
+    private = {"awsvpcConfiguration": {"subnets": [subnet]}}  # no groups: the VPC's default group
+    out = ecs.run_task(cluster="net", taskDefinition="ec2-vpc", launchType="EC2", networkConfiguration=private)
+    first = out["tasks"][0]["taskArn"]
+    task = wait_for("awsvpc task on EC2 running", lambda: (lambda t: t if t["lastStatus"] == "RUNNING" else None)(
+        net_task(ecs, "net", first)), 5)
+    eni = ec2.describe_network_interfaces(NetworkInterfaceIds=[eni_detail(task, "networkInterfaceId")])["NetworkInterfaces"][0]
+    default = group_id(ec2, "default")
+    check([g["GroupId"] for g in eni["Groups"]] == [default] and "Association" not in eni, f"EC2 task ENI {eni}")
+    out = ecs.run_task(cluster="net", taskDefinition="ec2-vpc", launchType="EC2", networkConfiguration=private)
+    check(not out["tasks"] and out["failures"][0]["reason"] == "RESOURCE:ENI", f"second task {out}")
+    ecs.create_service(cluster="net", serviceName="ec2-vpc", taskDefinition="ec2-vpc", launchType="EC2",
+                       networkConfiguration=private, desiredCount=1)
+    msg = wait_for("ENI placement event", lambda: next((e["message"] for e in service(ecs, "ec2-vpc", "net")["events"]
+                                                        if "unable to place" in e["message"]), None), 3)
+    check(msg.startswith("(service ec2-vpc) was unable to place a task because no container instance met all of its "
+                         "requirements. The closest matching (container-instance ") and
+          msg.endswith(') encountered error "RESOURCE:ENI". For more information, see the Troubleshooting section of '
+                       'the Amazon ECS Developer Guide.'), msg)
+    ecs.update_service(cluster="net", service="ec2-vpc", desiredCount=0)
+    world.config(switches={"eni_limit": False})
+    out = ecs.run_task(cluster="net", taskDefinition="ec2-vpc", launchType="EC2", networkConfiguration=private)
+    world.config(switches={"eni_limit": True})
+    check(out["tasks"] and not out["failures"], f"eni_limit off: {out}")
+    for arn in (first, out["tasks"][0]["taskArn"]):
+        ecs.stop_task(cluster="net", task=arn)
+
+
+def completed_in(ecs, cluster, name, desired):
+    svc = service(ecs, name, cluster)
+    dep = primary(svc)
+    ok = svc["runningCount"] == desired and dep["rolloutState"] == "COMPLETED" and len(svc["deployments"]) == 1
+    return svc if ok else None
+
+
+def running_tasks_in(ecs, cluster, name):
+    arns = ecs.list_tasks(cluster=cluster, serviceName=name)["taskArns"]
+    tasks = ecs.describe_tasks(cluster=cluster, tasks=arns)["tasks"] if arns else []
+    return [t for t in tasks if t["lastStatus"] == "RUNNING"]
+
+
+def stopped_in(ecs, cluster, arn):
+    task = net_task(ecs, cluster, arn)
+    return task if task["lastStatus"] == "STOPPED" else None
+
+
 # ------------------------------------------------------------ the AWS behaviours of the world
 FREE_TIER_MESSAGE = ("The specified instance type is not eligible for Free Tier. For a list of Free Tier instance "
                      "types, run 'describe-instance-types' with the filter 'free-tier-eligible=true'.")
@@ -489,12 +779,13 @@ def timeline(world, event=None, ident=None):
 @step("control API: /_sim/config defaults, validation, /_sim/state settings")
 def t_config(world, c):
     config = world.sim("GET", "/_sim/config")
-    check(config["account_plan"] == "free-plan" and config["timing"] == "fast" and config["time_scale"] == 0.05,
-          f"defaults {config}")
+    check(config["account_plan"] == "free-plan" and config["timing"] == "fast" and config["time_scale"] == 0.05
+          and config["caller_address"] == "165.124.160.10", f"defaults {config}")
     check(all(config["switches"].values()) and "free_tier" in config["switches"], f"switches {config['switches']}")
     for body, words in (({"nope": 1}, "unknown keys"), ({"switches": {"nope": False}}, "free_tier"),
                         ({"timing": "slow"}, "timing"), ({"time_scale": 0}, "time_scale"),
-                        ({"switches": {"free_tier": "no"}}, "free_tier")):
+                        ({"switches": {"free_tier": "no"}}, "free_tier"), ({"caller_address": "nu-vpn"}, "IPv4"),
+                        ({"caller_address": "::1"}, "caller_address")):
         status, answer = world.sim_status("POST", "/_sim/config", body)
         check(status == 400 and words in answer["error"], f"{body} -> {status} {answer}")
     check(world.sim("GET", "/_sim/config") == config, "a rejected config changed something")
@@ -884,7 +1175,9 @@ def t_realistic(world, c):
     world.config(timing="realistic", time_scale=0.01)
     try:
         ecs.create_cluster(clusterName="real")
-        arn = make_group(c, "real-asg", "real", protected=True)
+        alb_sg = security_group(ec2, "real-alb-sg", (80, 80, NU_VPN))
+        web = security_group(ec2, "real-web", (32768, 65535, alb_sg))
+        arn = make_group(c, "real-asg", "real", protected=True, groups=[web])
         ecs.create_capacity_provider(name="real-cp", autoScalingGroupProvider={
             "autoScalingGroupArn": arn, "managedTerminationProtection": "ENABLED",
             "managedScaling": {"status": "ENABLED", "targetCapacity": 100}})
@@ -892,7 +1185,8 @@ def t_realistic(world, c):
                                            defaultCapacityProviderStrategy=[{"capacityProvider": "real-cp", "weight": 1}])
         vpc = ec2.describe_vpcs(Filters=[{"Name": "is-default", "Values": ["true"]}])["Vpcs"][0]["VpcId"]
         before_lb = max(e["t"] for e in world.sim("GET", "/_sim/timeline"))
-        lb = elb.create_load_balancer(Name="real-alb", Subnets=default_subnets(ec2)[:2])["LoadBalancers"][0]
+        lb = elb.create_load_balancer(Name="real-alb", Subnets=default_subnets(ec2)[:2],
+                                      SecurityGroups=[alb_sg])["LoadBalancers"][0]
         tg = elb.create_target_group(Name="real-tg", Protocol="HTTP", Port=80, VpcId=vpc, HealthCheckPath="/docs",
                                      HealthCheckIntervalSeconds=5, HealthyThresholdCount=2)["TargetGroups"][0]
         elb.create_listener(LoadBalancerArn=lb["LoadBalancerArn"], Protocol="HTTP", Port=80,
@@ -1035,6 +1329,12 @@ def main():
         t_draining_off(world, clients)
         t_port(world, clients)
         t_breaker(world, clients)
+        _net_ip, net_sg = t_sg_bridge(world, clients)
+        t_checkip(world, clients)
+        lb, alb_sg = t_sg_alb(world, clients, net_sg)
+        image, subnet, task_sg = t_fargate(world, clients, lb, alb_sg)
+        t_fargate_no_route(world, clients, image, subnet, task_sg)
+        t_awsvpc_ec2(world, clients, task_sg)
         t_asg_zero(world, clients)
         t_free_tier(world, clients)
         t_plan_state(world, clients)

@@ -17,7 +17,16 @@ capacity providers, task placement, and managed scaling.
 (b) Placement (switch capacity_provider_placement). A task with a
     capacity-provider strategy (service, RunTask, or the cluster default) goes
     only on instances registered with that provider; launchType EC2 on any.
-    Then ports, memory, CPU as before (the most free memory wins). When nothing
+    Then ports, ENIs, memory, CPU (the most free memory wins). An awsvpc task
+    needs one of the instance's network interfaces beyond its primary one
+    (switch eni_limit; https://docs.aws.amazon.com/AmazonECS/latest/developerguide/container-instance-eni.html,
+    the limits per type from EC2's NetworkInfo.MaximumNetworkInterfaces, as moto
+    ships them and as https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/AvailableIpPerENI.html
+    lists them: t2.micro, t3.micro, t4g.micro 2, so one task; t3.small 3),
+    else RESOURCE:ENI (RunTask failures; the service event `… The closest
+    matching (container-instance …) encountered error "RESOURCE:ENI". …`, as
+    quoted in a public Terraform repository's notes). ENI trunking is not
+    simulated. When nothing
     fits: with managed scaling ENABLED the task is created and waits in
     PROVISIONING until an instance with room appears ("If the Auto Scaling group
     can't scale out to accommodate the number of tasks run, the tasks fails to
@@ -62,6 +71,7 @@ import math
 import re
 
 from moto.ec2.exceptions import EC2ClientError
+from moto.ec2.models.instance_types import INSTANCE_TYPES
 from moto.ec2.models.instances import InstanceBackend, InstanceState
 from moto.ecs.exceptions import EcsClientException
 from moto.ecs.models import EC2ContainerServiceBackend
@@ -90,6 +100,12 @@ INSTANCE_RESOURCES = {
     "m5.large": (2048, 7680),
 }
 DEFAULT_RESOURCES = (2048, 3800)
+
+
+def task_enis(instance_type):
+    """ENIs an instance of this type can give awsvpc tasks: all but the primary."""
+    info = (INSTANCE_TYPES.get(instance_type) or {}).get("NetworkInfo") or {}
+    return max(0, int(info.get("MaximumNetworkInterfaces") or 3) - 1)
 
 USER_DATA_CLUSTER = re.compile(r"ECS_CLUSTER=([A-Za-z0-9_-]+)")
 
@@ -127,6 +143,7 @@ class Capacity:
         self.launched_at = {}  # instance id -> monotonic time RunInstances accepted it
         self.running_at = {}  # instance id -> monotonic time it was first seen running
         self.registered = {}  # instance id -> (ecs backend, cluster name, container instance)
+        self.instance_types = {}  # instance id -> instance type
         self.low_since = {}  # provider arn -> monotonic time its need first fell below desired
         self.next_scaling_at = 0.0
 
@@ -216,6 +233,7 @@ class Capacity:
              "integerValue": 0, "longValue": 0},
         ]
         ci.remaining_resources = copy.deepcopy(ci.registered_resources)
+        self.instance_types[instance.id] = instance.instance_type
         ci.version_info = {"agentVersion": "1.88.0", "agentHash": "f8f8a2b6", "dockerVersion": "DockerVersion: 25.0.6"}
         # Fixed now: a provider created later never adopts this instance.
         ci.capacity_provider_name = self._provider_of_instance(ecs, instance)
@@ -297,6 +315,10 @@ class Capacity:
         reserved = set(int(p) for p in self.registered_resource(ci, "PORTS")["stringSetValue"]) | ports
         if any(p in reserved for p in reqs["ports"]):
             return "PORTS"
+        if reqs.get("eni") and SETTINGS.on("eni_limit"):
+            limit = task_enis(self.instance_types.get(ci.ec2_instance_id))
+            if self.sim.tasks.enis_used(ci) + reqs["eni"] > limit:
+                return "ENI"
         if reqs["memory"] > self.registered_resource(ci, "MEMORY")["integerValue"] - memory:
             return "MEMORY"
         if reqs["cpu"] > self.registered_resource(ci, "CPU")["integerValue"] - cpu:
@@ -364,19 +386,22 @@ class Capacity:
         """Instances of the group's type the waiting tasks need, first fit
         (AWS uses binpack); a task too big for an empty instance is ignored."""
         cpu, memory = INSTANCE_RESOURCES.get(group.instance_type, DEFAULT_RESOURCES)
-        bins = []  # [cpu used, memory used, ports]
+        enis = task_enis(group.instance_type) if SETTINGS.on("eni_limit") else 10 ** 6
+        bins = []  # [cpu used, memory used, ports, enis used]
         for st in waiting:
             r = st.reqs
-            if r["cpu"] > cpu or r["memory"] > memory:
+            if r["cpu"] > cpu or r["memory"] > memory or r.get("eni", 0) > enis:
                 continue
             for b in bins:
-                if b[0] + r["cpu"] <= cpu and b[1] + r["memory"] <= memory and not b[2] & set(r["ports"]):
+                if (b[0] + r["cpu"] <= cpu and b[1] + r["memory"] <= memory and not b[2] & set(r["ports"])
+                        and b[3] + r.get("eni", 0) <= enis):
                     b[0] += r["cpu"]
                     b[1] += r["memory"]
                     b[2] |= set(r["ports"])
+                    b[3] += r.get("eni", 0)
                     break
             else:
-                bins.append([r["cpu"], r["memory"], set(r["ports"])])
+                bins.append([r["cpu"], r["memory"], set(r["ports"]), r.get("eni", 0)])
         return len(bins)
 
     def _scale(self, ecs, provider, group, now):

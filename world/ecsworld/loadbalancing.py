@@ -5,10 +5,26 @@ target registration by ECS, health checks, draining, and the listeners.
   `active` after the profile's provisioning time (TF elbv2
   waitLoadBalancerActive) and only then forwards traffic. moto made it active
   on the first Describe call; here the simulator owns the state.
-- ECS registers each RUNNING task's instance + host port in the service's
-  target groups (event `registered 1 targets in (target-group …)`).
-- Health checks: HTTP GET of the group's path on each target, matcher
-  HttpCode, every HealthCheckIntervalSeconds; healthy after
+- ECS registers each RUNNING task in the service's target groups (event
+  `registered 1 targets in (target-group …)`): a bridge/host task as its
+  instance + host port (`instance` groups), an awsvpc task as its ENI's private
+  address + containerPort (`ip` groups, enis.py). CreateService/UpdateService
+  refuse a group of the other kind (switch target_type_network_mode):
+  `The provided target group ARN has target type instance, which is
+  incompatible with the awsvpc network mode specified in the task definition.`
+  (hashicorp/terraform-provider-aws and CloudFormation users quote it; the
+  `ip`/`bridge` form likewise).
+- CreateLoadBalancer of an application load balancer needs subnets in at least
+  two Availability Zones (switch alb_two_azs): `ValidationError: At least two
+  subnets in two different Availability Zones must be specified` (as
+  CloudFormation and Elastic Beanstalk users quote ELBv2's answer; the
+  API_CreateLoadBalancer reference: "you must specify subnets from at least two
+  Availability Zones"). Without SecurityGroups it gets the VPC's default group.
+- Health checks: HTTP GET of the group's path on each target, from the load
+  balancer's address, matcher HttpCode, every HealthCheckIntervalSeconds; a
+  target whose security groups do not let the load balancer in gets no answer:
+  `Target.Timeout`, "Request timed out" (firewall.py; API_TargetHealth:
+  "Target.Timeout - The health check requests timed out"); healthy after
   HealthyThresholdCount successes, unhealthy after UnhealthyThresholdCount
   failures (https://docs.aws.amazon.com/elasticloadbalancing/latest/application/target-group-health-checks.html;
   fast profile: 0.2 s and at most 2). DescribeTargetHealth: `initial`
@@ -29,6 +45,8 @@ target registration by ECS, health checks, draining, and the listeners.
 import logging
 import re
 
+from moto.ecs.exceptions import InvalidParameterException
+from moto.elbv2.exceptions import ELBClientError
 from moto.elbv2.models import ELBv2Backend, FakeHealthStatus, FakeLoadBalancer, FakeTargetGroup
 
 from . import network, simulator
@@ -92,24 +110,28 @@ class LoadBalancing:
     # ------------------------------------------------------- ECS registration
     def register_targets(self, st):
         service = self._service_of(st)
-        if service is None or not st.instance_id:
+        if st.eni is not None:
+            target_id, kind = st.eni.private_ip, "ip"
+        else:
+            target_id, kind = st.instance_id, "instance"
+        if service is None or not target_id:
             return
         elb = self._elb(st)
         for lb in service.load_balancers or []:
             tg = elb.target_groups.get(lb.get("targetGroupArn"))
             port = next((hp for n, cp, hp in st.host_ports
                          if n == lb.get("containerName") and cp == int(lb.get("containerPort") or 0)), None)
-            if tg is None or port is None or tg.target_type != "instance":
+            if tg is None or port is None or tg.target_type != kind:
                 continue
             try:
-                tg.register([{"Id": st.instance_id, "Port": port}])
+                tg.register([{"Id": target_id, "Port": port}])
             except Exception as err:  # e.g. instance no longer running
-                log.warning("could not register %s:%s in %s: %s", st.instance_id, port, tg.name, err)
+                log.warning("could not register %s:%s in %s: %s", target_id, port, tg.name, err)
                 continue
-            key = (tg.arn, st.instance_id, str(port))
+            key = (tg.arn, target_id, str(port))
             self.health[key] = {"state": "initial", "ok": 0, "fail": 0, "last": 0}
             self.target_tasks[key] = st.task.id
-            st.targets.append((tg.arn, st.instance_id, port))
+            st.targets.append((tg.arn, target_id, port))
             self.sim.scheduler.event(service, f"(service {service.name}) registered 1 targets in (target-group {tg.arn})")
 
     def start_draining(self, st):
@@ -201,7 +223,7 @@ class LoadBalancing:
             if key not in self.forwarders:
                 try:
                     self.forwarders[key] = network.Forwarder(
-                        key[0], key[1], lambda key=key: self.listener_targets.get(key, [])
+                        key[0], key[1], lambda key=key: self.listener_targets.get(key, []), self.sim.firewall.allows
                     )
                     log.info("load balancer listening on %s:%s", *key)
                 except OSError as err:
@@ -216,8 +238,10 @@ class LoadBalancing:
         for account_id, region, elb in self.sim.loaded(self.sim.elbv2_backends):
             active = {arn for arn, lb in elb.load_balancers.items() if lb.state == "active"}
             for tg in list(elb.target_groups.values()):
-                if not set(tg.load_balancer_arns) & active:
+                checking = [arn for arn in tg.load_balancer_arns if arn in active]
+                if not checking:
                     continue
+                source = self.lb_ips.get(checking[0])
                 for t in list(tg.targets.values()):
                     key = (tg.arn, t["Id"], str(t["Port"]))
                     h = self.health.setdefault(key, {"state": "initial", "ok": 0, "fail": 0, "last": 0})
@@ -227,9 +251,11 @@ class LoadBalancing:
                     h["last"] = now
                     port = t["Port"] if tg.health_check_port in (None, "traffic-port") else tg.health_check_port
                     codes = (tg.matcher or {}).get("HttpCode", "200") if getattr(tg, "matcher", None) else "200"
+                    # Dropped by the target's security groups: no answer, without waiting for it.
+                    blocked = not self.sim.firewall.allows(ip, port, source)
                     checks.append({"key": key, "ip": ip, "port": port, "path": tg.health_check_path or "/",
                                    "codes": codes, "healthy": p.healthy_threshold(tg),
-                                   "unhealthy": p.unhealthy_threshold(tg)})
+                                   "unhealthy": p.unhealthy_threshold(tg), "source": source, "blocked": blocked})
         return checks
 
     @staticmethod
@@ -248,7 +274,7 @@ class LoadBalancing:
             h = self.health.get(check["key"])
             if h is None or h["state"] == "draining":
                 continue  # deregistered meanwhile
-            if status is not None and self._code_matches(status, check["codes"]):
+            if isinstance(status, int) and self._code_matches(status, check["codes"]):
                 h["ok"], h["fail"] = h["ok"] + 1, 0
                 if h["ok"] >= check["healthy"] and h["state"] != "healthy":
                     h.update(state="healthy", reason=None, description=None)
@@ -257,7 +283,9 @@ class LoadBalancing:
                                           {"targetGroupArn": tg_arn, "target": target_id, "port": int(port)})
             else:
                 h["ok"], h["fail"] = 0, h["fail"] + 1
-                if status is None:
+                if status == network.TIMEOUT:
+                    reason, desc = "Target.Timeout", "Request timed out"
+                elif status is None:
                     reason, desc = "Target.FailedHealthChecks", "Health checks failed"
                 else:
                     reason, desc = "Target.ResponseCodeMismatch", f"Health checks failed with these codes: [{status}]"
@@ -278,8 +306,21 @@ _orig_create_lb = ELBv2Backend.create_load_balancer
 _orig_health_for = FakeTargetGroup.health_for
 
 
-def create_load_balancer(self, *args, **kwargs):
-    lb = _orig_create_lb(self, *args, **kwargs)
+TWO_AZS = "At least two subnets in two different Availability Zones must be specified"
+
+
+def create_load_balancer(self, name, security_groups, subnet_ids, subnet_mappings=None, scheme="internet-facing",
+                         loadbalancer_type=None, *args, **kwargs):
+    if (loadbalancer_type or "application") == "application" and SETTINGS.on("alb_two_azs"):
+        ids = list(subnet_ids or []) + [m.get("SubnetId") for m in subnet_mappings or []]
+        zones = {getattr(self.ec2_backend.get_subnet(i), "availability_zone", None) for i in ids if i}
+        if ids and len(zones) < 2:
+            raise ELBClientError("ValidationError", TWO_AZS)
+    lb = _orig_create_lb(self, name, security_groups, subnet_ids, subnet_mappings, scheme, loadbalancer_type,
+                         *args, **kwargs)
+    if lb.type == "application" and not lb.security_groups:
+        default = self.ec2_backend.get_default_security_group(lb.vpc_id)
+        lb.security_groups = [default.id] if default else []
     sim = simulator.SIM
     # The DNS name users curl: an address of this world's loopback /24.
     lb.dns_name = sim.lb.assign_lb_ip(lb.arn)
@@ -298,6 +339,26 @@ def health_for(self, target, ec2_backend):
         )
     state, reason, description = simulator.SIM.lb.target_health(self.arn, status.instance_id, status.port)
     return FakeHealthStatus(status.instance_id, status.port, self.health_check_port, state, reason, description)
+
+
+def check_target_types(backend, td, load_balancers):
+    """CreateService / UpdateService: the target group's type must suit the
+    task definition's network mode (awsvpc -> ip, bridge/host -> instance)."""
+    if td is None or not SETTINGS.on("target_type_network_mode"):
+        return
+    from moto.elbv2.models import elbv2_backends
+
+    elb = elbv2_backends[backend.account_id][backend.region_name]
+    mode = td.network_mode or "bridge"
+    for item in load_balancers or []:
+        tg = elb.target_groups.get(item.get("targetGroupArn") or "")
+        if tg is None or tg.target_type not in ("ip", "instance"):
+            continue
+        if (mode == "awsvpc") != (tg.target_type == "ip"):
+            raise InvalidParameterException(
+                f"The provided target group {tg.arn} has target type {tg.target_type}, which is incompatible with "
+                f"the {mode} network mode specified in the task definition."
+            )
 
 
 ELBv2Backend.create_load_balancer = create_load_balancer

@@ -1,9 +1,14 @@
 """The world's loopback network: addresses, container HTTP servers, ALB forwarders.
 
 Every world owns one random loopback /24 (127.A.B.0/24) so that several worlds
-can run side by side on one machine. EC2 instances and load balancers get
-addresses from it; a task with a host port gets a real HTTP server bound to
-its instance's address, and a load balancer gets a real HTTP forwarder.
+can run side by side on one machine. EC2 instances, load balancers and awsvpc
+task ENIs get addresses from it; a task with a host port gets a real HTTP server
+bound to its instance's address (an awsvpc task: to its ENI's addresses), and a
+load balancer gets a real HTTP forwarder. Every server may carry a guard (the
+security groups, firewall.py): a connection the guard refuses is accepted and
+parked, never answered, so that the client times out as it does on AWS.
+A load balancer's forwarder and health checks connect from the load balancer's
+own address, so that the target's guard sees which load balancer calls.
 None of these servers touches moto: they only read plain Python values that
 the simulator hands them, so they never need the world lock.
 """
@@ -16,6 +21,7 @@ import logging
 import random
 import socket
 import threading
+import time
 from collections import deque
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -69,6 +75,7 @@ class Subnet:
         if self.prefix is None:
             raise RuntimeError("no free loopback /24 found for this world")
         self._next = 1
+        self._free = deque()  # released addresses, handed out again once fresh ones run out
         self._lock = threading.Lock()
 
     @staticmethod
@@ -84,14 +91,23 @@ class Subnet:
     def allocate(self):
         with self._lock:
             if self._next >= self.CLAIM_HOST:
+                if self._free:
+                    return self._free.popleft()
                 raise RuntimeError(f"loopback subnet {self.prefix}.0/24 exhausted")
             ip = f"{self.prefix}.{self._next}"
             self._next += 1
             return ip
 
+    def release(self, ip):
+        """An address no longer in use (a stopped task's ENI)."""
+        with self._lock:
+            if ip and ip not in self._free:
+                self._free.append(ip)
+
     def reset(self):
         with self._lock:
             self._next = 1
+            self._free.clear()
 
     def close(self):
         if self._claim is not None:
@@ -108,12 +124,49 @@ def _is_root():
         return False
 
 
+# How long a dropped connection is held open (never answered) before it is closed.
+DROP_HOLD_SECONDS = 300
+DROP_HOLD_MAX = 256
+
+
 class _Server(ThreadingHTTPServer):
     # The next task on the same instance must be able to bind the same port
     # right after this one stops (TIME_WAIT sockets must not block it).
     allow_reuse_address = True
     daemon_threads = True
     request_queue_size = 64
+
+    def __init__(self, address, handler, guard=None):
+        # guard(dst_ip, dst_port, src_ip) -> bool: False drops the connection.
+        self.guard = guard
+        self._parked = deque()  # (deadline, socket) of dropped connections
+        super().__init__(address, handler)
+
+    def process_request(self, request, client_address):
+        guard = self.guard
+        if guard is not None and not guard(self.server_address[0], self.server_address[1], client_address[0]):
+            self._park(request)
+            return
+        super().process_request(request, client_address)
+
+    def _park(self, sock):
+        """Drop silently: keep the connection open and never read or answer it."""
+        now = time.monotonic()
+        while self._parked and (self._parked[0][0] <= now or len(self._parked) >= DROP_HOLD_MAX):
+            self._close(self._parked.popleft()[1])
+        self._parked.append((now + DROP_HOLD_SECONDS, sock))
+
+    @staticmethod
+    def _close(sock):
+        try:
+            sock.close()
+        except OSError:
+            pass
+
+    def server_close(self):
+        while self._parked:
+            self._close(self._parked.popleft()[1])
+        super().server_close()
 
     def handle_error(self, request, client_address):
         # Clients (health checks, tests) hang up early all the time; not news.
@@ -146,15 +199,15 @@ class AppServer(_Serving):
     `on_docs_200()` (from this server's thread) for the timeline.
     """
 
-    def __init__(self, ip, port, docs_status, task_id, access_log, on_docs_200):
+    def __init__(self, ip, port, docs_status, task_id, access_log, on_docs_200, guard=None, container=None):
         handler = type(
             "AppHandler",
             (_AppHandler,),
             {"docs_status": docs_status, "task_id": task_id, "access_log": access_log,
              "on_docs_200": staticmethod(on_docs_200)},
         )
-        server = _Server((ip, port), handler)
-        self.ip, self.port = ip, port
+        server = _Server((ip, port), handler, guard)
+        self.ip, self.port, self.container = ip, port, container
         super().__init__(server, f"app-{ip}:{port}")
 
 
@@ -213,9 +266,9 @@ class Forwarder(_Serving):
     simulator replaces the list it returns after each health-check round.
     """
 
-    def __init__(self, ip, port, targets):
+    def __init__(self, ip, port, targets, guard=None):
         handler = type("ForwardHandler", (_ForwardHandler,), {"targets": staticmethod(targets), "rr": itertools.count()})
-        server = _Server((ip, port), handler)
+        server = _Server((ip, port), handler, guard)
         self.ip, self.port = ip, port
         super().__init__(server, f"alb-{ip}:{port}")
 
@@ -250,11 +303,14 @@ class _ForwardHandler(BaseHTTPRequestHandler):
         headers = {k: v for k, v in self.headers.items() if k.lower() not in ("connection", "keep-alive")}
         headers["X-Forwarded-For"] = self.client_address[0]
         try:
-            conn = http.client.HTTPConnection(ip, port, timeout=5)
+            # From the load balancer's own address: the target's security groups see it.
+            conn = http.client.HTTPConnection(ip, port, timeout=5, source_address=(self.server.server_address[0], 0))
             conn.request(self.command, self.path, body=body, headers=headers)
             resp = conn.getresponse()
             data = resp.read()
             conn.close()
+        except socket.timeout:
+            return self._error(504, "Gateway Time-out")
         except OSError:
             return self._error(502, "Bad Gateway")
         self.send_response(resp.status, resp.reason)
@@ -269,15 +325,22 @@ class _ForwardHandler(BaseHTTPRequestHandler):
     do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _forward
 
 
-def http_check(ip, port, path, timeout=0.5):
-    """One load-balancer health check: returns the HTTP status, or None when
-    the connection failed or timed out."""
+TIMEOUT = "timeout"  # a health check that got no answer in time
+
+
+def http_check(ip, port, path, timeout=0.5, source=None):
+    """One load-balancer health check from `source` (the load balancer's
+    address): the HTTP status, TIMEOUT when nothing answered in time, or None
+    when the connection failed (refused, reset)."""
     try:
-        conn = http.client.HTTPConnection(ip, int(port), timeout=timeout)
+        conn = http.client.HTTPConnection(ip, int(port), timeout=timeout,
+                                          source_address=(source, 0) if source else None)
         conn.request("GET", path or "/", headers={"User-Agent": "ELB-HealthChecker/2.0"})
         status = conn.getresponse().status
         conn.close()
         return status
+    except socket.timeout:
+        return TIMEOUT
     except OSError:
         return None
 

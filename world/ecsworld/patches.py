@@ -29,7 +29,7 @@ from moto.ec2.models import EC2Backend
 from moto.ec2.models.launch_templates import LaunchTemplate
 from moto.ec2.models.security_groups import SecurityGroupRule
 
-from . import simulator
+from . import enis, loadbalancing, simulator
 
 log = logging.getLogger("ecsworld.patches")
 
@@ -157,6 +157,10 @@ def create_service_response(self):
         strategy = copy.deepcopy(cluster.default_capacity_provider_strategy)
     _check_strategy(backend, cluster, strategy)
     _check_load_balancers(backend, self._get_param("loadBalancers"))
+    td_param = self._get_param("taskDefinition")
+    loadbalancing.check_target_types(backend, backend.describe_task_definition(td_param) if td_param else None,
+                                     self._get_param("loadBalancers"))
+    enis.refuse_public_ip(launch_type, strategy, self._get_param("networkConfiguration"))
 
     result = _orig_create_service_response(self)
     service = result.result["service"]
@@ -179,6 +183,21 @@ def create_service_response(self):
     return result
 
 
+def _check_update_network(backend, service, response):
+    """UpdateService's refusals about networks, before anything changes: the
+    service as it would be after the update."""
+    td_str = response._get_param("taskDefinition")
+    td = backend.describe_task_definition(td_str or service.task_definition)
+    strategy = response._get_param("capacityProviderStrategy")
+    if strategy is None:
+        strategy = service.capacity_provider_strategy
+    network = response._get_param("networkConfiguration")
+    enis.refuse_public_ip(service.launch_type if not strategy else None, strategy,
+                          network if network is not None else service.network_configuration)
+    load_balancers = response._get_param("loadBalancers")
+    loadbalancing.check_target_types(backend, td, load_balancers if load_balancers is not None else service.load_balancers)
+
+
 def update_service_response(self):
     """AWS UpdateService, written out (moto's copied every parameter onto the
     service, set runningCount = desiredCount and never started a deployment)."""
@@ -187,6 +206,7 @@ def update_service_response(self):
     service = backend._get_service(cluster.name, self._get_param("service").split("/")[-1])
     if service.status != "ACTIVE":
         raise ServiceNotActiveException()
+    _check_update_network(backend, service, self)
     new_deployment = bool(self._get_param("forceNewDeployment"))
 
     desired = self._get_param("desiredCount")
@@ -283,6 +303,7 @@ def run_task_response(self):
     if not launch_type and not strategy:
         strategy = cluster.default_capacity_provider_strategy
     _check_strategy(backend, cluster, strategy)
+    enis.refuse_public_ip(launch_type, strategy, self._get_param("networkConfiguration"))
     count = self._get_int_param("count", 1)
     tasks, failures = _sim().tasks.run_task(
         backend,

@@ -127,6 +127,7 @@ class Scheduler:
                 "MEMORY": "has insufficient memory available.",
                 "CPU": "has insufficient CPU units available.",
                 "PORTS": "is already using a port required by your task.",
+                "ENI": 'encountered error "RESOURCE:ENI".',
             }[reason]
             msg = f"{prefix} The closest matching (container-instance {_short(ci.container_instance_arn)}) {what} {suffix}"
         self.event(service, msg, throttle=True)

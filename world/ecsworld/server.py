@@ -4,7 +4,10 @@ Every AWS request is recorded (service, action, time) and then handed to
 moto's own dispatcher, exactly as moto's ThreadedMotoServer builds it, while
 holding the world lock so that the simulator never sees half-applied state.
 Requests signed for a service moto does not know but the world plays (the
-Free Tier API, signing name `freetier`) are answered by accounts.py.
+Free Tier API, signing name `freetier`) are answered by accounts.py. An
+unsigned `GET /checkip` answers as https://checkip.amazonaws.com/ does: the
+caller's public address and a newline, as text/plain (the setting
+`caller_address`); ecsdeploy reaches it through ECSDEPLOY_CHECKIP_URL.
 """
 
 import io
@@ -101,6 +104,9 @@ class WorldApp:
         path = environ.get("PATH_INFO", "")
         if path.startswith("/_sim/") or path == "/_sim":
             return self.control(environ, start_response)
+        if (path in ("/checkip", "/checkip/") and environ.get("REQUEST_METHOD") in ("GET", "HEAD")
+                and not environ.get("HTTP_AUTHORIZATION")):
+            return self.checkip(environ, start_response)
         body = _read_body(environ)
         environ["wsgi.input"] = io.BytesIO(body)
         environ["CONTENT_LENGTH"] = str(len(body))
@@ -120,6 +126,12 @@ class WorldApp:
                 out = [b"".join(self.moto(environ, start_response))]
         log.debug("%s %s: waited %.3f s, took %.3f s", service, action, t1 - t0, time.monotonic() - t1)
         return out
+
+    @staticmethod
+    def checkip(environ, start_response):
+        data = (SETTINGS.caller_address + "\n").encode()
+        start_response("200 OK", [("Content-Type", "text/plain;charset=UTF-8"), ("Content-Length", str(len(data)))])
+        return [b""] if environ.get("REQUEST_METHOD") == "HEAD" else [data]
 
     # ------------------------------------------------------------ control API
     def control(self, environ, start_response):
@@ -151,6 +163,7 @@ class WorldApp:
                 with LOCK:
                     SETTINGS.update(body)
                     config = SETTINGS.as_dict()
+                    self.sim.firewall.refresh()  # a new caller address or switch applies now
                 log.info("config now %s", config)
                 return _json(start_response, 200, {"status": "ok", "config": config})
             if path == "/_sim/timeline" and method == "GET":

@@ -10,6 +10,11 @@ meets it today (design §4: the world is as unforgiving as AWS by default):
   timing        "fast"       compressed durations, same order of events;
                 "realistic"  AWS's durations x time_scale (timing.py)
   time_scale    0.05         multiplies the realistic durations only
+  caller_address "165.124.160.10"  the public IPv4 address callers from outside
+                the world (tests, curl, ecsdeploy) are taken to have: security
+                group rules are matched against it, and GET /checkip answers
+                it. The default lies in the tutorial's NU VPN CIDR
+                165.124.160.0/21 (firewall.py)
   switches      every behaviour below on; each can be turned off alone,
                 for the world's own self-check only
 
@@ -18,6 +23,7 @@ switch here, named in SWITCHES with the module that implements it.
 """
 
 import copy
+import ipaddress
 
 PLANS = ("free-plan", "legacy")
 TIMINGS = ("fast", "realistic")
@@ -37,12 +43,26 @@ SWITCHES = {
                        "the task stops",
     "name_rules": "validation.py: names, descriptions, policy texts, tags and counts AWS refuses are refused with "
                   "the service's validation error",
+    "security_groups": "firewall.py: instance ports, load balancer listeners and task ENIs serve only what one of "
+                       "the resource's security groups allows; the rest is dropped (the client times out)",
+    "awsvpc_networking": "enis.py: each awsvpc task (EC2 or Fargate) gets an ENI with a private loopback address, a "
+                         "public one with assignPublicIp ENABLED, its own HTTP server, and ip targets",
+    "eni_limit": "capacity.py: an awsvpc task on EC2 needs a free ENI of the instance type (t3.micro: 1 after the "
+                 "primary), else RESOURCE:ENI",
+    "public_ip_fargate_only": "enis.py: assignPublicIp ENABLED is refused for the EC2 launch type and EC2 capacity "
+                              "providers",
+    "fargate_internet_route": "enis.py: a Fargate task needs a route to the registry (public IP + internet gateway, "
+                              "NAT gateway, or ECR endpoints), else ResourceInitializationError",
+    "alb_two_azs": "loadbalancing.py: CreateLoadBalancer (application) needs subnets in two Availability Zones",
+    "target_type_network_mode": "loadbalancing.py: CreateService/UpdateService refuse an instance target group for "
+                                "awsvpc and an ip target group for bridge/host",
 }
 
 DEFAULTS = {
     "account_plan": "free-plan",
     "timing": "fast",
     "time_scale": 0.05,
+    "caller_address": "165.124.160.10",
     "switches": {name: True for name in SWITCHES},
 }
 
@@ -73,6 +93,10 @@ class Settings:
     def time_scale(self):
         return self._values["time_scale"]
 
+    @property
+    def caller_address(self):
+        return self._values["caller_address"]
+
     def on(self, switch):
         return self._values["switches"][switch]
 
@@ -97,6 +121,14 @@ class Settings:
             if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not 0 < scale <= 10:
                 raise SettingsError(f"time_scale must be a number > 0 and <= 10, got {scale!r}")
             new["time_scale"] = float(scale)
+        if "caller_address" in body:
+            address = body["caller_address"]
+            try:
+                if not isinstance(address, str) or ipaddress.ip_address(address).version != 4:
+                    raise ValueError
+            except ValueError:
+                raise SettingsError(f"caller_address must be an IPv4 address such as \"203.0.113.7\", got {address!r}")
+            new["caller_address"] = address
         if "switches" in body:
             switches = body["switches"]
             if not isinstance(switches, dict):

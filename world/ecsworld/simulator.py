@@ -14,6 +14,9 @@ that is documented:
                     draining, listeners
   accounts.py       free tier per account plan, launch refusals, the Free Tier API
   network.py        loopback addresses and the real HTTP servers
+  firewall.py       security groups on everything the world serves
+  enis.py           awsvpc task ENIs, public addresses, Fargate's route to
+                    its registry
   settings.py, timing.py, timeline.py   the settings table, the timing
                     profile, the event log
 
@@ -26,7 +29,7 @@ import logging
 import threading
 import time
 
-from . import autoscaling, capacity, loadbalancing, network, scheduler, tasks
+from . import autoscaling, capacity, enis, firewall, loadbalancing, network, scheduler, tasks
 from .settings import SETTINGS
 from .timeline import Timeline
 
@@ -63,6 +66,8 @@ class Simulator:
         self.tasks = tasks.Tasks(self)
         self.scheduler = scheduler.Scheduler(self)
         self.lb = loadbalancing.LoadBalancing(self)
+        self.enis = enis.Enis(self)
+        self.firewall = firewall.Firewall(self)
         self._logged_errors = set()
         self._stop = threading.Event()
         self._thread = None
@@ -99,7 +104,8 @@ class Simulator:
                     self._tick_locked()
                     checks = self.lb.due_health_checks(time.monotonic())
                 # Health checks are real HTTP requests: made without the lock.
-                results = [(c, network.http_check(c["ip"], c["port"], c["path"])) for c in checks]
+                results = [(c, network.TIMEOUT if c["blocked"] else
+                            network.http_check(c["ip"], c["port"], c["path"], source=c["source"])) for c in checks]
                 if results:
                     with LOCK:
                         self.lb.apply_health_results(results)
@@ -109,7 +115,8 @@ class Simulator:
     def reset(self):
         """Forget everything (called under LOCK, just before moto's own reset)."""
         self._close_servers()
-        for part in (self.capacity, self.autoscaling, self.tasks, self.scheduler, self.lb, self.timeline):
+        for part in (self.capacity, self.autoscaling, self.tasks, self.scheduler, self.lb, self.enis, self.firewall,
+                     self.timeline):
             part.reset()
         self._logged_errors = set()
         self.subnet.reset()
@@ -139,6 +146,7 @@ class Simulator:
         self.guarded("counts", self.tasks.refresh_counts)
         self.guarded("resources", self.capacity.refresh_resources)
         self.guarded("load balancers", self.lb.tick, now)
+        self.guarded("security groups", self.firewall.refresh)
 
     # ----------------------------------------------------------------- state
     def stage(self, spec):

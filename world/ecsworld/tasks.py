@@ -13,7 +13,10 @@ one appears. Texts of failures as AWS writes them:
   (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/stopped-task-error-codes.html);
 - awslogs group missing without awslogs-create-group: `ResourceInitializationError:
   failed to validate logger args: …` (same page);
-- host port taken: docker's `port is already allocated` (network.bind_error_text).
+- host port taken: docker's `port is already allocated` (network.bind_error_text);
+- a Fargate task without a route to its registry: enis.registry_problem.
+awsvpc tasks (EC2 or Fargate) get their ENI at placement and their servers on
+its addresses (enis.py); every server is guarded by security groups (firewall.py).
 RunTask answers as the API reference says: placed tasks in `tasks`, one
 `failures` entry per task that could not be placed
 (https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_RunTask.html).
@@ -87,7 +90,8 @@ class SimTask:
         self.servers = []
         self.access_log = network.new_access_log()
         self.host_ports = []  # [(container name, container port, host port)]
-        self.targets = []  # [(target group arn, instance id, host port)]
+        self.targets = []  # [(target group arn, target id, port)]
+        self.eni = None  # enis.EniRecord of an awsvpc task, once placed
         self.draining = False  # its targets are draining (loadbalancing.py)
         self.failed = False  # stopped for a reason other than the scheduler/user
         self.accounted = False  # stop already counted by its service
@@ -101,7 +105,7 @@ class SimTask:
 
 
 def requirements(td):
-    """CPU units, MiB and static host ports a task of this definition reserves."""
+    """CPU units, MiB, static host ports and ENIs a task of this definition reserves."""
     cpu = int(td.cpu) if td.cpu else sum(int(c.get("cpu") or 0) for c in td.container_definitions)
     if td.memory:
         memory = int(td.memory)
@@ -114,7 +118,7 @@ def requirements(td):
                 ports.append(int(pm.get("hostPort") or pm.get("containerPort")))
             elif td.network_mode == "bridge" and pm.get("hostPort"):
                 ports.append(int(pm["hostPort"]))
-    return {"cpu": cpu, "memory": memory, "ports": ports}
+    return {"cpu": cpu, "memory": memory, "ports": ports, "eni": 1 if td.network_mode == "awsvpc" else 0}
 
 
 class Tasks:
@@ -172,8 +176,13 @@ class Tasks:
             cpu += st.reqs["cpu"]
             memory += st.reqs["memory"]
             ports.update(st.reqs["ports"])
-            ports.update(hp for _, _, hp in st.host_ports)
+            if st.td.network_mode != "awsvpc":  # an awsvpc task's ports are on its own ENI
+                ports.update(hp for _, _, hp in st.host_ports)
         return cpu, memory, ports
+
+    def enis_used(self, ci):
+        """Task ENIs on this container instance (held until the task is STOPPED)."""
+        return sum(st.reqs.get("eni", 0) for st in self.by_arn.values() if st.ci is ci and st.status != "STOPPED")
 
     def alive_on(self, ci):
         return [st for st in self.by_arn.values() if st.ci is ci and st.status != "STOPPED"]
@@ -188,9 +197,11 @@ class Tasks:
         task = Task(
             cluster, td, None, None, backend=backend, group=group,
             launch_type=launch_type or ("FARGATE" if fargate else "EC2"), overrides=overrides or {},
-            started_by=started_by or "", tags=tags or [], networking_configuration=network_configuration,
+            started_by=started_by or "", tags=tags or [],
+            networking_configuration=self.sim.enis.moto_network_configuration(backend, td, network_configuration),
             capacity_provider_name=capacity_provider,
         )
+        self.sim.enis.forget_moto_eni(backend, task)
         task.id = uuid.uuid4().hex  # AWS task ids are 32 hex digits
         task.container_instance_arn = None
         task.last_status = "PROVISIONING"
@@ -237,9 +248,40 @@ class Tasks:
             if st.td.network_mode in ("bridge", "host"):
                 self._assign_host_ports(st)
             task.version += 1
+        self.sim.enis.attach(st)
         self.sim.timeline.add("task-placed", task.id, {"instanceId": st.instance_id,
                                                        "containerInstanceArn": task.container_instance_arn})
         log.info("task %s (%s) placed on %s", task.id, st.td.family, st.ip or "fargate")
+
+    def _start_servers(self, st):
+        """Real sockets: on an awsvpc task's ENI addresses at each containerPort,
+        else on the instance's address at the host ports. None, or the failure."""
+        task = st.task
+        guard = self.sim.firewall.allows
+        if st.eni is not None:
+            for c in task.containers:
+                for pm in c._def.get("portMappings") or []:
+                    cport = int(pm.get("containerPort"))
+                    st.host_ports.append((c.name, cport, cport))
+                    for ip in (st.eni.private_ip, st.eni.public_ip):
+                        if not ip:
+                            continue
+                        try:
+                            st.servers.append(network.AppServer(ip, cport, c._stage["docs_status"], task.id,
+                                                                st.access_log, self._docs_200_reporter(st), guard,
+                                                                c.name))
+                        except OSError as err:
+                            return network.bind_error_text(err, cport), c
+            return None
+        if st.ip and st.td.network_mode != "awsvpc":
+            for name, _cport, hport in st.host_ports:
+                c = next(c for c in task.containers if c.name == name)
+                try:
+                    st.servers.append(network.AppServer(st.ip, hport, c._stage["docs_status"], task.id,
+                                                        st.access_log, self._docs_200_reporter(st), guard, name))
+                except OSError as err:
+                    return network.bind_error_text(err, hport), c
+        return None
 
     def waiting(self):
         return [st for st in self.by_arn.values()
@@ -351,6 +393,7 @@ class Tasks:
         now = utcnow()
         self._stop_servers(st)
         self.sim.lb.deregister_now(st)
+        self.sim.enis.detach(st)
         task.last_status = "STOPPED"
         task.stopping_at = getattr(task, "stopping_at", None) or now
         task.execution_stopped_at = now
@@ -412,22 +455,16 @@ class Tasks:
         task = st.task
         task.pull_stopped_at = utcnow()
         for c in task.containers:
-            problem = self._pull_problem(c.image)
+            problem = self.sim.enis.registry_problem(st, c.image) or self._pull_problem(c.image)
             if problem:
                 return self._fail_to_start(st, problem, c)
         for c in task.containers:
             problem = self._open_log_stream(st, c)
             if problem:
                 return self._fail_to_start(st, problem, c)
-        # Real sockets for host ports, only where the instance has a loopback address.
-        if st.ip:
-            for name, _cport, hport in st.host_ports:
-                c = next(c for c in task.containers if c.name == name)
-                try:
-                    st.servers.append(network.AppServer(st.ip, hport, c._stage["docs_status"], task.id,
-                                                        st.access_log, self._docs_200_reporter(st)))
-                except OSError as err:
-                    return self._fail_to_start(st, network.bind_error_text(err, hport), c)
+        failure = self._start_servers(st)
+        if failure:
+            return self._fail_to_start(st, *failure)
         task.last_status = "RUNNING"
         task.started_at = utcnow()
         task.version += 1
@@ -440,7 +477,8 @@ class Tasks:
                 c._exit_at = now + c._stage["run_seconds"]
         self.sim.timeline.add("task-running", task.id)
         self.sim.lb.register_targets(st)
-        log.info("task %s RUNNING on %s ports %s", task.id, st.ip, [h for _, _, h in st.host_ports])
+        log.info("task %s RUNNING on %s ports %s", task.id, st.eni.private_ip if st.eni else st.ip,
+                 [h for _, _, h in st.host_ports])
 
     def _docs_200_reporter(self, st):
         """Called from the app server's thread on each 200 to GET /docs."""
@@ -473,8 +511,7 @@ class Tasks:
     def _stop_servers(self, st, only_container=None):
         keep = []
         for server in st.servers:
-            names = [n for n, _, hp in st.host_ports if hp == server.port]
-            if only_container is None or only_container in names:
+            if only_container is None or server.container == only_container:
                 server.stop()
             else:
                 keep.append(server)
@@ -592,7 +629,7 @@ class Tasks:
                 "startedBy": t.started_by, "ip": st.ip, "instanceId": st.instance_id,
                 "capacityProviderName": t.capacity_provider_name, "waitingForCapacity": st.waiting_for,
                 "hostPorts": [hp for _, _, hp in st.host_ports], "stopCode": t.stop_code,
-                "stoppedReason": t.stopped_reason,
+                "stoppedReason": t.stopped_reason, "eni": self.sim.enis.snapshot(st),
                 "containers": [{"name": c.name, "image": c.image, "lastStatus": c.last_status,
                                 "exitCode": c.exit_code, "reason": c.reason} for c in t.containers],
             })
