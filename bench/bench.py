@@ -184,7 +184,7 @@ def main():
     world_proc, world = start([str(REPO / "scripts/world"), "--exit-on-stdin-eof"])
     proxy_proc, proxy = start([sys.executable, "-m", "ecsworld.proxy", "--upstream", world, "--exit-on-stdin-eof"],
                               env=dict(os.environ, PYTHONPATH=str(REPO / "world")))
-    env = dict(os.environ, AWS_ENDPOINT_URL=proxy, **CREDS)
+    env = dict(os.environ, AWS_ENDPOINT_URL=proxy, ECSDEPLOY_CHECKIP_URL=f"{proxy}/checkip", **CREDS)
     os.environ.update(CREDS)
     try:
         from ecsworld.tutorial import prerequisites

@@ -30,6 +30,8 @@ pub struct Facts {
     /// Target states when a load balancer is attached.
     pub targets: Vec<String>,
     pub url: Option<String>,
+    /// This machine's address and the rules in front of the URL, when those keep it out.
+    pub blocked_here: Option<(String, Vec<String>)>,
     /// What GET url gave: a status, or why it failed.
     pub answer: Result<u16, String>,
 }
@@ -116,7 +118,18 @@ pub fn diagnose(spec: &Spec, f: &Facts) -> Vec<Finding> {
             )
         });
     }
-    // 6. The URL itself.
+    // 6. The URL itself, from where this machine stands.
+    if let (Some(u), Some((me, rules))) = (&f.url, &f.blocked_here) {
+        out.push(bad(
+            "from here",
+            format!(
+                "this machine ({me}) is not allowed to reach {u} by the security groups in front of it ({})",
+                if rules.is_empty() { "no inbound rule".into() } else { rules.join("; ") }
+            ),
+            format!("connect to the network they allow (the VPN), or add [[ingress]] with cidr = \"{me}/32\" for the port"),
+        ));
+        return out;
+    }
     out.push(match (&f.url, &f.answer) {
         (None, _) => bad("url", "no public address (nothing runs)", "fix the findings above"),
         (Some(u), Ok(code)) if *code == svc.verify.expect => ok("url", format!("GET {u} answers {code}")),
@@ -200,6 +213,7 @@ mod tests {
             rules: vec![(80, 80, "165.124.160.0/21".into())],
             targets: vec![],
             url: Some("http://x/docs".into()),
+            blocked_here: None,
             answer: Ok(200),
         }
     }
@@ -228,5 +242,10 @@ mod tests {
             ..healthy()
         };
         assert!(cause(&f).unwrap().fix.unwrap().contains("raise tasks.iris-inference.memory"));
+        let rules = vec!["sg-1 allows tcp 80 from 165.124.160.0/21".to_string()];
+        let f = Facts { blocked_here: Some(("203.0.113.7".into(), rules)), answer: Err("not tried".into()), ..healthy() };
+        let c = cause(&f).unwrap();
+        assert_eq!(c.check, "from here");
+        assert!(c.detail.contains("203.0.113.7") && c.detail.contains("sg-1 allows tcp 80") && c.fix.unwrap().contains("203.0.113.7/32"), "{}", c.detail);
     }
 }

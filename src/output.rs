@@ -94,6 +94,16 @@ impl Output {
         clap_complete::generate(shell, &mut crate::cli::Cli::command(), "ecsdeploy", &mut std::io::stdout());
     }
 
+    /// A deployment ECS completed that this machine cannot see: said, with how to see it.
+    pub fn unverifiable(&self, name: &str, url: &str, me: &str, port: i32, rules: &[String], targets: bool) {
+        let healthy = if targets { "its deployment completed and its load balancer targets are healthy" } else { "its deployment completed" };
+        let rules = if rules.is_empty() { "no inbound rule at all".to_string() } else { rules.join("; ") };
+        eprintln!("==> {name} is healthy by ECS ({healthy}), but not verified from here:");
+        eprintln!("    this machine ({me}) is not allowed to reach port {port} of {url} by the security groups in front of it ({rules}).");
+        eprintln!("    To see it: connect to the network those rules allow (the VPN), add your address ([[ingress]] with cidr = \"{me}/32\"), or, from CI, take this ECS verdict (README: Deploying from CI).");
+        println!("{name} is deployed (not verified from here): {url}");
+    }
+
     /// What the stack owns that its spec no longer describes (`status`).
     pub fn beyond_the_spec(&self, owned: &[String]) {
         if !owned.is_empty() {

@@ -117,16 +117,17 @@ async fn still_current(stack: &Stack, plan: &Plan) -> Result<()> {
     unchanged(plan, &stack.plan().await?)
 }
 
-/// Whether `fresh` plans exactly what `plan` does (a deployment ECS finished meanwhile aside:
-/// following it is then quick).
+/// Whether `fresh` plans exactly what `plan` does.
 fn unchanged(plan: &Plan, fresh: &Plan) -> Result<()> {
-    let same = |a: &Change, b: &Change| a.action == b.action && a.fields == b.fields;
+    // A deployment ECS finished meanwhile is no reason to refuse: following it is then quick.
+    let settled = |c: &Change| c.fields.iter().filter(|f| f.field != "rollout").cloned().collect::<Vec<_>>();
+    let same = |a: &Change, b: &Change| settled(a) == settled(b) && (a.action == b.action || settled(a).is_empty());
     let now: HashMap<&str, &Change> = fresh.changes.iter().map(|c| (c.address.as_str(), c)).collect();
     let before: HashMap<&str, &Change> = plan.changes.iter().map(|c| (c.address.as_str(), c)).collect();
     let mut moved: Vec<&str> = plan
         .changes
         .iter()
-        .filter(|a| a.action.mutates() && (a.fields.is_empty() || !a.fields.iter().all(|f| f.field == "rollout")))
+        .filter(|a| a.action.mutates() && (a.fields.is_empty() || !settled(a).is_empty()))
         .filter(|a| now.get(a.address.as_str()).is_none_or(|b| !same(a, b)))
         .map(|a| a.address.as_str())
         .collect();

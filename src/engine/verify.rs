@@ -33,3 +33,16 @@ pub async fn probe(url: &str) -> Result<u16, String> {
         Err(e) => Err(e.to_string()),
     }
 }
+
+/// Where AWS's "what is my address" service answers: `ECSDEPLOY_CHECKIP_URL` overrides it (the
+/// local AWS world serves one), as `AWS_ENDPOINT_URL` does for the AWS APIs.
+pub const CHECKIP: &str = "https://checkip.amazonaws.com/";
+
+/// This machine's public IPv4 address as the internet sees it, or `None` when it cannot be
+/// learnt (no network, a proxy): verification then simply tries.
+pub async fn public_address() -> Option<std::net::Ipv4Addr> {
+    let url = std::env::var("ECSDEPLOY_CHECKIP_URL").ok().filter(|u| !u.is_empty()).unwrap_or_else(|| CHECKIP.into());
+    let client = reqwest::Client::builder().timeout(Duration::from_secs(5)).build().ok()?;
+    let body = client.get(url).send().await.ok()?.error_for_status().ok()?.text().await.ok()?;
+    body.trim().parse().ok()
+}

@@ -40,16 +40,12 @@ pub fn desired(spec: &Spec) -> Vec<Desired> {
     }]
 }
 
-async fn find(aws: &Aws, name: &str) -> Result<Option<aws_sdk_elasticloadbalancingv2::types::LoadBalancer>> {
+pub async fn find(aws: &Aws, name: &str) -> Result<Option<aws_sdk_elasticloadbalancingv2::types::LoadBalancer>> {
     match aws.elbv2.describe_load_balancers().names(name).send().await.aws("elbv2:DescribeLoadBalancers") {
         Ok(o) => Ok(o.load_balancers.unwrap_or_default().into_iter().next()),
         Err(e) if e.is(ErrorKind::NotFound) => Ok(None),
         Err(e) => Err(e.into()),
     }
-}
-
-pub async fn dns_name(aws: &Aws, name: &str) -> Result<Option<String>> {
-    Ok(find(aws, name).await?.and_then(|l| l.dns_name))
 }
 
 pub async fn observe(aws: &Aws, d: &Desired, _deps: &HashMap<Address, Live>) -> Result<Option<Live>> {

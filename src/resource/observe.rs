@@ -171,9 +171,15 @@ pub async fn doctor_facts(aws: &Aws, spec: &Spec, name: &str) -> Result<crate::d
             .collect(),
         None => vec![],
     };
-    let answer = match &status.url {
-        Some(u) => crate::engine::verify::probe(u).await,
-        None => Err("no address".into()),
+    let door = if status.exists { service::front_door(aws, spec, name).await? } else { None };
+    let blocked_here = match (&door, crate::engine::verify::public_address().await) {
+        (Some(d), Some(me)) => service::lets_in(aws, d, me).await?.err().map(|rules| (me.to_string(), rules)),
+        _ => None,
+    };
+    let answer = match (&status.url, &blocked_here) {
+        (Some(_), Some(_)) => Err("not tried: the security groups keep this machine out".into()),
+        (Some(u), None) => crate::engine::verify::probe(u).await,
+        (None, _) => Err("no address".into()),
     };
     Ok(crate::doctor::Facts {
         service: name.to_string(),
@@ -190,6 +196,7 @@ pub async fn doctor_facts(aws: &Aws, spec: &Spec, name: &str) -> Result<crate::d
         rules,
         targets: status.targets.iter().map(|(_, s)| s.clone()).collect(),
         url: status.url.clone(),
+        blocked_here,
         answer,
     })
 }

@@ -113,7 +113,7 @@ pub fn desired(spec: &Spec) -> Vec<Desired> {
                             reference(&a, "id")
                         })
                         .collect();
-                    json!({ "subnets": subnets, "security_groups": groups, "public_ip": n.assign_public_ip })
+                    json!({ "subnets": subnets, "security_groups": groups, "public_ip": n.assign_public_ip.unwrap_or(fargate) })
                 }
                 _ => Value::Null,
             };
@@ -535,15 +535,29 @@ pub async fn last_log_lines(aws: &Aws, task: &StoppedTask, limit: i32) -> Vec<St
     lines
 }
 
-/// Where users open the app: the load balancer's DNS name, or the public IP and static host port
-/// of the instance running the task.
+/// Where users reach a service, and the security groups in front of that address (which decide
+/// who may connect).
+#[derive(Debug, Clone)]
+pub struct Door {
+    pub url: String,
+    pub port: i32,
+    pub groups: Vec<String>,
+}
+
+/// The URL users reach the service at (the load balancer's name, or the instance's public address
+/// and host port), for verification and `status`.
 pub async fn public_url(aws: &Aws, spec: &Spec, name: &str) -> Result<Option<String>> {
+    Ok(front_door(aws, spec, name).await?.map(|d| d.url))
+}
+
+pub async fn front_door(aws: &Aws, spec: &Spec, name: &str) -> Result<Option<Door>> {
     let s = &spec.services[name];
     let path = &s.verify.path;
     if let (Some(_), Some(alb)) = (&s.load_balancer, &spec.load_balancer) {
-        let dns = load_balancer::dns_name(aws, &alb.name).await?;
+        let Some(lb) = load_balancer::find(aws, &alb.name).await? else { return Ok(None) };
         let port = if alb.listener_port == 80 { String::new() } else { format!(":{}", alb.listener_port) };
-        return Ok(dns.map(|d| format!("http://{d}{port}{path}")));
+        let url = format!("http://{}{port}{path}", lb.dns_name.clone().unwrap_or_default());
+        return Ok(Some(Door { url, port: alb.listener_port as i32, groups: lb.security_groups.unwrap_or_default() }));
     }
     let task = &spec.tasks[&s.task];
     let Some(&port) = static_host_ports(task).first() else { return Ok(None) };
@@ -564,20 +578,53 @@ pub async fn public_url(aws: &Aws, spec: &Spec, name: &str) -> Result<Option<Str
     let Some(ci) = tasks.first().and_then(|t| t.container_instance_arn.clone()) else { return Ok(None) };
     let cis = aws.ecs.describe_container_instances().cluster(cluster).container_instances(ci).send().await.aws("ecs:DescribeContainerInstances")?;
     let Some(instance) = cis.container_instances.unwrap_or_default().into_iter().find_map(|c| c.ec2_instance_id) else { return Ok(None) };
-    let ip = aws
-        .ec2
-        .describe_instances()
-        .instance_ids(instance)
-        .send()
-        .await
-        .aws("ec2:DescribeInstances")?
-        .reservations
-        .unwrap_or_default()
-        .into_iter()
-        .flat_map(|r| r.instances.unwrap_or_default())
-        .find_map(|i| i.public_ip_address);
-    let port = if port == 80 { String::new() } else { format!(":{port}") };
-    Ok(ip.map(|ip| format!("http://{ip}{port}{path}")))
+    let described = aws.ec2.describe_instances().instance_ids(instance).send().await.aws("ec2:DescribeInstances")?;
+    let Some(i) = described.reservations.unwrap_or_default().into_iter().flat_map(|r| r.instances.unwrap_or_default()).next() else { return Ok(None) };
+    let Some(ip) = i.public_ip_address.clone() else { return Ok(None) };
+    let groups = i.security_groups().iter().filter_map(|g| g.group_id.clone()).collect();
+    let shown = if port == 80 { String::new() } else { format!(":{port}") };
+    Ok(Some(Door { url: format!("http://{ip}{shown}{path}"), port: port as i32, groups }))
+}
+
+/// Whether `caller` may connect to the door: a rule of one of its groups lets that address in on
+/// that port (TCP or all traffic). When not, the rules there are, as people read them.
+pub async fn lets_in(aws: &Aws, door: &Door, caller: std::net::Ipv4Addr) -> Result<std::result::Result<(), Vec<String>>> {
+    if door.groups.is_empty() {
+        return Ok(Ok(()));
+    }
+    let filter = aws_sdk_ec2::types::Filter::builder().name("group-id").set_values(Some(door.groups.clone())).build();
+    let out = aws.ec2.describe_security_group_rules().filters(filter).send().await.aws("ec2:DescribeSecurityGroupRules")?;
+    let inbound: Vec<_> = out.security_group_rules.unwrap_or_default().into_iter().filter(|r| r.is_egress != Some(true)).collect();
+    let covers = |r: &aws_sdk_ec2::types::SecurityGroupRule| {
+        let all = r.ip_protocol.as_deref() == Some("-1");
+        let port = all || (r.ip_protocol.as_deref() == Some("tcp") && r.from_port.unwrap_or(-1) <= door.port && door.port <= r.to_port.unwrap_or(-1));
+        port && r.cidr_ipv4.as_deref().is_some_and(|c| cidr_contains(c, caller))
+    };
+    if inbound.iter().any(covers) {
+        return Ok(Ok(()));
+    }
+    let said = inbound
+        .iter()
+        .map(|r| {
+            let ports = match (r.ip_protocol.as_deref(), r.from_port, r.to_port) {
+                (Some("-1"), ..) => "all traffic".to_string(),
+                (p, Some(a), Some(b)) if a == b => format!("{} {a}", p.unwrap_or("tcp")),
+                (p, Some(a), Some(b)) => format!("{} {a}-{b}", p.unwrap_or("tcp")),
+                (p, ..) => p.unwrap_or("?").to_string(),
+            };
+            let from = r.cidr_ipv4.clone().or_else(|| r.referenced_group_info.as_ref().and_then(|g| g.group_id.clone())).unwrap_or_default();
+            format!("{} allows {ports} from {from}", r.group_id.as_deref().unwrap_or_default())
+        })
+        .collect();
+    Ok(Err(said))
+}
+
+/// Whether an IPv4 CIDR block holds the address.
+pub fn cidr_contains(cidr: &str, ip: std::net::Ipv4Addr) -> bool {
+    let Some((net, bits)) = cidr.split_once('/') else { return false };
+    let (Ok(net), Ok(bits)) = (net.parse::<std::net::Ipv4Addr>(), bits.parse::<u32>()) else { return false };
+    let mask = if bits == 0 { 0 } else { u32::MAX << (32 - bits.min(32)) };
+    u32::from(net) & mask == u32::from(ip) & mask
 }
 
 /// Scale to zero and delete; wait until ECS has drained it, so the cluster can go next.

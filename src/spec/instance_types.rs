@@ -19,6 +19,19 @@ pub fn architectures(instance_type: &str) -> Result<Vec<&'static str>, String> {
     Ok(archs)
 }
 
+/// How many awsvpc tasks one instance of the type can run on EC2: one network interface each,
+/// beside the instance's own (AWS's table of interfaces per type, without ENI trunking). Only
+/// the burstable types students use are known.
+pub fn awsvpc_tasks(instance_type: &str) -> Option<u32> {
+    let enis = match instance_type.split_once('.')?.1 {
+        "nano" | "micro" => 2,
+        "small" | "medium" | "large" => 3,
+        "xlarge" | "2xlarge" => 4,
+        _ => return None,
+    };
+    matches!(instance_type.split_once('.')?.0, "t2" | "t3" | "t3a" | "t4g").then_some(enis - 1)
+}
+
 /// (family, architectures, sizes) for every family of the table.
 fn families() -> impl Iterator<Item = (&'static str, Vec<&'static str>, Vec<&'static str>)> {
     TABLE.lines().filter(|l| !l.starts_with('#') && !l.trim().is_empty()).filter_map(|l| {

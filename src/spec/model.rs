@@ -340,8 +340,9 @@ pub struct ServiceNetwork {
     /// Group names from `[security_groups]`, or `ecs` / `alb`.
     #[serde(default = "default_service_groups")]
     pub security_groups: Vec<String>,
-    #[serde(default = "yes")]
-    pub assign_public_ip: bool,
+    /// A public address on the task's interface: Fargate's default (in public subnets it is how the
+    /// task reaches ECR); AWS refuses it for the EC2 launch type and EC2 capacity providers.
+    pub assign_public_ip: Option<bool>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]

@@ -427,6 +427,33 @@ impl Checker {
         }
     }
 
+    /// awsvpc tasks on EC2 take a network interface each: the instances have too few for more
+    /// (ECS leaves the rest unplaced, RESOURCE:ENI).
+    fn interfaces(&mut self, spec: &Spec, p: &KeyPath, s: &Service) {
+        let Some(ec2) = &spec.cluster.ec2 else { return };
+        let on_ec2_awsvpc = |s: &Service| {
+            !uses_fargate(spec, s.capacity_provider.as_deref(), s.launch_type) && spec.tasks.get(&s.task).is_some_and(|t| t.network_mode == NetworkMode::Awsvpc)
+        };
+        if !on_ec2_awsvpc(s) {
+            return;
+        }
+        // Unpinned, the type is the account's free micro one.
+        let kind = ec2.instance_type.as_deref().unwrap_or("t3.micro");
+        let Some(per_instance) = super::instance_types::awsvpc_tasks(kind) else { return };
+        let tasks: u32 = spec.services.values().filter(|s| on_ec2_awsvpc(s)).map(|s| s.desired_count).sum();
+        if tasks > per_instance * ec2.max {
+            self.err(
+                p.key("desired_count"),
+                format!(
+                    "{tasks} awsvpc task(s) on EC2 need a network interface each, but {} × {kind} offer {} (one per instance is the instance's own)",
+                    ec2.max,
+                    per_instance * ec2.max
+                ),
+                "use network_mode = \"bridge\", raise cluster.ec2.max, choose a bigger cluster.ec2.instance_type, or run the service on FARGATE",
+            );
+        }
+    }
+
     /// How a service or job chooses capacity; shared checks.
     fn placement(
         &mut self,
@@ -472,6 +499,25 @@ impl Checker {
             ),
             _ => {}
         }
+        if let (Some(n), NetworkMode::Awsvpc) = (network, task.network_mode) {
+            let at = p.key("network").key("assign_public_ip");
+            match (n.assign_public_ip, fargate, &n.subnets) {
+                // AWS: "Assign public IP is not supported for this launch type."
+                (Some(true), false, _) => self.err(
+                    at,
+                    "a public address is not supported for the EC2 launch type or an EC2 capacity provider (AWS refuses it)",
+                    "remove assign_public_ip: the task is reached through the load balancer (or the instance)",
+                ),
+                // The default subnets are public and have no NAT: without an address of its own the
+                // task cannot reach ECR (ResourceInitializationError: unable to pull … registry auth).
+                (Some(false), true, Subnets::Keyword(_)) => self.err(
+                    at,
+                    "a Fargate task without a public address in the default (public) subnets cannot pull its image",
+                    "set assign_public_ip = true (the load balancer's group still decides who reaches it), or use private subnets with a NAT gateway",
+                ),
+                _ => {}
+            }
+        }
         if let Some(n) = network {
             self.subnets(p.key("network").key("subnets"), &n.subnets);
             for (i, g) in n.security_groups.iter().enumerate() {
@@ -487,6 +533,7 @@ impl Checker {
             self.tag_value(p.clone(), "service.", name);
         }
         self.count(p.key("desired_count"), s.desired_count);
+        self.interfaces(spec, p, s);
         let task = spec.tasks.get(&s.task);
         if task.is_none() {
             self.err(
@@ -718,6 +765,16 @@ impl Checker {
         }
         if !(1..=65535).contains(&lb.listener_port) {
             self.err(p.key("listener_port"), format!("port {} is out of range", lb.listener_port), "use 80 for HTTP");
+        }
+        // AWS: "At least two subnets in two different Availability Zones must be specified".
+        if let Subnets::List(l) = &lb.subnets {
+            if l.len() == 1 {
+                self.err(
+                    p.key("subnets"),
+                    "an Application Load Balancer needs subnets in at least two Availability Zones",
+                    "list a subnet in a second Availability Zone, or write subnets = \"default\" (one per zone)",
+                );
+            }
         }
         if !lb.target_group.health_check_path.starts_with('/') {
             self.err(p.key("target_group").key("health_check_path"), "the health check path must start with /", "use \"/\" as the tutorial does");

@@ -55,7 +55,8 @@ async fn inventory(s: &Session) -> Vec<(String, usize)> {
         .security_group_rules
         .unwrap_or_default()
         .iter()
-        .filter(|r| r.is_egress != Some(true))
+        // The stack's: the default group's own rule (its members reach each other) is AWS's.
+        .filter(|r| r.is_egress != Some(true) && r.referenced_group_info.as_ref().and_then(|g| g.group_id.as_ref()) != r.group_id.as_ref())
         .count();
     vec![
         ("security groups named iris-ecs".into(), groups.security_groups.unwrap_or_default().len()),

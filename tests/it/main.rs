@@ -6,6 +6,7 @@ mod bad_input;
 mod capacity;
 mod day2;
 mod faults;
+mod network;
 mod ownership;
 mod spec_corpus;
 mod stack_capacity;

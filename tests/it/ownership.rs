@@ -94,13 +94,16 @@ async fn a_failed_deployment_is_not_no_changes_and_apply_starts_it_again() {
     assert_eq!(s.http_status(&again.live_url()).await, Some(200));
 }
 
-/// The ALB example without its load balancer (the service then answers on the instance's port 80).
+/// The ALB example without its load balancer: the service then answers on the instance's port 80,
+/// which the spec opens to the VPN instead.
 fn alb_example_without_load_balancer(name: &str) -> String {
     spec_variant("examples/iris-alb.toml", name, |t| {
         let t = t[..t.find("[load_balancer]").expect("the example has a load balancer")].to_string();
-        t.replace("host = 0 }", "host = 80 }")
+        let t = t
+            .replace("host = 0 }", "host = 80 }")
             .replace("health_check_grace_period = 10\n", "")
-            .replace("load_balancer = { container = \"inference\", port = 80 }\n", "")
+            .replace("load_balancer = { container = \"inference\", port = 80 }\n", "");
+        format!("{t}\n[[ingress]]\ngroup = \"ecs\"\nport = 80\ncidr = \"165.124.160.0/21\"\n")
     })
 }
 

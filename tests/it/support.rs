@@ -179,6 +179,9 @@ impl Session {
         aws.ecs.create_cluster().cluster_name(cluster).send().await.unwrap();
         let ami = self.ecs_ami("").await;
         let user_data = aws_smithy_types::base64::encode(format!("#!/bin/bash\necho ECS_CLUSTER={cluster} >> /etc/ecs/ecs.config\n"));
+        // As the tutorial's last step does: HTTP open to the VPN (security groups are enforced).
+        let group = aws.ec2.create_security_group().group_name(format!("{cluster}-web")).description("web").send().await.unwrap().group_id.unwrap();
+        self.allow_by_hand(&group, 80, "165.124.160.0/21").await;
         aws.ec2
             .create_launch_template()
             .launch_template_name(format!("{cluster}-lt"))
@@ -186,6 +189,7 @@ impl Session {
                 aws_sdk_ec2::types::RequestLaunchTemplateData::builder()
                     .image_id(ami)
                     .instance_type(aws_sdk_ec2::types::InstanceType::T3Micro)
+                    .security_group_ids(group)
                     .user_data(user_data)
                     .build(),
             )
@@ -264,6 +268,8 @@ fn command(endpoint: &str, args: &[&str]) -> tokio::process::Command {
     c.args(args)
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .env("AWS_ENDPOINT_URL", endpoint)
+        // "What is my address" from the world too (its caller_address setting).
+        .env("ECSDEPLOY_CHECKIP_URL", format!("{endpoint}/checkip"))
         .env("AWS_ACCESS_KEY_ID", "testing")
         .env("AWS_SECRET_ACCESS_KEY", "testing")
         .env("AWS_REGION", "us-east-1")
