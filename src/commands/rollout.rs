@@ -115,6 +115,16 @@ async fn deploy_one(stack: &Stack, out: &Output, name: &str, deployment: &str, s
 async fn diagnose(aws: &crate::aws::Aws, reason: String, task: Option<crate::engine::wait::StoppedTask>) -> String {
     let mut diagnosis = reason;
     if let Some(t) = task {
+        // ECS stopped it, not the app: its exit code says nothing then.
+        if t.reason.contains("ELB health checks") {
+            diagnosis.push_str(&format!(
+                "\n  the task was stopped by ECS: {}. The load balancer's health checks did not get an answer: the instances' (or tasks') \
+                 security group must let the load balancer's group in on the task's port (ecsdeploy adds that rule; `ecsdeploy plan` shows it \
+                 if it is missing), and the app must answer the health check path",
+                t.reason
+            ));
+            return diagnosis;
+        }
         let codes: Vec<String> = t.exit_codes.iter().filter_map(|(c, code)| code.map(|x| format!("{c} exited {x}"))).collect();
         if !codes.is_empty() {
             diagnosis.push_str(&format!(" ({})", codes.join(", ")));

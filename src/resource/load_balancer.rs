@@ -49,7 +49,10 @@ pub async fn find(aws: &Aws, name: &str) -> Result<Option<aws_sdk_elasticloadbal
 }
 
 pub async fn observe(aws: &Aws, d: &Desired, _deps: &HashMap<Address, Live>) -> Result<Option<Live>> {
-    let Some(lb) = find(aws, &d.name).await? else { return Ok(None) };
+    let Some(lb) = find(aws, &d.name).await? else {
+        two_zones(aws, d).await?;
+        return Ok(None);
+    };
     let arn = lb.load_balancer_arn.clone().unwrap_or_default();
     let mut subnets: Vec<String> = lb.availability_zones().iter().filter_map(|z| z.subnet_id.clone()).collect();
     subnets.sort();
@@ -72,6 +75,27 @@ pub async fn observe(aws: &Aws, d: &Desired, _deps: &HashMap<Address, Live>) -> 
         ("tags", super::live_tags(tags.iter().map(|t| (t.key().unwrap_or_default(), t.value().unwrap_or_default())))),
     ];
     Ok(Some(Live { id: arn.clone(), fields: crate::plan::fields(fields), outputs: outputs([("arn", arn), ("dns", lb.dns_name.unwrap_or_default())]) }))
+}
+
+/// AWS refuses a load balancer whose subnets are not in two Availability Zones ("At least two
+/// subnets in two different Availability Zones must be specified"): said at plan time for
+/// subnets the spec lists (the default ones are one per zone).
+async fn two_zones(aws: &Aws, d: &Desired) -> Result<()> {
+    let Some(listed) = d.fields.get("subnets").and_then(Value::as_str) else { return Ok(()) };
+    let ids: Vec<String> = listed.split(',').filter(|s| !s.is_empty()).map(String::from).collect();
+    let out = aws.ec2.describe_subnets().set_subnet_ids(Some(ids.clone())).send().await.aws("ec2:DescribeSubnets")?;
+    let zones: std::collections::BTreeSet<String> = out.subnets().iter().filter_map(|s| s.availability_zone.clone()).collect();
+    if zones.len() < 2 {
+        return Err(super::Error::Other(crate::engine::Failure::new(
+            format!(
+                "the load balancer's subnets ({}) are all in {}: AWS needs subnets in at least two Availability Zones",
+                ids.join(", "),
+                zones.into_iter().collect::<Vec<_>>().join(", ")
+            ),
+            "add a subnet of another Availability Zone to load_balancer.subnets, or write subnets = \"default\"",
+        )));
+    }
+    Ok(())
 }
 
 fn list(fields: &Fields, name: &str) -> Vec<String> {

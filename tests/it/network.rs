@@ -65,3 +65,58 @@ async fn the_fargate_example_serves_docs_through_its_load_balancer_end_to_end() 
     s.ecsdeploy(&["destroy", "--auto-approve", "--logs", "-f", f]).await.assert_ok("destroy the Fargate example");
     assert_eq!(crate::teardown::stack_tagged(&s, "iris-fargate").await, Vec::<String>::new());
 }
+
+#[tokio::test]
+async fn targets_whose_group_keeps_the_load_balancer_out_fail_the_deploy_with_that_diagnosis() {
+    let s = session().await;
+    s.tutorial_prerequisites().await;
+    let f = "examples/iris-alb.toml";
+    s.ecsdeploy(&["apply", "--auto-approve", "-f", f]).await.assert_ok("apply the ALB example");
+    // Someone removes the rule that lets the load balancer reach the tasks' ports.
+    let group = s.aws.ec2.describe_security_groups().group_names("iris-alb-ecs").send().await.unwrap().security_groups.unwrap().remove(0);
+    let rules = s
+        .aws
+        .ec2
+        .describe_security_group_rules()
+        .filters(aws_sdk_ec2::types::Filter::builder().name("group-id").values(group.group_id.clone().unwrap()).build());
+    let from_alb: Vec<String> = rules
+        .send()
+        .await
+        .unwrap()
+        .security_group_rules
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|r| r.referenced_group_info.is_some() && r.is_egress != Some(true))
+        .filter_map(|r| r.security_group_rule_id)
+        .collect();
+    assert_eq!(from_alb.len(), 1, "ecsdeploy made one rule from the load balancer");
+    s.aws.ec2.revoke_security_group_ingress().group_id(group.group_id.unwrap()).set_security_group_rule_ids(Some(from_alb)).send().await.unwrap();
+
+    let redeploy = s.ecsdeploy(&["redeploy", "--force", "-f", f]).await;
+    assert_eq!(redeploy.code, 1, "{}", redeploy.stderr);
+    assert!(redeploy.stderr.contains("failed ELB health checks"), "{}", redeploy.stderr);
+    assert!(redeploy.stderr.contains("security group must let the load balancer's group in"), "the cause, not the exit code:\n{}", redeploy.stderr);
+    // And apply puts the rule back.
+    let plan = s.ecsdeploy(&["plan", "-f", f]).await;
+    assert!(plan.stdout.contains("~ ingress.ecs"), "{}", plan.stdout);
+}
+
+#[tokio::test]
+async fn a_load_balancer_in_one_availability_zone_is_refused_at_plan() {
+    let s = session().await;
+    s.tutorial_prerequisites().await;
+    let ec2 = &s.aws.ec2;
+    let default = ec2.describe_subnets().filters(aws_sdk_ec2::types::Filter::builder().name("default-for-az").values("true").build()).send().await.unwrap();
+    let first = default.subnets().iter().find(|x| x.availability_zone() == Some("us-east-1a")).unwrap();
+    let vpc = first.vpc_id.clone().unwrap();
+    let second = ec2.create_subnet().vpc_id(vpc).cidr_block("172.31.200.0/24").availability_zone("us-east-1a").send().await.unwrap().subnet.unwrap();
+    let (a, b) = (first.subnet_id.clone().unwrap(), second.subnet_id.unwrap());
+    let one_zone = spec_variant("examples/iris-alb.toml", "one-zone", |t| {
+        t.replace("listener_port = 80\n", &format!("listener_port = 80\nsubnets = [\"{a}\", \"{b}\"]\n"))
+    });
+    let before = s.requests().await.len();
+    let plan = s.ecsdeploy(&["plan", "-f", &one_zone]).await;
+    assert_eq!(plan.code, 1, "{}", plan.stderr);
+    assert!(plan.stderr.contains("are all in us-east-1a") && plan.stderr.contains("two Availability Zones"), "{}", plan.stderr);
+    assert_eq!(s.mutating_since(before).await, Vec::<String>::new());
+}
