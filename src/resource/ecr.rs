@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use aws_sdk_ecr::types::{DescribeImagesFilter, ImageIdentifier, TagStatus};
-use futures::future::try_join_all;
+use futures::future::join_all;
 
 use super::Result;
 use crate::aws::{Aws, AwsResultExt, ErrorKind};
@@ -26,8 +26,28 @@ fn parse(uri: &str) -> Option<(String, ImageIdentifier)> {
 /// The digests of `images` that are in ECR, looked up together; an image ECR does not have is an
 /// error naming it and the repository's recent tags, before anything changes.
 pub async fn digests(aws: &Aws, images: BTreeSet<String>) -> Result<BTreeMap<String, String>> {
-    let found = try_join_all(images.into_iter().map(|uri| async move { Ok::<_, super::Error>(digest(aws, &uri).await?.map(|d| (uri, d))) })).await?;
-    Ok(found.into_iter().flatten().collect())
+    let looked = join_all(images.into_iter().map(|uri| async move { digest(aws, &uri).await.map(|d| d.map(|d| (uri, d))) })).await;
+    let mut found = BTreeMap::new();
+    let mut missing: Vec<Failure> = Vec::new();
+    for r in looked {
+        match r {
+            Ok(Some((uri, d))) => {
+                found.insert(uri, d);
+            }
+            Ok(None) => {}
+            Err(super::Error::Other(f)) => missing.push(f),
+            Err(e) => return Err(e),
+        }
+    }
+    // Every missing image at once, in the spec's order (a typo in IMAGE_TAG misses them all).
+    match missing.len() {
+        0 => Ok(found),
+        _ => {
+            let hint = missing[0].hint.clone().unwrap_or_default();
+            let message = missing.into_iter().map(|f| f.message).collect::<Vec<_>>().join("; ");
+            Err(super::Error::Other(Failure::new(message, hint)))
+        }
+    }
 }
 
 /// The image's digest, or a clear error when ECR does not have it. Images outside ECR (Docker
