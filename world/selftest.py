@@ -880,6 +880,38 @@ def t_asg_failure(world, c):
     asg.delete_auto_scaling_group(AutoScalingGroupName="ft-asg", ForceDelete=True)
 
 
+@step("a new instance profile: launches fail (Invalid IAM Instance Profile) until IAM propagates it, then the group launches; switch off -> at once")
+def t_iam_propagation(world, c):
+    iam, ec2, asg = c["iam"], c["ec2"], c["autoscaling"]
+
+    def group_naming(name):
+        iam.create_role(RoleName=name, AssumeRolePolicyDocument='{"Version":"2012-10-17","Statement":[]}')
+        iam.create_instance_profile(InstanceProfileName=name)
+        iam.add_role_to_instance_profile(InstanceProfileName=name, RoleName=name)
+        ec2.create_launch_template(LaunchTemplateName=f"{name}-lt", LaunchTemplateData={
+            "ImageId": ecs_ami(ec2), "InstanceType": "t3.micro", "IamInstanceProfile": {"Name": name}})
+        asg.create_auto_scaling_group(AutoScalingGroupName=name, MinSize=0, MaxSize=1, DesiredCapacity=1,
+                                      LaunchTemplate={"LaunchTemplateName": f"{name}-lt", "Version": "$Latest"},
+                                      VPCZoneIdentifier=",".join(default_subnets(ec2)))
+
+    def activities(name):
+        return asg.describe_scaling_activities(AutoScalingGroupName=name)["Activities"]
+
+    group_naming("fresh-profile")
+    first = wait_for("a failed launch", lambda: [a for a in activities("fresh-profile") if a["StatusCode"] == "Failed"], 3)
+    expected = ("Value (fresh-profile) for parameter iamInstanceProfile.name is invalid. Invalid IAM Instance Profile name"
+                " Launching EC2 instance failed.")
+    check(first[-1]["StatusMessage"] == expected, first[-1]["StatusMessage"])
+    wait_for("the retried launch", lambda: [a for a in activities("fresh-profile") if a["StatusCode"] == "Successful"], 8)
+    asg.delete_auto_scaling_group(AutoScalingGroupName="fresh-profile", ForceDelete=True)
+    world.config(switches={"iam_propagation": False})
+    group_naming("fresh-profile-off")
+    launched = wait_for("a launch", lambda: activities("fresh-profile-off") or None, 3)
+    check(all(a["StatusCode"] == "Successful" for a in launched), f"switched off: {launched}")
+    world.config(switches={"iam_propagation": True})
+    asg.delete_auto_scaling_group(AutoScalingGroupName="fresh-profile-off", ForceDelete=True)
+
+
 @step("instance registered before its provider: no capacityProviderName, not used; a later one is")
 def t_association(world, c):
     ecs, asg = c["ecs"], c["autoscaling"]
@@ -1339,6 +1371,7 @@ def main():
         t_free_tier(world, clients)
         t_plan_state(world, clients)
         t_asg_failure(world, clients)
+        t_iam_propagation(world, clients)
         t_association(world, clients)
         t_managed_scaling(world, clients)
         t_provider_switches(world, clients)

@@ -24,6 +24,10 @@ pub const ADDRESS: &str = "instances.ecs";
 
 /// How long an instance may take to launch, boot and register (a minute or two on AWS).
 const REGISTER_TIMEOUT: Duration = Duration::from_secs(600);
+/// How long a launch may fail because IAM has not yet propagated a new instance profile ("Invalid
+/// IAM Instance Profile"): the group retries on its own, as terraform-provider-aws relies on
+/// (it ignores those failed activities while it waits, hashicorp/terraform-provider-aws#31282).
+const PROFILE_PROPAGATION: Duration = Duration::from_secs(120);
 /// How long scale-in protection may outlast the tasks (ECS lifts it once an instance is empty).
 const PROTECTION_GRACE: Duration = Duration::from_secs(120);
 
@@ -195,14 +199,16 @@ async fn activities(aws: &Aws, group: &str) -> Result<Vec<Activity>> {
 /// Until an instance has registered with the provider (the only kind the provider's tasks use);
 /// a launch the group reports failed since `seen` ends the wait with the group's reason.
 async fn wait_for_instance(aws: &Aws, cluster: &str, group: &str, provider: &str, seen: &HashSet<String>) -> Result<()> {
-    let deadline = Instant::now() + REGISTER_TIMEOUT;
+    let started = Instant::now();
+    let deadline = started + REGISTER_TIMEOUT;
     let mut pause = Duration::from_millis(250);
     loop {
         let (registered, activities) = tokio::try_join!(registered(aws, cluster, provider), activities(aws, group))?;
         if registered {
             return Ok(());
         }
-        if let Some(failed) = activities.iter().find(|a| a.failed && !seen.contains(&a.id)) {
+        let propagating = |a: &Activity| a.message.contains("Invalid IAM Instance Profile") && started.elapsed() < PROFILE_PROPAGATION;
+        if let Some(failed) = activities.iter().find(|a| a.failed && !seen.contains(&a.id) && !propagating(a)) {
             return Err(super::Error::Other(Failure::new(
                 format!("group {group} could not launch an instance: {}", failed.message),
                 launch_fix(&failed.message, group),

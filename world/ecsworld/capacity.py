@@ -76,7 +76,7 @@ from moto.ec2.models.instances import InstanceBackend, InstanceState
 from moto.ecs.exceptions import EcsClientException
 from moto.ecs.models import EC2ContainerServiceBackend
 
-from . import accounts, simulator
+from . import accounts, consistency, simulator
 from .settings import SETTINGS
 from .timing import profile
 
@@ -492,6 +492,7 @@ def run_instances(self, image_id, count, user_data, security_group_names, **kwar
     image, instance_type = _launch_spec(self, image_id, kwargs)
     try:
         accounts.check_launch(self, image, instance_type)
+        consistency.check_launch_profile(self, kwargs)
     except EC2ClientError as err:
         group = ((kwargs.get("tags") or {}).get("instance") or {}).get("aws:autoscaling:groupName")
         sim.timeline.add("launch-failed", group, {"code": err.code, "message": err.message})

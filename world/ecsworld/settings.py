@@ -56,6 +56,8 @@ SWITCHES = {
     "alb_two_azs": "loadbalancing.py: CreateLoadBalancer (application) needs subnets in two Availability Zones",
     "target_type_network_mode": "loadbalancing.py: CreateService/UpdateService refuse an instance target group for "
                                 "awsvpc and an ip target group for bridge/host",
+    "iam_propagation": "consistency.py: a launch naming an instance profile IAM wrote moments ago fails "
+                       "(Invalid IAM Instance Profile), as a Failed scaling activity the group retries",
 }
 
 DEFAULTS = {

@@ -29,7 +29,7 @@ import logging
 import threading
 import time
 
-from . import autoscaling, capacity, enis, firewall, loadbalancing, network, scheduler, tasks
+from . import autoscaling, capacity, consistency, enis, firewall, loadbalancing, network, scheduler, tasks
 from .settings import SETTINGS
 from .timeline import Timeline
 
@@ -120,6 +120,7 @@ class Simulator:
             part.reset()
         self._logged_errors = set()
         self.subnet.reset()
+        consistency.reset()
 
     def _close_servers(self):
         self.tasks.close()

@@ -32,6 +32,7 @@ FAST = {
     "scaling_period": 0.5,         # managed scaling evaluates every period
     "scale_in_after": 5.0,         # continuous lower need before managed scale-in
     "launch_retry": 1.0,           # a group retries a failed launch this often
+    "iam_propagation": 2.0,        # a new instance profile is unknown to EC2 this long
     "placement_event_every": 5.0,  # one "unable to place" event per text per period
     "restart_first": 0.3,          # failed service tasks: first restart delay,
     "restart_cap": 2.0,            # doubling up to this
@@ -66,6 +67,9 @@ REALISTIC = {
     "scale_in_after": 900.0,
     # Auto Scaling retries a failed launch on its own; the interval is not documented (unsure).
     "launch_retry": 30.0,
+    # IAM: "can take some time" (troubleshoot_general.html#troubleshoot_general_eventual-consistency);
+    # seconds in practice, not documented precisely (unsure).
+    "iam_propagation": 10.0,
     # Service event throttling is not documented (unsure): as fast.
     "placement_event_every": 5.0,
     # Service throttle logic: restarts of failing tasks back off up to 27 minutes
