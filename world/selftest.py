@@ -412,7 +412,7 @@ def t_job(world, c):
     check(task["stoppedReason"].startswith("ResourceInitializationError:"), task["stoppedReason"])
 
 
-@step("ALB + target group + listener + service with loadBalancers -> /docs through the ALB")
+@step("ALB + target group + listener (CreateService at once: no associated load balancer yet; switch off -> accepted) + service -> /docs through the ALB")
 def t_alb(world, c):
     ec2, elb, ecs = c["ec2"], c["elbv2"], c["ecs"]
     subnets = default_subnets(ec2)
@@ -428,10 +428,24 @@ def t_alb(world, c):
     elb.create_listener(LoadBalancerArn=lb["LoadBalancerArn"], Protocol="HTTP", Port=80,
                         DefaultActions=[{"Type": "forward", "TargetGroupArn": tg["TargetGroupArn"]}])
     td = register(ecs, "webalb", "public.ecr.aws/demo/web:1", ports=((80, 0),))  # dynamic host port
+    balanced = [{"targetGroupArn": tg["TargetGroupArn"], "containerName": "webalb", "containerPort": 80}]
+    # Right after CreateListener, ECS does not see the association yet (listener_propagation).
+    code, message = error_of(ecs.create_service, cluster="demo", serviceName="webalb", taskDefinition=td, desiredCount=1,
+                             healthCheckGracePeriodSeconds=10, loadBalancers=balanced)
+    check(code == "InvalidParameterException" and message == f"The target group with targetGroupArn "
+          f"{tg['TargetGroupArn']} does not have an associated load balancer.", f"{code}: {message}")
+    time.sleep(1.1)
     ecs.create_service(cluster="demo", serviceName="webalb", taskDefinition=td, desiredCount=1,
-                       healthCheckGracePeriodSeconds=10,
-                       loadBalancers=[{"targetGroupArn": tg["TargetGroupArn"], "containerName": "webalb",
-                                       "containerPort": 80}])
+                       healthCheckGracePeriodSeconds=10, loadBalancers=balanced)
+    world.config(switches={"listener_propagation": False})
+    tg_off = elb.create_target_group(Name="demo-tg-off", Protocol="HTTP", Port=80, VpcId=vpc,
+                                     TargetType="instance")["TargetGroups"][0]
+    elb.create_listener(LoadBalancerArn=lb["LoadBalancerArn"], Protocol="HTTP", Port=8081,
+                        DefaultActions=[{"Type": "forward", "TargetGroupArn": tg_off["TargetGroupArn"]}])
+    ecs.create_service(cluster="demo", serviceName="webalb-off", taskDefinition=td, desiredCount=0,
+                       loadBalancers=[dict(balanced[0], targetGroupArn=tg_off["TargetGroupArn"])])
+    world.config(switches={"listener_propagation": True})
+    ecs.delete_service(cluster="demo", service="webalb-off", force=True)
     svc = wait_for("ALB service steady", lambda: completed(ecs, "webalb", 1), 10)
     check(svc["healthCheckGracePeriodSeconds"] == 10 and svc["loadBalancers"], "grace period / loadBalancers dropped")
     health = elb.describe_target_health(TargetGroupArn=tg["TargetGroupArn"])["TargetHealthDescriptions"]
@@ -592,6 +606,7 @@ def t_sg_alb(world, c, net_sg):
                                  TargetType="instance")["TargetGroups"][0]
     elb.create_listener(LoadBalancerArn=lb["LoadBalancerArn"], Protocol="HTTP", Port=80,
                         DefaultActions=[{"Type": "forward", "TargetGroupArn": tg["TargetGroupArn"]}])
+    time.sleep(1.1)  # listener_propagation
     register(ecs, "net-alb", "public.ecr.aws/demo/web:1", memory=128, ports=((80, 0),))
     ecs.create_service(cluster="net", serviceName="net-alb", taskDefinition="net-alb", desiredCount=1,
                        loadBalancers=[{"targetGroupArn": tg["TargetGroupArn"], "containerName": "net-alb",
@@ -629,6 +644,7 @@ def t_fargate(world, c, lb, alb_sg):
                         DefaultActions=[{"Type": "forward", "TargetGroupArn": tg["TargetGroupArn"]}])
     elb.create_listener(LoadBalancerArn=lb["LoadBalancerArn"], Protocol="HTTP", Port=8081,
                         DefaultActions=[{"Type": "forward", "TargetGroupArn": itg["TargetGroupArn"]}])
+    time.sleep(1.1)  # listener_propagation
     allow(ec2, alb_sg, 8080, 8080, NU_VPN)  # the new listener's port
     subnet = default_subnets(ec2)[0]
     network = {"awsvpcConfiguration": {"subnets": [subnet], "securityGroups": [task_sg], "assignPublicIp": "ENABLED"}}
@@ -1223,6 +1239,7 @@ def t_realistic(world, c):
                                      HealthCheckIntervalSeconds=5, HealthyThresholdCount=2)["TargetGroups"][0]
         elb.create_listener(LoadBalancerArn=lb["LoadBalancerArn"], Protocol="HTTP", Port=80,
                             DefaultActions=[{"Type": "forward", "TargetGroupArn": tg["TargetGroupArn"]}])
+        time.sleep(1.1)  # listener_propagation (fast profile's; the realistic one here is shorter)
         register(ecs, "real-web", "public.ecr.aws/demo/web:1", ports=((80, 0),))
         ecs.create_service(cluster="real", serviceName="real-web", taskDefinition="real-web", desiredCount=1,
                            loadBalancers=[{"targetGroupArn": tg["TargetGroupArn"], "containerName": "real-web",

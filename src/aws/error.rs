@@ -60,11 +60,18 @@ impl AwsError {
         ) || (self.code.as_deref() == Some("ClientException") && self.message.contains("in use"))
     }
 
-    /// A just-created role or instance profile that other services cannot see yet.
-    pub fn is_iam_propagation(&self) -> bool {
+    /// AWS has not yet propagated something just made: a new role or instance profile (IAM is
+    /// eventually consistent), or a new listener's target group, which CreateService sees as
+    /// unattached for a moment ("does not have an associated load balancer"; terraform-provider-aws
+    /// retries CreateService on it). Retrying, bounded, is the remedy.
+    pub fn is_propagation(&self) -> bool {
         let m = self.message.to_ascii_lowercase();
         matches!(self.code.as_deref(), Some("ValidationError" | "InvalidParameterValue" | "InvalidParameterException" | "InvalidParameterCombination"))
-            && (m.contains("instance profile") || m.contains("iaminstanceprofile") || m.contains("unable to assume") || m.contains("cannot be assumed"))
+            && (m.contains("instance profile")
+                || m.contains("iaminstanceprofile")
+                || m.contains("unable to assume")
+                || m.contains("cannot be assumed")
+                || m.contains("does not have an associated load balancer"))
     }
 }
 

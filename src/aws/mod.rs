@@ -122,8 +122,9 @@ fn without_trust_store() -> aws_smithy_runtime_api::client::http::SharedHttpClie
     aws_smithy_http_client::Builder::new().tls_provider(tls::Provider::Rustls(CryptoMode::AwsLc)).tls_context(context).build_https()
 }
 
-/// Retry an operation while IAM is still propagating a just-created role or instance profile
-/// (AWS documents this delay; it lasts seconds). Bounded: about a minute in all.
+/// Retry an operation while AWS is still propagating something just made (a role or instance
+/// profile, a listener's target group; see [`AwsError::is_propagation`]). Bounded: about a
+/// minute in all.
 pub async fn retry_propagation<T, F, Fut>(mut op: F) -> Result<T, AwsError>
 where
     F: FnMut() -> Fut,
@@ -132,7 +133,7 @@ where
     let mut pause = std::time::Duration::from_millis(500);
     for _ in 0..10 {
         match op().await {
-            Err(e) if e.is_iam_propagation() => {
+            Err(e) if e.is_propagation() => {
                 tokio::time::sleep(pause).await;
                 pause = (pause * 2).min(std::time::Duration::from_secs(8));
             }

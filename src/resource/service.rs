@@ -338,25 +338,28 @@ pub async fn apply(aws: &Aws, c: &Change, fields: &Fields) -> Result<Outputs> {
         }
         _ => {
             let strategy = strategy(fields);
-            let out = aws
-                .ecs
-                .create_service()
-                // A retried create (the response lost on the way) must not make a second service.
-                .client_token(super::idempotency_token(c, fields))
-                .cluster(cluster)
-                .service_name(name)
-                .task_definition(super::field(fields, "task_definition"))
-                .desired_count(get(fields, "desired_count").as_i64().unwrap_or(1) as i32)
-                .set_capacity_provider_strategy((!strategy.is_empty()).then_some(strategy))
-                .set_launch_type(launch_type)
-                .set_health_check_grace_period_seconds(grace)
-                .deployment_configuration(deployment_configuration(fields))
-                .set_load_balancers(Some(load_balancers(fields)))
-                .set_network_configuration(network(fields))
-                .set_tags(Some(ecs_tags(fields)))
-                .send()
-                .await
-                .aws("ecs:CreateService")?;
+            // Right after its listener, the target group can still look unattached to ECS.
+            let out = crate::aws::retry_propagation(|| async {
+                aws.ecs
+                    .create_service()
+                    // A retried create (the response lost on the way) must not make a second service.
+                    .client_token(super::idempotency_token(c, fields))
+                    .cluster(cluster)
+                    .service_name(name)
+                    .task_definition(super::field(fields, "task_definition"))
+                    .desired_count(get(fields, "desired_count").as_i64().unwrap_or(1) as i32)
+                    .set_capacity_provider_strategy((!strategy.is_empty()).then(|| strategy.clone()))
+                    .set_launch_type(launch_type.clone())
+                    .set_health_check_grace_period_seconds(grace)
+                    .deployment_configuration(deployment_configuration(fields))
+                    .set_load_balancers(Some(load_balancers(fields)))
+                    .set_network_configuration(network(fields))
+                    .set_tags(Some(ecs_tags(fields)))
+                    .send()
+                    .await
+                    .aws("ecs:CreateService")
+            })
+            .await?;
             (out.service, true)
         }
     };

@@ -11,10 +11,19 @@
   terraform-provider-aws ignores exactly those failed activities while it waits for capacity,
   "since they'll be retried" (hashicorp/terraform-provider-aws#31282, for #29866).
 
-Durations come from the timing profile (`iam_propagation`); the switch is `iam_propagation`.
+- A new listener's association of its target group with the load balancer reaches ECS late:
+  CreateService right after CreateListener can fail with `InvalidParameterException` "The target
+  group with targetGroupArn ARN does not have an associated load balancer.", and
+  terraform-provider-aws retries CreateService on exactly that message while the association
+  propagates (internal/service/ecs/service.go, its create retry).
+
+Durations come from the timing profile (`iam_propagation`, `listener_propagation`); the switches
+are `iam_propagation` and `listener_propagation`.
 """
 
 from moto.ec2.exceptions import EC2ClientError
+from moto.ecs.exceptions import InvalidParameterException
+from moto.elbv2.models import ELBv2Backend
 from moto.iam.models import IAMBackend
 
 from . import simulator
@@ -23,10 +32,13 @@ from .timing import profile
 
 # instance profile name -> simulator time when it (or its newest role) was written
 _written = {}
+# target group ARN -> simulator time a listener began forwarding to it
+_forwarded = {}
 
 
 def reset():
     _written.clear()
+    _forwarded.clear()
 
 
 def _wrote(name):
@@ -73,3 +85,28 @@ def check_launch_profile(ec2_backend, kwargs):
                              f"Value ({value}) for parameter iamInstanceProfile.name is invalid. Invalid IAM Instance Profile name")
     raise EC2ClientError("InvalidParameterValue",
                          f"Value ({value}) for parameter iamInstanceProfile.arn is invalid. Invalid IAM Instance Profile ARN")
+
+
+_orig_create_listener = ELBv2Backend.create_listener
+
+
+def create_listener(self, load_balancer_arn, protocol, port, ssl_policy, certificate, actions, *args, **kwargs):
+    out = _orig_create_listener(self, load_balancer_arn, protocol, port, ssl_policy, certificate, actions, *args, **kwargs)
+    sim = simulator.SIM
+    if sim is not None:
+        for action in actions or []:
+            if action.get("TargetGroupArn"):
+                _forwarded[action["TargetGroupArn"]] = sim.now()
+    return out
+
+
+ELBv2Backend.create_listener = create_listener
+
+
+def check_target_group_associated(arn):
+    """Refuse a service on a target group whose listener ECS does not see yet."""
+    sim = simulator.SIM
+    at = _forwarded.get(arn)
+    if sim is None or at is None or not SETTINGS.on("listener_propagation") or sim.now() - at >= profile().listener_propagation:
+        return
+    raise InvalidParameterException(f"The target group with targetGroupArn {arn} does not have an associated load balancer.")

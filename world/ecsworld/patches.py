@@ -29,7 +29,7 @@ from moto.ec2.models import EC2Backend
 from moto.ec2.models.launch_templates import LaunchTemplate
 from moto.ec2.models.security_groups import SecurityGroupRule
 
-from . import enis, loadbalancing, simulator
+from . import consistency, enis, loadbalancing, simulator
 
 log = logging.getLogger("ecsworld.patches")
 
@@ -126,6 +126,7 @@ def _check_load_balancers(backend, load_balancers):
             raise InvalidParameterException(
                 f"The target group with targetGroupArn {arn} does not have an associated load balancer."
             )
+        consistency.check_target_group_associated(arn)
 
 
 def _merged_deployment_configuration(current, given):

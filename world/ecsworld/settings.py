@@ -58,6 +58,8 @@ SWITCHES = {
                                 "awsvpc and an ip target group for bridge/host",
     "iam_propagation": "consistency.py: a launch naming an instance profile IAM wrote moments ago fails "
                        "(Invalid IAM Instance Profile), as a Failed scaling activity the group retries",
+    "listener_propagation": "consistency.py: CreateService on a target group whose listener was made moments ago "
+                            "fails (does not have an associated load balancer)",
 }
 
 DEFAULTS = {

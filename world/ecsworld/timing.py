@@ -33,6 +33,7 @@ FAST = {
     "scale_in_after": 5.0,         # continuous lower need before managed scale-in
     "launch_retry": 1.0,           # a group retries a failed launch this often
     "iam_propagation": 2.0,        # a new instance profile is unknown to EC2 this long
+    "listener_propagation": 1.0,   # a new listener's target group looks unattached to ECS this long
     "placement_event_every": 5.0,  # one "unable to place" event per text per period
     "restart_first": 0.3,          # failed service tasks: first restart delay,
     "restart_cap": 2.0,            # doubling up to this
@@ -70,6 +71,8 @@ REALISTIC = {
     # IAM: "can take some time" (troubleshoot_general.html#troubleshoot_general_eventual-consistency);
     # seconds in practice, not documented precisely (unsure).
     "iam_propagation": 10.0,
+    # The listener → target group association as ECS sees it: seconds (unsure; terraform retries).
+    "listener_propagation": 5.0,
     # Service event throttling is not documented (unsure): as fast.
     "placement_event_every": 5.0,
     # Service throttle logic: restarts of failing tasks back off up to 27 minutes
