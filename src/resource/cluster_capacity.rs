@@ -57,10 +57,9 @@ pub fn observe(d: &Desired, deps: &HashMap<Address, Live>) -> Result<Option<Live
     }))
 }
 
-pub async fn apply(aws: &Aws, c: &Change, fields: &Fields) -> Result<Outputs> {
-    let providers: Vec<String> = fields["capacity_providers"].as_array().into_iter().flatten().filter_map(|v| v.as_str().map(String::from)).collect();
-    let strategy: Vec<CapacityProviderStrategyItem> = fields["default_strategy"]
-        .as_array()
+/// A strategy field (`[{provider, weight, base}]`) as ECS takes it.
+pub fn strategy_items(v: &Value) -> Vec<CapacityProviderStrategyItem> {
+    v.as_array()
         .into_iter()
         .flatten()
         .map(|s| {
@@ -71,7 +70,12 @@ pub async fn apply(aws: &Aws, c: &Change, fields: &Fields) -> Result<Outputs> {
                 .build()
                 .expect("provider set")
         })
-        .collect();
+        .collect()
+}
+
+pub async fn apply(aws: &Aws, c: &Change, fields: &Fields) -> Result<Outputs> {
+    let providers: Vec<String> = fields["capacity_providers"].as_array().into_iter().flatten().filter_map(|v| v.as_str().map(String::from)).collect();
+    let strategy = strategy_items(&fields["default_strategy"]);
     aws.ecs
         .put_cluster_capacity_providers()
         .cluster(&c.desired.name)

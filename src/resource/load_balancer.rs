@@ -6,7 +6,11 @@ use std::collections::HashMap;
 use aws_sdk_elasticloadbalancingv2::types::{LoadBalancerSchemeEnum, LoadBalancerTypeEnum};
 use serde_json::{json, Value};
 
-use super::{outputs, own_tags, security_group, target_group::elb_tags, vpc, Result};
+use super::{
+    outputs, own_tags, security_group,
+    target_group::{elb_tags, live_elb_tags},
+    vpc, Result,
+};
 use crate::aws::{Aws, AwsResultExt, ErrorKind};
 use crate::plan::{reference, Address, Change, Desired, Fields, Live, Outputs};
 use crate::spec::{LoadBalancer, Spec};
@@ -56,23 +60,11 @@ pub async fn observe(aws: &Aws, d: &Desired, _deps: &HashMap<Address, Live>) -> 
     let arn = lb.load_balancer_arn.clone().unwrap_or_default();
     let mut subnets: Vec<String> = lb.availability_zones().iter().filter_map(|z| z.subnet_id.clone()).collect();
     subnets.sort();
-    let tags = aws
-        .elbv2
-        .describe_tags()
-        .resource_arns(&arn)
-        .send()
-        .await
-        .aws("elbv2:DescribeTags")?
-        .tag_descriptions
-        .unwrap_or_default()
-        .into_iter()
-        .flat_map(|t| t.tags.unwrap_or_default())
-        .collect::<Vec<_>>();
     let fields = [
         ("subnets", json!(subnets.join(","))),
         ("security_groups", json!(lb.security_groups())),
         ("scheme", json!(lb.scheme.as_ref().map(|s| s.as_str()).unwrap_or("internet-facing"))),
-        ("tags", super::live_tags(tags.iter().map(|t| (t.key().unwrap_or_default(), t.value().unwrap_or_default())))),
+        ("tags", live_elb_tags(aws, &arn).await?),
     ];
     Ok(Some(Live { id: arn.clone(), fields: crate::plan::fields(fields), outputs: outputs([("arn", arn), ("dns", lb.dns_name.unwrap_or_default())]) }))
 }

@@ -214,19 +214,7 @@ fn get<'a>(fields: &'a Fields, name: &str) -> &'a Value {
 }
 
 fn strategy(fields: &Fields) -> Vec<CapacityProviderStrategyItem> {
-    get(fields, "capacity_provider_strategy")
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|s| {
-            CapacityProviderStrategyItem::builder()
-                .capacity_provider(s["provider"].as_str().unwrap_or_default())
-                .weight(s["weight"].as_i64().unwrap_or(1) as i32)
-                .base(s["base"].as_i64().unwrap_or(0) as i32)
-                .build()
-                .expect("provider set")
-        })
-        .collect()
+    cluster_capacity::strategy_items(get(fields, "capacity_provider_strategy"))
 }
 
 fn deployment_configuration(fields: &Fields) -> DeploymentConfiguration {

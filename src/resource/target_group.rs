@@ -67,18 +67,6 @@ pub async fn observe(aws: &Aws, d: &Desired, _deps: &HashMap<Address, Live>) -> 
         .and_then(|a| a.value)
         .and_then(|v| v.parse::<u32>().ok())
         .unwrap_or(300);
-    let tags = aws
-        .elbv2
-        .describe_tags()
-        .resource_arns(&arn)
-        .send()
-        .await
-        .aws("elbv2:DescribeTags")?
-        .tag_descriptions
-        .unwrap_or_default()
-        .into_iter()
-        .flat_map(|t| t.tags.unwrap_or_default())
-        .collect::<Vec<_>>();
     let fields = [
         ("protocol", json!(tg.protocol.as_ref().map(|p| p.as_str()).unwrap_or("HTTP"))),
         ("port", json!(tg.port)),
@@ -88,9 +76,16 @@ pub async fn observe(aws: &Aws, d: &Desired, _deps: &HashMap<Address, Live>) -> 
         ("health_check_interval", json!(tg.health_check_interval_seconds.unwrap_or(30))),
         ("healthy_threshold", json!(tg.healthy_threshold_count.unwrap_or(5))),
         ("deregistration_delay", json!(delay)),
-        ("tags", super::live_tags(tags.iter().map(|t| (t.key().unwrap_or_default(), t.value().unwrap_or_default())))),
+        ("tags", live_elb_tags(aws, &arn).await?),
     ];
     Ok(Some(Live { id: arn.clone(), fields: crate::plan::fields(fields), outputs: outputs([("arn", arn)]) }))
+}
+
+/// The ecsdeploy tags of a load balancer or target group, as a field value.
+pub async fn live_elb_tags(aws: &Aws, arn: &str) -> Result<serde_json::Value> {
+    let out = aws.elbv2.describe_tags().resource_arns(arn).send().await.aws("elbv2:DescribeTags")?;
+    let tags: Vec<Tag> = out.tag_descriptions.unwrap_or_default().into_iter().flat_map(|t| t.tags.unwrap_or_default()).collect();
+    Ok(super::live_tags(tags.iter().map(|t| (t.key().unwrap_or_default(), t.value().unwrap_or_default()))))
 }
 
 pub fn elb_tags(fields: &Fields) -> Vec<Tag> {
