@@ -72,6 +72,7 @@ impl Output {
     pub fn progress(&self, event: &Event) {
         match event {
             Event::Started(c) => eprintln!("  {} {}: {}…", c.action.symbol(), c.address, verb(c.action)),
+            Event::Waiting(c, what) => eprintln!("    {}: {what}", c.address),
             Event::Done(c, took) => eprintln!("  {} {}: done in {:.1}s", c.action.symbol(), c.address, took.as_secs_f64()),
             Event::Failed(c, f) => {
                 eprintln!("  ! {}: {}", c.address, f.message);

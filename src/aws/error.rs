@@ -56,24 +56,42 @@ impl AwsError {
                     | "ClusterContainsServicesException"
                     | "ClusterContainsTasksException"
                     | "ResourceInUseFault"
+                    | "DeleteConflict"
+                    | "ScalingActivityInProgress"
+                    // DeleteCapacityProvider's answer (a 200) while a cluster still has the provider.
+                    | "DELETE_FAILED"
             )
         ) || (self.code.as_deref() == Some("ClientException") && self.message.contains("in use"))
     }
 
-    /// AWS has not yet propagated something just made: a new role or instance profile (IAM is
-    /// eventually consistent), or a new listener's target group, which CreateService sees as
-    /// unattached for a moment ("does not have an associated load balancer"; terraform-provider-aws
-    /// retries CreateService on it). Retrying, bounded, is the remedy.
+    /// AWS has not yet propagated something just made (see [`PROPAGATING`]): retrying, bounded,
+    /// is the remedy. Only the operation's own codes count, so a genuine error is never retried.
     pub fn is_propagation(&self) -> bool {
-        let m = self.message.to_ascii_lowercase();
-        matches!(self.code.as_deref(), Some("ValidationError" | "InvalidParameterValue" | "InvalidParameterException" | "InvalidParameterCombination"))
-            && (m.contains("instance profile")
-                || m.contains("iaminstanceprofile")
-                || m.contains("unable to assume")
-                || m.contains("cannot be assumed")
-                || m.contains("does not have an associated load balancer"))
+        let message = self.message.to_ascii_lowercase();
+        PROPAGATING.iter().any(|(operation, code, words)| *operation == self.operation && self.code.as_deref() == Some(*code) && message.contains(words))
     }
 }
+
+/// What each operation answers while AWS propagates something just made: (operation, error
+/// code, words of the message, lower case; "" for any). Eventual consistency is AWS's rule for
+/// IAM, EC2 and ECS; terraform-provider-aws retries these same answers.
+const PROPAGATING: &[(&str, &str, &str)] = &[
+    // A new instance profile (or its role) is not yet known to EC2 (TF autoscaling/group.go).
+    ("autoscaling:CreateAutoScalingGroup", "ValidationError", "invalid iam instance profile"),
+    ("autoscaling:UpdateAutoScalingGroup", "ValidationError", "invalid iam instance profile"),
+    // A new role is not yet known to the instance profile (TF iam/instance_profile.go).
+    ("iam:AddRoleToInstanceProfile", "NoSuchEntity", ""),
+    // ECS creates its service-linked role on first use and cannot assume it at once (TF ecs/cluster.go).
+    ("ecs:CreateCluster", "InvalidParameterException", "unable to assume the service linked role"),
+    ("ecs:CreateService", "InvalidParameterException", "unable to assume the service linked role"),
+    // A new listener's target group looks unattached to ECS for a moment (TF ecs/service.go).
+    ("ecs:CreateService", "InvalidParameterException", "does not have an associated load balancer"),
+    // A new security group is not yet known to the next call (TF ec2: RetryWhenNotFound).
+    ("ec2:AuthorizeSecurityGroupIngress", "InvalidGroup.NotFound", ""),
+    ("ec2:CreateTags", "InvalidGroup.NotFound", ""),
+    // The cluster is still applying an earlier change of its providers (TF ecs/cluster_capacity_providers.go).
+    ("ecs:PutClusterCapacityProviders", "UpdateInProgressException", ""),
+];
 
 /// `.aws("ecs:CreateService")` turns an SDK error into an [`AwsError`].
 pub trait AwsResultExt<T> {

@@ -122,23 +122,27 @@ fn without_trust_store() -> aws_smithy_runtime_api::client::http::SharedHttpClie
     aws_smithy_http_client::Builder::new().tls_provider(tls::Provider::Rustls(CryptoMode::AwsLc)).tls_context(context).build_https()
 }
 
+/// How long an operation is retried while AWS propagates what it needs: terraform-provider-aws's
+/// `propagationTimeout` for IAM and EC2 is two minutes.
+pub const PROPAGATION_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
+
 /// Retry an operation while AWS is still propagating something just made (a role or instance
-/// profile, a listener's target group; see [`AwsError::is_propagation`]). Bounded: about a
-/// minute in all.
+/// profile, a security group, a listener's target group, ECS's service-linked role; see
+/// [`AwsError::is_propagation`]), for up to [`PROPAGATION_TIMEOUT`]. Any other answer returns.
 pub async fn retry_propagation<T, F, Fut>(mut op: F) -> Result<T, AwsError>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<T, AwsError>>,
 {
-    let mut pause = std::time::Duration::from_millis(500);
-    for _ in 0..10 {
+    let start = std::time::Instant::now();
+    let mut pause = std::time::Duration::from_millis(250);
+    loop {
         match op().await {
-            Err(e) if e.is_propagation() => {
+            Err(e) if e.is_propagation() && start.elapsed() < PROPAGATION_TIMEOUT => {
                 tokio::time::sleep(pause).await;
-                pause = (pause * 2).min(std::time::Duration::from_secs(8));
+                pause = (pause * 2).min(std::time::Duration::from_secs(5));
             }
             other => return other,
         }
     }
-    op().await
 }

@@ -58,15 +58,21 @@ pub async fn run(global: &Global, out: &Output, opts: Options) -> Result<u8> {
         .locked(async {
             // Under the lease, the plan must still be true: another run may have finished meanwhile.
             still_current(&stack, &plan).await?;
-            let since = super::rollout::now();
             let report = engine::execute(&stack.provider, &plan, &|e| out.progress(&e)).await;
             failed(&report)?;
-            super::rollout::follow(&stack, out, &plan, &report, since, no_rollback).await?;
+            super::rollout::follow(&stack, out, &plan, &report, no_rollback).await?;
             Ok(report)
         })
         .await?;
-    // Prove convergence: a fresh look must find nothing left to do.
-    let after = stack.plan().await?;
+    // Prove convergence: a fresh look must find nothing left to do. AWS's reads may lag its
+    // writes for a moment (tags, rules, the tagging index), so a difference is looked at again
+    // before it is believed.
+    let mut after = stack.plan().await?;
+    let settle = std::time::Instant::now();
+    while after.has_changes() && settle.elapsed() < READ_LAG {
+        tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+        after = stack.plan().await?;
+    }
     if after.has_changes() {
         out.plan(&after);
         return Err(Error::Failed {
@@ -77,6 +83,9 @@ pub async fn run(global: &Global, out: &Output, opts: Options) -> Result<u8> {
     out.applied(&report, &after);
     Ok(0)
 }
+
+/// How long the convergence check lets AWS's reads catch up with the writes just made.
+const READ_LAG: std::time::Duration = std::time::Duration::from_secs(15);
 
 /// An error naming the first failure when any change failed.
 pub(super) fn failed(report: &Report) -> Result<()> {

@@ -14,35 +14,28 @@ use crate::plan::{resolve, Action, Change, FieldChange, Plan};
 use crate::resource::service;
 use crate::spec::parse_duration;
 
-/// Seconds since the epoch, to tell new service events from old ones; a second early, as event
-/// times may be whole seconds.
-pub fn now() -> f64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs_f64() - 1.0).unwrap_or(0.0)
-}
-
 /// Execute a planned change under the stack's lease, then (with `and_follow`) follow the
 /// deployments it started (day-2 commands: nothing to roll back to).
 pub async fn execute_and_follow(stack: &Stack, out: &Output, plan: &Plan, and_follow: bool) -> Result<()> {
     stack
         .locked(async {
-            let since = now();
             let report = engine::execute(&stack.provider, plan, &|e| out.progress(&e)).await;
             super::apply::failed(&report)?;
             if !and_follow {
                 return Ok(());
             }
-            follow(stack, out, plan, &report, since, true).await
+            follow(stack, out, plan, &report, true).await
         })
         .await
 }
 
-/// Wait for and verify every service deployment `report` started (the run began at `since`);
-/// roll back failures unless `no_rollback`.
-pub async fn follow(stack: &Stack, out: &Output, plan: &Plan, report: &Report, since: f64, no_rollback: bool) -> Result<()> {
+/// Wait for and verify every service deployment `report` started; roll back failures unless
+/// `no_rollback`.
+pub async fn follow(stack: &Stack, out: &Output, plan: &Plan, report: &Report, no_rollback: bool) -> Result<()> {
     for c in plan.changes.iter().filter(|c| c.desired.kind == service::KIND && report.applied.contains(&c.address)) {
         let outputs = &report.outputs[&c.address];
         let Some(deployment) = outputs.get("deployment").filter(|d| !d.is_empty()) else { continue };
-        if let Err(failure) = deploy_one(stack, out, &c.desired.name, deployment, since).await {
+        if let Err(failure) = deploy_one(stack, out, &c.desired.name, deployment, since(outputs)).await {
             let rolled = match outputs.get("previous_task_definition") {
                 Some(prev) if !no_rollback => Some(roll_back(stack, out, c, report, prev).await?),
                 _ => None,
@@ -56,6 +49,12 @@ pub async fn follow(stack: &Stack, out: &Output, plan: &Plan, report: &Report, s
         }
     }
     Ok(())
+}
+
+/// When the change was made on AWS's clock (see `service::apply`); events from before it are history.
+/// Without it (following a deployment an earlier run started), the deployment's own start counts.
+fn since(outputs: &crate::plan::Outputs) -> f64 {
+    outputs.get("since").and_then(|s| s.parse().ok()).unwrap_or(0.0)
 }
 
 /// The spec's limits for waiting on a service's deployment.
@@ -161,12 +160,14 @@ async fn roll_back(stack: &Stack, out: &Output, c: &Change, report: &Report, pre
     if let Some((_, f)) = rolled.failed.first() {
         return Err(Error::Failed { message: format!("rollback failed: {}", f.message), hint: f.hint.clone() });
     }
-    if let Some(d) = rolled.outputs.get(&plan.changes[0].address).and_then(|o| o.get("deployment")) {
+    let outputs = rolled.outputs.get(&plan.changes[0].address);
+    if let Some((d, o)) = outputs.and_then(|o| o.get("deployment").map(|d| (d, o))) {
         let spec = &stack.loaded.spec;
         let name = &plan.changes[0].desired.name;
         let t = timeouts(&spec.services[name]);
         let group = crate::resource::autoscaling_group::of(spec);
-        let _ = wait(|| service::snapshot(&stack.provider.aws, &spec.cluster.name, name, group.as_deref()), d, now(), t, &|e| out.service_event(name, e)).await;
+        let _ =
+            wait(|| service::snapshot(&stack.provider.aws, &spec.cluster.name, name, group.as_deref()), d, since(o), t, &|e| out.service_event(name, e)).await;
     }
     Ok(previous.to_string())
 }

@@ -44,14 +44,17 @@ pub trait Provider: Sync {
     /// A new observation begins: forget reads shared within the previous one (a plan sees AWS
     /// as it is now, not as an earlier plan of the same run saw it).
     fn begin_observation(&self) {}
-    /// Carry out one change with its fields resolved; returns the resource's outputs.
-    fn apply<'a>(&'a self, change: &'a Change, fields: &'a Fields) -> BoxFuture<'a, Result<Outputs, Failure>>;
+    /// Carry out one change with its fields resolved; returns the resource's outputs. `waiting`
+    /// tells the person what the change waits on (AWS letting go of something, say).
+    fn apply<'a>(&'a self, change: &'a Change, fields: &'a Fields, waiting: &'a (dyn Fn(&str) + Sync)) -> BoxFuture<'a, Result<Outputs, Failure>>;
 }
 
 /// Progress of an apply, for `output` to show.
 #[derive(Debug, Clone)]
 pub enum Event<'a> {
     Started(&'a Change),
+    /// Still at it: what the change waits on, with the time so far.
+    Waiting(&'a Change, &'a str),
     Done(&'a Change, Duration),
     Failed(&'a Change, &'a Failure),
     Skipped(&'a Change, &'a Address),
@@ -174,7 +177,8 @@ pub async fn execute(provider: &dyn Provider, plan: &Plan, on_event: &(dyn Fn(Ev
             let fields: Fields = c.desired.fields.iter().map(|(k, v)| (k.clone(), resolve(v, &known))).collect();
             on_event(Event::Started(c));
             let t0 = Instant::now();
-            match provider.apply(c, &fields).await {
+            let waiting = |what: &str| on_event(Event::Waiting(c, what));
+            match provider.apply(c, &fields, &waiting).await {
                 Ok(out) => {
                     on_event(Event::Done(c, t0.elapsed()));
                     Ok(out)

@@ -43,9 +43,17 @@ pub fn desired(spec: &Spec) -> Vec<Desired> {
     }]
 }
 
+/// What Auto Scaling says of a group while its deletion runs (its instances terminating).
+const DELETING: &str = "Delete in progress";
+
+async fn describe(aws: &Aws, name: &str) -> std::result::Result<Option<aws_sdk_autoscaling::types::AutoScalingGroup>, crate::aws::AwsError> {
+    let out = aws.autoscaling.describe_auto_scaling_groups().auto_scaling_group_names(name).send().await.aws("autoscaling:DescribeAutoScalingGroups")?;
+    Ok(out.auto_scaling_groups.unwrap_or_default().into_iter().next())
+}
+
 pub async fn observe(aws: &Aws, d: &Desired) -> Result<Option<Live>> {
-    let out = aws.autoscaling.describe_auto_scaling_groups().auto_scaling_group_names(&d.name).send().await.aws("autoscaling:DescribeAutoScalingGroups")?;
-    let Some(g) = out.auto_scaling_groups.unwrap_or_default().into_iter().next() else { return Ok(None) };
+    // One being deleted is as good as gone (its name is free once it is: see `apply`).
+    let Some(g) = describe(aws, &d.name).await?.filter(|g| g.status.as_deref() != Some(DELETING)) else { return Ok(None) };
     let mut subnets: Vec<&str> = g.vpc_zone_identifier.as_deref().unwrap_or_default().split(',').filter(|s| !s.is_empty()).collect();
     subnets.sort();
     let tags = g.tags.clone().unwrap_or_default();
@@ -67,7 +75,7 @@ pub async fn observe(aws: &Aws, d: &Desired) -> Result<Option<Live>> {
     }))
 }
 
-pub async fn apply(aws: &Aws, c: &Change, fields: &Fields) -> Result<Outputs> {
+pub async fn apply(aws: &Aws, c: &Change, fields: &Fields, waiting: super::Note<'_>) -> Result<Outputs> {
     let name = &c.desired.name;
     let template = LaunchTemplateSpecification::builder().launch_template_id(field(fields, "launch_template")).version("$Default").build();
     let tags: Vec<Tag> = tag_pairs(fields)
@@ -76,6 +84,8 @@ pub async fn apply(aws: &Aws, c: &Change, fields: &Fields) -> Result<Outputs> {
         .collect();
     match &c.live {
         None => {
+            // A group of this name still being deleted (a destroy just before) keeps the name taken.
+            super::until(waiting, &format!("group {name} left by an earlier deletion is gone"), || async { Ok(describe(aws, name).await?.is_none()) }).await?;
             retry_propagation(|| async {
                 aws.autoscaling
                     .create_auto_scaling_group()
@@ -122,24 +132,16 @@ pub async fn apply(aws: &Aws, c: &Change, fields: &Fields) -> Result<Outputs> {
 
 /// Delete the group with its instances, and wait until it is gone (its instances leave the
 /// cluster, which can then be deleted).
-pub async fn delete(aws: &Aws, c: &Change) -> Result<Outputs> {
-    aws.autoscaling
-        .delete_auto_scaling_group()
-        .auto_scaling_group_name(&c.desired.name)
-        .force_delete(true)
-        .send()
-        .await
-        .aws("autoscaling:DeleteAutoScalingGroup")?;
-    super::until("the group and its instances are gone", || async {
-        let out = aws
-            .autoscaling
-            .describe_auto_scaling_groups()
-            .auto_scaling_group_names(&c.desired.name)
-            .send()
-            .await
-            .aws("autoscaling:DescribeAutoScalingGroups")?;
-        Ok(out.auto_scaling_groups.unwrap_or_default().is_empty())
-    })
-    .await?;
+/// Auto Scaling refuses while a scaling activity runs (terraform-provider-aws retries the same).
+pub async fn delete(aws: &Aws, c: &Change, waiting: super::Note<'_>) -> Result<Outputs> {
+    let name = &c.desired.name;
+    // A run that stopped after asking need not ask again.
+    if describe(aws, name).await?.is_some_and(|g| g.status.as_deref() != Some(DELETING)) {
+        super::retry_in_use(waiting, "its scaling activity ends", || async {
+            aws.autoscaling.delete_auto_scaling_group().auto_scaling_group_name(name).force_delete(true).send().await.aws("autoscaling:DeleteAutoScalingGroup")
+        })
+        .await?;
+    }
+    super::until(waiting, &format!("group {name} and its instances are gone"), || async { Ok(describe(aws, name).await?.is_none()) }).await?;
     Ok(Outputs::new())
 }

@@ -1,11 +1,13 @@
 //! The ECS capacity provider that puts the autoscaling group behind the cluster, with managed
 //! scaling as the console sets it up.
 
-use aws_sdk_ecs::types::{AutoScalingGroupProvider, AutoScalingGroupProviderUpdate, ManagedScaling, ManagedScalingStatus, ManagedTerminationProtection};
+use aws_sdk_ecs::types::{
+    AutoScalingGroupProvider, AutoScalingGroupProviderUpdate, CapacityProviderUpdateStatus, ManagedScaling, ManagedScalingStatus, ManagedTerminationProtection,
+};
 use serde_json::json;
 
 use super::{autoscaling_group, cluster::ecs_tags, field, outputs, own_tags, Result};
-use crate::aws::{Aws, AwsResultExt};
+use crate::aws::{Aws, AwsError, AwsResultExt, ErrorKind};
 use crate::plan::{reference, Change, Desired, Fields, Live, Outputs};
 use crate::spec::Spec;
 
@@ -58,7 +60,10 @@ pub async fn observe(aws: &Aws, d: &Desired) -> Result<Option<Live>> {
         .send()
         .await
         .aws("ecs:DescribeCapacityProviders")?;
-    let Some(cp) = out.capacity_providers.unwrap_or_default().into_iter().find(|c| c.status.as_ref().map(|s| s.as_str()) == Some("ACTIVE")) else {
+    // One being deleted is as good as gone (its name is free once it is INACTIVE: see `apply`).
+    let deleting = |c: &aws_sdk_ecs::types::CapacityProvider| c.update_status == Some(CapacityProviderUpdateStatus::DeleteInProgress);
+    let Some(cp) = out.capacity_providers.unwrap_or_default().into_iter().find(|c| c.status.as_ref().map(|s| s.as_str()) == Some("ACTIVE") && !deleting(c))
+    else {
         return Ok(None);
     };
     let asg = cp.auto_scaling_group_provider.as_ref();
@@ -79,7 +84,7 @@ fn scaling(fields: &Fields) -> ManagedScaling {
     ManagedScaling::builder().status(if on { ManagedScalingStatus::Enabled } else { ManagedScalingStatus::Disabled }).target_capacity(100).build()
 }
 
-pub async fn apply(aws: &Aws, c: &Change, fields: &Fields) -> Result<Outputs> {
+pub async fn apply(aws: &Aws, c: &Change, fields: &Fields, waiting: super::Note<'_>) -> Result<Outputs> {
     let name = &c.desired.name;
     if let (Some(live), true) = (&c.live, c.action.in_place()) {
         if super::changed(c, "managed_scaling") {
@@ -98,7 +103,13 @@ pub async fn apply(aws: &Aws, c: &Change, fields: &Fields) -> Result<Outputs> {
     }
     if c.live.is_some() {
         // Replace: a provider cannot move to another group; the name must be free again.
-        aws.ecs.delete_capacity_provider().capacity_provider(name).send().await.aws("ecs:DeleteCapacityProvider")?;
+        delete(aws, c, waiting).await?;
+    } else {
+        // A provider of this name still being deleted (a destroy just before) keeps the name taken.
+        super::until(waiting, &format!("capacity provider {name} left by an earlier deletion is INACTIVE"), || async {
+            Ok(!matches!(state(aws, name).await?, Some((_, Some(CapacityProviderUpdateStatus::DeleteInProgress)))))
+        })
+        .await?;
     }
     let provider = AutoScalingGroupProvider::builder()
         .auto_scaling_group_arn(field(fields, "auto_scaling_group"))
@@ -119,8 +130,38 @@ pub async fn apply(aws: &Aws, c: &Change, fields: &Fields) -> Result<Outputs> {
     Ok(outputs([("arn", arn), ("name", name.clone())]))
 }
 
-pub async fn delete(aws: &Aws, c: &Change) -> Result<Outputs> {
-    super::retry_in_use(|| async { aws.ecs.delete_capacity_provider().capacity_provider(&c.desired.name).send().await.aws("ecs:DeleteCapacityProvider") })
+/// AWS deletes a provider asynchronously: DeleteCapacityProvider answers at once, with
+/// `updateStatus` DELETE_IN_PROGRESS, or DELETE_FAILED while a cluster still has it; the name and
+/// the group stay taken until the provider is INACTIVE (terraform-provider-aws waits the same).
+pub async fn delete(aws: &Aws, c: &Change, waiting: super::Note<'_>) -> Result<Outputs> {
+    let name = &c.desired.name;
+    // A run that stopped after asking need not ask again.
+    if !matches!(state(aws, name).await?, Some((_, Some(CapacityProviderUpdateStatus::DeleteInProgress))) | None) {
+        super::retry_in_use(waiting, "no cluster has it", || async {
+            let out = aws.ecs.delete_capacity_provider().capacity_provider(name).send().await.aws("ecs:DeleteCapacityProvider")?;
+            match out.capacity_provider {
+                Some(p) if p.update_status == Some(CapacityProviderUpdateStatus::DeleteFailed) => Err(AwsError {
+                    kind: ErrorKind::Fatal,
+                    operation: "ecs:DeleteCapacityProvider".into(),
+                    code: Some("DELETE_FAILED".into()),
+                    message: p.update_status_reason.unwrap_or_else(|| "the capacity provider is still in use".into()),
+                    hint: None,
+                }),
+                _ => Ok(()),
+            }
+        })
+        .await?;
+    }
+    super::until(waiting, &format!("capacity provider {name} is INACTIVE"), || async { Ok(state(aws, name).await?.is_none_or(|(s, _)| s != "ACTIVE")) })
         .await?;
     Ok(Outputs::new())
+}
+
+/// The provider's status and update status (None when ECS does not know the name).
+async fn state(aws: &Aws, name: &str) -> Result<Option<(String, Option<CapacityProviderUpdateStatus>)>> {
+    let out = match aws.ecs.describe_capacity_providers().capacity_providers(name).send().await.aws("ecs:DescribeCapacityProviders") {
+        Err(e) if e.is(ErrorKind::NotFound) => return Ok(None),
+        other => other?,
+    };
+    Ok(out.capacity_providers.unwrap_or_default().into_iter().next().map(|p| (p.status.map(|s| s.as_str().to_string()).unwrap_or_default(), p.update_status)))
 }

@@ -62,13 +62,20 @@ pub async fn apply(aws: &Aws, c: &Change, fields: &Fields) -> Result<Outputs> {
         aws.ecs.tag_resource().resource_arn(&live.id).set_tags(Some(ecs_tags(fields))).send().await.aws("ecs:TagResource")?;
         return Ok(live.outputs.clone());
     }
-    let out = aws.ecs.create_cluster().cluster_name(&c.desired.name).set_tags(Some(ecs_tags(fields))).send().await.aws("ecs:CreateCluster")?;
+    // On an account's first cluster, ECS makes its service-linked role and cannot use it at once.
+    let out = crate::aws::retry_propagation(|| async {
+        aws.ecs.create_cluster().cluster_name(&c.desired.name).set_tags(Some(ecs_tags(fields))).send().await.aws("ecs:CreateCluster")
+    })
+    .await?;
     let arn = out.cluster.and_then(|c| c.cluster_arn).unwrap_or_default();
     Ok(outputs([("arn", arn), ("name", c.desired.name.clone())]))
 }
 
 /// A cluster goes once its services, tasks and instances have; those leave asynchronously.
-pub async fn delete(aws: &Aws, c: &Change) -> Result<Outputs> {
-    super::retry_in_use(|| async { aws.ecs.delete_cluster().cluster(&c.desired.name).send().await.aws("ecs:DeleteCluster") }).await?;
+pub async fn delete(aws: &Aws, c: &Change, waiting: super::Note<'_>) -> Result<Outputs> {
+    super::retry_in_use(waiting, "its services, tasks and instances are gone", || async {
+        aws.ecs.delete_cluster().cluster(&c.desired.name).send().await.aws("ecs:DeleteCluster")
+    })
+    .await?;
     Ok(Outputs::new())
 }

@@ -7,7 +7,7 @@ use aws_sdk_ecs::types::CapacityProviderStrategyItem;
 use serde_json::{json, Value};
 
 use super::{capacity_provider, cluster, Result};
-use crate::aws::{Aws, AwsResultExt};
+use crate::aws::{retry_propagation, Aws, AwsError, AwsResultExt};
 use crate::plan::{reference, Address, Change, Desired, Fields, Live, Outputs};
 use crate::spec::Spec;
 
@@ -75,27 +75,28 @@ pub fn strategy_items(v: &Value) -> Vec<CapacityProviderStrategyItem> {
 
 pub async fn apply(aws: &Aws, c: &Change, fields: &Fields) -> Result<Outputs> {
     let providers: Vec<String> = fields["capacity_providers"].as_array().into_iter().flatten().filter_map(|v| v.as_str().map(String::from)).collect();
-    let strategy = strategy_items(&fields["default_strategy"]);
-    aws.ecs
-        .put_cluster_capacity_providers()
-        .cluster(&c.desired.name)
-        .set_capacity_providers(Some(providers))
-        .set_default_capacity_provider_strategy(Some(strategy))
-        .send()
-        .await
-        .aws("ecs:PutClusterCapacityProviders")?;
+    put(aws, &c.desired.name, providers, strategy_items(&fields["default_strategy"])).await?;
     Ok(Outputs::new())
 }
 
-/// Detach every provider, so the capacity provider can be deleted.
-pub async fn delete(aws: &Aws, c: &Change) -> Result<Outputs> {
-    aws.ecs
-        .put_cluster_capacity_providers()
-        .cluster(&c.desired.name)
-        .set_capacity_providers(Some(vec![]))
-        .set_default_capacity_provider_strategy(Some(vec![]))
-        .send()
-        .await
-        .aws("ecs:PutClusterCapacityProviders")?;
+/// Detach every provider, so the capacity provider can be deleted: once no task uses it.
+pub async fn delete(aws: &Aws, c: &Change, waiting: super::Note<'_>) -> Result<Outputs> {
+    super::retry_in_use(waiting, "no task uses the cluster's providers", || put(aws, &c.desired.name, vec![], vec![])).await?;
     Ok(Outputs::new())
+}
+
+/// PutClusterCapacityProviders, again while the cluster is busy with a change of its attachments.
+async fn put(aws: &Aws, cluster: &str, providers: Vec<String>, strategy: Vec<CapacityProviderStrategyItem>) -> std::result::Result<(), AwsError> {
+    retry_propagation(|| async {
+        aws.ecs
+            .put_cluster_capacity_providers()
+            .cluster(cluster)
+            .set_capacity_providers(Some(providers.clone()))
+            .set_default_capacity_provider_strategy(Some(strategy.clone()))
+            .send()
+            .await
+            .aws("ecs:PutClusterCapacityProviders")
+    })
+    .await?;
+    Ok(())
 }

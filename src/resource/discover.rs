@@ -311,14 +311,10 @@ async fn load_balancer(aws: &Aws, spec: &mut Spec, tg_arn: &str, notes: &mut Vec
         notes.push(format!("Load balancer `{name}` uses the VPC's default security group, which cannot become the stack's. It was not written: add [load_balancer] by hand (ecsdeploy then makes a group for it), or give it a group of its own first."));
         return Ok(None);
     }
-    let listeners = aws.elbv2.describe_listeners().load_balancer_arn(&lb_arn).send().await.aws("elbv2:DescribeListeners")?;
-    let port = listeners
-        .listeners
-        .unwrap_or_default()
-        .iter()
-        .find(|l| l.default_actions().iter().any(|a| a.target_group_arn.as_deref() == Some(tg_arn)))
-        .and_then(|l| l.port)
-        .unwrap_or(80) as u32;
+    let listeners =
+        aws.elbv2.describe_listeners().load_balancer_arn(&lb_arn).into_paginator().items().send().try_collect().await.aws("elbv2:DescribeListeners")?;
+    let port =
+        listeners.iter().find(|l| l.default_actions().iter().any(|a| a.target_group_arn.as_deref() == Some(tg_arn))).and_then(|l| l.port).unwrap_or(80) as u32;
     let mut subnets: Vec<String> = lb.availability_zones().iter().filter_map(|z| z.subnet_id.clone()).collect();
     subnets.sort();
     notes.push(format!("Load balancer `{name}` is billed by the hour, outside the free tier: apply asks for --allow-cost."));
@@ -443,7 +439,7 @@ async fn task(aws: &Aws, spec: &mut Spec, revision: &str, notes: &mut Vec<String
 /// itself (the listener's, the load balancer's into the instances) are written as the settings
 /// that make them.
 async fn rules(aws: &Aws, spec: &mut Spec, group_id: &str, alb_group: Option<&str>) -> Result<()> {
-    let all = aws.ec2.describe_security_groups().send().await.aws("ec2:DescribeSecurityGroups")?.security_groups.unwrap_or_default();
+    let all = aws.ec2.describe_security_groups().into_paginator().items().send().try_collect().await.aws("ec2:DescribeSecurityGroups")?;
     let key_of = |id: &str| -> Option<String> {
         if id == group_id {
             return Some("ecs".into());
@@ -508,14 +504,17 @@ async fn rules(aws: &Aws, spec: &mut Spec, group_id: &str, alb_group: Option<&st
 
 /// A group's inbound rules, normalised as the `ingress` kind compares them.
 async fn inbound(aws: &Aws, group: &str) -> Result<Vec<Value>> {
-    let out = aws
+    let rules = aws
         .ec2
         .describe_security_group_rules()
         .filters(Filter::builder().name("group-id").values(group).build())
+        .into_paginator()
+        .items()
         .send()
+        .try_collect()
         .await
         .aws("ec2:DescribeSecurityGroupRules")?;
-    Ok(out.security_group_rules.unwrap_or_default().iter().filter(|r| r.is_egress != Some(true)).map(ingress::normalise).collect())
+    Ok(rules.iter().filter(|r| r.is_egress != Some(true)).map(ingress::normalise).collect())
 }
 
 /// Leave out what equals ecsdeploy's own defaults: the file reads like one a person wrote, and a

@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use serde_json::{json, Value};
 
 use super::{changed, field, outputs, own_tags, stack_name, tag_pairs, Result};
-use crate::aws::{Aws, AwsResultExt, ErrorKind};
+use crate::aws::{Aws, AwsError, AwsResultExt, ErrorKind};
 use crate::plan::{Change, Desired, Fields, Live, Outputs};
 use crate::spec::Spec;
 
@@ -114,17 +114,17 @@ pub async fn observe(aws: &Aws, d: &Desired) -> Result<Option<Live>> {
     // All three at once; each says NoSuchEntity when the role does not exist.
     let read = tokio::try_join!(
         async { aws.iam.get_role().role_name(&d.name).send().await.aws("iam:GetRole") },
-        async { aws.iam.list_attached_role_policies().role_name(&d.name).send().await.aws("iam:ListAttachedRolePolicies") },
-        async { aws.iam.list_role_policies().role_name(&d.name).send().await.aws("iam:ListRolePolicies") },
+        attached_policies(aws, &d.name),
+        inline_policy_names(aws, &d.name),
     );
     let (role, attached, inline_names) = match read {
         Ok((r, a, i)) => (r.role.expect("GetRole returns a role"), a, i),
         Err(e) if e.is(ErrorKind::NotFound) => return Ok(None),
         Err(e) => return Err(e.into()),
     };
-    let managed: BTreeSet<String> = attached.attached_policies.unwrap_or_default().iter().filter_map(|p| p.policy_arn.as_deref()).map(policy_key).collect();
+    let managed: BTreeSet<String> = attached.iter().filter_map(|p| p.policy_arn.as_deref()).map(policy_key).collect();
     let mut inline = serde_json::Map::new();
-    for name in inline_names.policy_names {
+    for name in inline_names {
         let doc = aws.iam.get_role_policy().role_name(&d.name).policy_name(&name).send().await.aws("iam:GetRolePolicy")?;
         inline.insert(name, decode(&doc.policy_document));
     }
@@ -219,23 +219,22 @@ async fn attach(aws: &Aws, role: &str, policy: &str) -> Result<()> {
 }
 
 async fn attached_arn(aws: &Aws, role: &str, key: &str) -> Result<String> {
-    let out = aws.iam.list_attached_role_policies().role_name(role).send().await.aws("iam:ListAttachedRolePolicies")?;
-    Ok(out.attached_policies.unwrap_or_default().into_iter().filter_map(|p| p.policy_arn).find(|a| policy_key(a) == key).unwrap_or_else(|| key.to_string()))
+    Ok(attached_policies(aws, role).await?.into_iter().filter_map(|p| p.policy_arn).find(|a| policy_key(a) == key).unwrap_or_else(|| key.to_string()))
 }
 
 /// Detach and delete its policies, leave its instance profiles, then delete the role.
-pub async fn delete(aws: &Aws, c: &Change) -> Result<Outputs> {
+pub async fn delete(aws: &Aws, c: &Change, waiting: super::Note<'_>) -> Result<Outputs> {
     let name = &c.desired.name;
     let iam = &aws.iam;
-    let attached = iam.list_attached_role_policies().role_name(name).send().await.aws("iam:ListAttachedRolePolicies")?;
-    for arn in attached.attached_policies.unwrap_or_default().into_iter().filter_map(|p| p.policy_arn) {
+    for arn in attached_policies(aws, name).await?.into_iter().filter_map(|p| p.policy_arn) {
         iam.detach_role_policy().role_name(name).policy_arn(arn).send().await.aws("iam:DetachRolePolicy")?;
     }
-    for policy in iam.list_role_policies().role_name(name).send().await.aws("iam:ListRolePolicies")?.policy_names {
+    for policy in inline_policy_names(aws, name).await? {
         iam.delete_role_policy().role_name(name).policy_name(policy).send().await.aws("iam:DeleteRolePolicy")?;
     }
-    let profiles = iam.list_instance_profiles_for_role().role_name(name).send().await.aws("iam:ListInstanceProfilesForRole")?;
-    for p in profiles.instance_profiles {
+    let profiles =
+        iam.list_instance_profiles_for_role().role_name(name).into_paginator().items().send().try_collect().await.aws("iam:ListInstanceProfilesForRole")?;
+    for p in profiles {
         iam.remove_role_from_instance_profile()
             .instance_profile_name(p.instance_profile_name)
             .role_name(name)
@@ -243,6 +242,18 @@ pub async fn delete(aws: &Aws, c: &Change) -> Result<Outputs> {
             .await
             .aws("iam:RemoveRoleFromInstanceProfile")?;
     }
-    iam.delete_role().role_name(name).send().await.aws("iam:DeleteRole")?;
+    // IAM may still see a policy or profile just removed (DeleteConflict) for a moment.
+    super::retry_in_use(waiting, "IAM sees its policies and profiles gone", || async { iam.delete_role().role_name(name).send().await.aws("iam:DeleteRole") })
+        .await?;
     Ok(Outputs::new())
+}
+
+/// Every managed policy attached to the role, all pages.
+async fn attached_policies(aws: &Aws, role: &str) -> std::result::Result<Vec<aws_sdk_iam::types::AttachedPolicy>, AwsError> {
+    aws.iam.list_attached_role_policies().role_name(role).into_paginator().items().send().try_collect().await.aws("iam:ListAttachedRolePolicies")
+}
+
+/// The names of the role's inline policies, all pages.
+async fn inline_policy_names(aws: &Aws, role: &str) -> std::result::Result<Vec<String>, AwsError> {
+    aws.iam.list_role_policies().role_name(role).into_paginator().items().send().try_collect().await.aws("iam:ListRolePolicies")
 }

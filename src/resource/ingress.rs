@@ -9,7 +9,7 @@ use aws_sdk_ec2::types::{Filter, IpPermission, IpRange, ResourceType, SecurityGr
 use serde_json::{json, Value};
 
 use super::{existing_group, field, own_tags, security_group, Result, TAG_STACK};
-use crate::aws::{Aws, AwsResultExt};
+use crate::aws::{retry_propagation, Aws, AwsResultExt};
 use crate::plan::{reference, resolve, Address, Change, Desired, Fields, Live, Outputs};
 use crate::spec::{Spec, OWN_GROUPS};
 
@@ -122,16 +122,17 @@ struct Owned {
 /// The rules we own on a group: on our own groups every inbound rule, on existing ones those
 /// tagged with the stack; on both, untagged rules equal to a wanted one (made by hand, to adopt).
 async fn owned_rules(aws: &Aws, group_id: &str, own_group: bool, stack: &str, want: &[Value]) -> Result<Vec<Owned>> {
-    let out = aws
+    let rules = aws
         .ec2
         .describe_security_group_rules()
         .filters(Filter::builder().name("group-id").values(group_id).build())
+        .into_paginator()
+        .items()
         .send()
+        .try_collect()
         .await
         .aws("ec2:DescribeSecurityGroupRules")?;
-    Ok(out
-        .security_group_rules
-        .unwrap_or_default()
+    Ok(rules
         .into_iter()
         .filter(|r| r.is_egress != Some(true))
         .map(|r| Owned {
@@ -195,7 +196,10 @@ pub async fn apply(aws: &Aws, c: &Change, fields: &Fields, stack: &str) -> Resul
     let adopt: Vec<String> = have.iter().filter(|o| !o.tagged && want.contains(&o.rule)).map(|o| o.id.clone()).collect();
     if !adopt.is_empty() {
         let tags = security_group::ec2_tags(&[("tags".to_string(), own_tags(stack, &c.address))].into());
-        aws.ec2.create_tags().set_resources(Some(adopt)).set_tags(Some(tags)).send().await.aws("ec2:CreateTags")?;
+        retry_propagation(|| async {
+            aws.ec2.create_tags().set_resources(Some(adopt.clone())).set_tags(Some(tags.clone())).send().await.aws("ec2:CreateTags")
+        })
+        .await?;
     }
     let revoke: Vec<String> = have.iter().filter(|o| !want.contains(&o.rule)).map(|o| o.id.clone()).collect();
     if !revoke.is_empty() {
@@ -210,14 +214,19 @@ pub async fn apply(aws: &Aws, c: &Change, fields: &Fields, stack: &str) -> Resul
     let add: Vec<IpPermission> = want.iter().filter(|r| !have.iter().any(|o| o.rule == **r)).map(permission).collect();
     if !add.is_empty() {
         let tags = security_group::ec2_tags(&[("tags".to_string(), own_tags(stack, &c.address))].into());
-        aws.ec2
-            .authorize_security_group_ingress()
-            .group_id(group_id)
-            .set_ip_permissions(Some(add))
-            .tag_specifications(TagSpecification::builder().resource_type(ResourceType::SecurityGroupRule).set_tags(Some(tags)).build())
-            .send()
-            .await
-            .aws("ec2:AuthorizeSecurityGroupIngress")?;
+        let tagged = TagSpecification::builder().resource_type(ResourceType::SecurityGroupRule).set_tags(Some(tags)).build();
+        // A group made moments ago (this one, or the source it names) can be unknown to EC2 yet.
+        retry_propagation(|| async {
+            aws.ec2
+                .authorize_security_group_ingress()
+                .group_id(group_id)
+                .set_ip_permissions(Some(add.clone()))
+                .tag_specifications(tagged.clone())
+                .send()
+                .await
+                .aws("ec2:AuthorizeSecurityGroupIngress")
+        })
+        .await?;
     }
     Ok(Outputs::new())
 }

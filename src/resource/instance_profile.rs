@@ -56,7 +56,11 @@ pub async fn apply(aws: &Aws, c: &Change, fields: &Fields) -> Result<Outputs> {
         if !old.is_empty() {
             iam.remove_role_from_instance_profile().instance_profile_name(name).role_name(old).send().await.aws("iam:RemoveRoleFromInstanceProfile")?;
         }
-        iam.add_role_to_instance_profile().instance_profile_name(name).role_name(field(fields, "role")).send().await.aws("iam:AddRoleToInstanceProfile")?;
+        let role = field(fields, "role");
+        crate::aws::retry_propagation(|| async {
+            iam.add_role_to_instance_profile().instance_profile_name(name).role_name(role).send().await.aws("iam:AddRoleToInstanceProfile")
+        })
+        .await?;
     }
     Ok(outputs([("arn", arn), ("name", name.clone())]))
 }

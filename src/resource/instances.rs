@@ -183,10 +183,17 @@ struct Activity {
 }
 
 async fn activities(aws: &Aws, group: &str) -> Result<Vec<Activity>> {
-    let out = aws.autoscaling.describe_scaling_activities().auto_scaling_group_name(group).send().await.aws("autoscaling:DescribeScalingActivities")?;
-    Ok(out
-        .activities
-        .unwrap_or_default()
+    let all = aws
+        .autoscaling
+        .describe_scaling_activities()
+        .auto_scaling_group_name(group)
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await
+        .aws("autoscaling:DescribeScalingActivities")?;
+    Ok(all
         .into_iter()
         .map(|a| Activity {
             id: a.activity_id.unwrap_or_default(),
@@ -247,16 +254,7 @@ async fn registered(aws: &Aws, cluster: &str, provider: &str) -> Result<bool> {
 
 /// The cluster's container instances (none when the cluster does not exist).
 pub async fn container_instances(aws: &Aws, cluster: &str) -> Result<Vec<aws_sdk_ecs::types::ContainerInstance>> {
-    let arns = match aws.ecs.list_container_instances().cluster(cluster).send().await.aws("ecs:ListContainerInstances") {
-        Ok(o) => o.container_instance_arns.unwrap_or_default(),
-        Err(e) if e.is(crate::aws::ErrorKind::NotFound) => return Ok(vec![]),
-        Err(e) => return Err(e.into()),
-    };
-    if arns.is_empty() {
-        return Ok(vec![]);
-    }
-    let out = aws.ecs.describe_container_instances().cluster(cluster).set_container_instances(Some(arns)).send().await.aws("ecs:DescribeContainerInstances")?;
-    Ok(out.container_instances.unwrap_or_default())
+    Ok(super::tasks::instances(aws, cluster).await?)
 }
 
 /// Why tasks waiting in PROVISIONING (needing `memory` MiB) can never be placed, when that is so:
@@ -294,12 +292,8 @@ pub async fn no_capacity_coming(aws: &Aws, cluster: &str, group: &str, memory: i
 /// reached it yet: placement may succeed once it has.
 pub async fn in_flux(aws: &Aws, cluster: &str, headed: &[DesiredStatus]) -> Result<bool> {
     for status in headed.iter().cloned() {
-        let arns = aws.ecs.list_tasks().cluster(cluster).desired_status(status).send().await.aws("ecs:ListTasks")?.task_arns.unwrap_or_default();
-        if arns.is_empty() {
-            continue;
-        }
-        let arns: Vec<String> = arns.into_iter().take(100).collect();
-        let tasks = aws.ecs.describe_tasks().cluster(cluster).set_tasks(Some(arns)).send().await.aws("ecs:DescribeTasks")?.tasks.unwrap_or_default();
+        let arns = super::tasks::arns(aws.ecs.list_tasks().cluster(cluster).desired_status(status)).await?;
+        let tasks = super::tasks::describe(aws, cluster, &arns).await?;
         if tasks.iter().any(|t| t.last_status != t.desired_status) {
             return Ok(true);
         }

@@ -230,8 +230,17 @@ async fn confirm(aws: &Aws, candidates: Vec<Owned>) -> Result<Vec<Owned>> {
                 absent_if_not_found(found)?
             }
             log_group::KIND => {
-                let out = aws.logs.describe_log_groups().log_group_name_prefix(&o.name).send().await.aws("logs:DescribeLogGroups")?;
-                out.log_groups().iter().any(|g| g.log_group_name.as_deref() == Some(o.name.as_str()))
+                let groups = aws
+                    .logs
+                    .describe_log_groups()
+                    .log_group_name_prefix(&o.name)
+                    .into_paginator()
+                    .items()
+                    .send()
+                    .try_collect()
+                    .await
+                    .aws("logs:DescribeLogGroups")?;
+                groups.iter().any(|g| g.log_group_name.as_deref() == Some(o.name.as_str()))
             }
             _ => true,
         };

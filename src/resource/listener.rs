@@ -35,9 +35,10 @@ pub fn desired(spec: &Spec) -> Vec<Desired> {
 
 pub async fn observe(aws: &Aws, d: &Desired, deps: &HashMap<Address, Live>) -> Result<Option<Live>> {
     let Some(lb) = deps.get(&d.depends_on[0]) else { return Ok(None) };
-    let out = aws.elbv2.describe_listeners().load_balancer_arn(&lb.id).send().await.aws("elbv2:DescribeListeners")?;
+    let listeners =
+        aws.elbv2.describe_listeners().load_balancer_arn(&lb.id).into_paginator().items().send().try_collect().await.aws("elbv2:DescribeListeners")?;
     let port = d.fields["port"].as_i64().unwrap_or(80) as i32;
-    let Some(l) = out.listeners.unwrap_or_default().into_iter().find(|l| l.port == Some(port)) else { return Ok(None) };
+    let Some(l) = listeners.into_iter().find(|l| l.port == Some(port)) else { return Ok(None) };
     let tg = l.default_actions().iter().find_map(|a| a.target_group_arn.clone()).unwrap_or_default();
     let arn = l.listener_arn.clone().unwrap_or_default();
     let fields = [

@@ -75,8 +75,9 @@ pub async fn observe(aws: &Aws, d: &Desired, _deps: &HashMap<Address, Live>) -> 
 async fn two_zones(aws: &Aws, d: &Desired) -> Result<()> {
     let Some(listed) = d.fields.get("subnets").and_then(Value::as_str) else { return Ok(()) };
     let ids: Vec<String> = listed.split(',').filter(|s| !s.is_empty()).map(String::from).collect();
-    let out = aws.ec2.describe_subnets().set_subnet_ids(Some(ids.clone())).send().await.aws("ec2:DescribeSubnets")?;
-    let zones: std::collections::BTreeSet<String> = out.subnets().iter().filter_map(|s| s.availability_zone.clone()).collect();
+    let subnets =
+        aws.ec2.describe_subnets().set_subnet_ids(Some(ids.clone())).into_paginator().items().send().try_collect().await.aws("ec2:DescribeSubnets")?;
+    let zones: std::collections::BTreeSet<String> = subnets.iter().filter_map(|s| s.availability_zone.clone()).collect();
     if zones.len() < 2 {
         return Err(super::Error::Other(crate::engine::Failure::new(
             format!(

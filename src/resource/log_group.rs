@@ -39,8 +39,10 @@ pub fn desired(spec: &Spec) -> Vec<Desired> {
 }
 
 pub async fn observe(aws: &Aws, d: &Desired) -> Result<Option<Live>> {
-    let out = aws.logs.describe_log_groups().log_group_name_prefix(&d.name).send().await.aws("logs:DescribeLogGroups")?;
-    let Some(g): Option<LogGroup> = out.log_groups.unwrap_or_default().into_iter().find(|g| g.log_group_name.as_deref() == Some(d.name.as_str())) else {
+    // A prefix matches other groups too (`/ecs/iris` and `/ecs/iris-pipeline`): read every page.
+    let groups =
+        aws.logs.describe_log_groups().log_group_name_prefix(&d.name).into_paginator().items().send().try_collect().await.aws("logs:DescribeLogGroups")?;
+    let Some(g): Option<LogGroup> = groups.into_iter().find(|g| g.log_group_name.as_deref() == Some(d.name.as_str())) else {
         return Ok(None);
     };
     let arn = g.arn.clone().unwrap_or_default();

@@ -27,6 +27,7 @@ mod security_group;
 pub mod service;
 mod target_group;
 mod task_definition;
+mod tasks;
 mod vpc;
 
 use std::collections::{BTreeMap, HashMap};
@@ -38,7 +39,7 @@ use tokio::sync::OnceCell;
 use futures::future::BoxFuture;
 use serde_json::Value;
 
-use crate::aws::{Aws, AwsError};
+use crate::aws::{Aws, AwsError, ErrorKind};
 use crate::engine::{Failure, Provider};
 use crate::plan::{Address, Change, Desired, Fields, Live, Outputs};
 use crate::spec::Spec;
@@ -178,11 +179,15 @@ impl Provider for AwsProvider {
         *self.groups.lock().expect("groups lock") = Default::default();
     }
 
-    fn apply<'a>(&'a self, c: &'a Change, fields: &'a Fields) -> BoxFuture<'a, std::result::Result<Outputs, Failure>> {
+    fn apply<'a>(&'a self, c: &'a Change, fields: &'a Fields, waiting: Note<'a>) -> BoxFuture<'a, std::result::Result<Outputs, Failure>> {
         Box::pin(async move {
             let aws = &self.aws;
             if c.action == crate::plan::Action::Delete {
-                return self.delete(c).await.map_err(|e| failure(&c.address, e));
+                // Already gone (deleted by hand, or by a run that stopped before it could say so).
+                return match self.delete(c, waiting).await {
+                    Err(Error::Aws(e)) if e.is(ErrorKind::NotFound) => Ok(Outputs::new()),
+                    other => other.map_err(|e| failure(&c.address, e)),
+                };
             }
             let r = match c.desired.kind.as_str() {
                 iam_role::KIND => iam_role::apply(aws, c, fields).await,
@@ -192,9 +197,9 @@ impl Provider for AwsProvider {
                 cluster::KIND => cluster::apply(aws, c, fields).await,
                 cluster_capacity::KIND => cluster_capacity::apply(aws, c, fields).await,
                 launch_template::KIND => launch_template::apply(aws, c, fields).await,
-                autoscaling_group::KIND => autoscaling_group::apply(aws, c, fields).await,
+                autoscaling_group::KIND => autoscaling_group::apply(aws, c, fields, waiting).await,
                 instances::KIND => instances::apply(aws, c, fields).await,
-                capacity_provider::KIND => capacity_provider::apply(aws, c, fields).await,
+                capacity_provider::KIND => capacity_provider::apply(aws, c, fields, waiting).await,
                 log_group::KIND => log_group::apply(aws, c, fields).await,
                 task_definition::KIND => {
                     let digests = self.digests.lock().expect("digests lock").clone();
@@ -203,7 +208,7 @@ impl Provider for AwsProvider {
                 target_group::KIND => target_group::apply(aws, c, fields).await,
                 load_balancer::KIND => load_balancer::apply(aws, c, fields).await,
                 listener::KIND => listener::apply(aws, c, fields).await,
-                service::KIND => service::apply(aws, c, fields).await,
+                service::KIND => service::apply(aws, c, fields, waiting).await,
                 other => unreachable!("`{other}` is read-only"),
             };
             r.map_err(|e| failure(&c.address, e))
@@ -212,66 +217,97 @@ impl Provider for AwsProvider {
 }
 
 impl AwsProvider {
-    async fn delete(&self, c: &Change) -> Result<Outputs> {
+    async fn delete(&self, c: &Change, waiting: Note<'_>) -> Result<Outputs> {
         let aws = &self.aws;
         match c.desired.kind.as_str() {
-            service::KIND => service::delete(aws, c).await,
+            service::KIND => service::delete(aws, c, waiting).await,
             listener::KIND => listener::delete(aws, c).await,
             load_balancer::KIND => load_balancer::delete(aws, c).await,
-            target_group::KIND => target_group::delete(aws, c).await,
+            target_group::KIND => target_group::delete(aws, c, waiting).await,
             task_definition::KIND => task_definition::delete(aws, c).await,
             log_group::KIND => log_group::delete(aws, c).await,
-            cluster_capacity::KIND => cluster_capacity::delete(aws, c).await,
-            capacity_provider::KIND => capacity_provider::delete(aws, c).await,
+            cluster_capacity::KIND => cluster_capacity::delete(aws, c, waiting).await,
+            capacity_provider::KIND => capacity_provider::delete(aws, c, waiting).await,
             instances::KIND => instances::delete(aws, c).await,
-            autoscaling_group::KIND => autoscaling_group::delete(aws, c).await,
+            autoscaling_group::KIND => autoscaling_group::delete(aws, c, waiting).await,
             launch_template::KIND => launch_template::delete(aws, c).await,
-            cluster::KIND => cluster::delete(aws, c).await,
+            cluster::KIND => cluster::delete(aws, c, waiting).await,
             ingress::KIND => ingress::delete(aws, c, &self.stack).await,
-            security_group::KIND => security_group::delete(aws, c).await,
+            security_group::KIND => security_group::delete(aws, c, waiting).await,
             instance_profile::KIND => instance_profile::delete(aws, c).await,
-            iam_role::KIND => iam_role::delete(aws, c).await,
+            iam_role::KIND => iam_role::delete(aws, c, waiting).await,
             other => unreachable!("`{other}` is never deleted"),
         }
     }
 }
 
 /// How long teardown waits for AWS to let go of something (instances terminating, a service
-/// draining) before giving up with a clear message.
-const TEARDOWN_PATIENCE: std::time::Duration = std::time::Duration::from_secs(600);
+/// draining, a load balancer's interfaces) before giving up with a clear message.
+const TEARDOWN_PATIENCE: std::time::Duration = std::time::Duration::from_secs(900);
 
-/// Poll `done` with backoff until it holds, within [`TEARDOWN_PATIENCE`].
-async fn until<F, Fut>(what: &str, mut done: F) -> Result<()>
+/// How often a long wait says it is still waiting.
+const SAY_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Tells the person what a change waits on (see `engine::Provider::apply`).
+pub type Note<'a> = &'a (dyn Fn(&str) + Sync);
+
+/// A wait in progress: its backoff, and when it last said what it waits on.
+struct Patience<'a> {
+    note: Note<'a>,
+    start: std::time::Instant,
+    said: Option<std::time::Instant>,
+    pause: std::time::Duration,
+}
+
+impl<'a> Patience<'a> {
+    fn new(note: Note<'a>) -> Self {
+        Patience { note, start: std::time::Instant::now(), said: None, pause: std::time::Duration::from_millis(200) }
+    }
+
+    fn exhausted(&self) -> bool {
+        self.start.elapsed() > TEARDOWN_PATIENCE
+    }
+
+    /// Say `what` (at once, then every [`SAY_EVERY`]) with the time so far, and pause.
+    async fn wait(&mut self, what: &str) {
+        if self.said.is_none_or(|at| at.elapsed() >= SAY_EVERY) {
+            (self.note)(&format!("waiting until {what} ({}s)", self.start.elapsed().as_secs()));
+            self.said = Some(std::time::Instant::now());
+        }
+        tokio::time::sleep(self.pause).await;
+        self.pause = (self.pause * 2).min(std::time::Duration::from_secs(5));
+    }
+}
+
+/// Poll `done` with backoff until it holds, within [`TEARDOWN_PATIENCE`], saying what it waits for.
+async fn until<F, Fut>(note: Note<'_>, what: &str, mut done: F) -> Result<()>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<bool>>,
 {
-    let start = std::time::Instant::now();
-    let mut pause = std::time::Duration::from_millis(200);
+    let mut patience = Patience::new(note);
     while !done().await? {
-        if start.elapsed() > TEARDOWN_PATIENCE {
-            return Err(Error::Other(Failure::new(format!("gave up waiting until {what}"), "run destroy again later: it continues where it stopped")));
+        if patience.exhausted() {
+            return Err(Error::Other(Failure::new(
+                format!("gave up after {}s waiting until {what}", patience.start.elapsed().as_secs()),
+                "run the command again later: it continues where it stopped",
+            )));
         }
-        tokio::time::sleep(pause).await;
-        pause = (pause * 2).min(std::time::Duration::from_secs(5));
+        patience.wait(what).await;
     }
     Ok(())
 }
 
-/// Repeat a deletion AWS refuses while something still uses the resource.
-async fn retry_in_use<T, F, Fut>(mut op: F) -> Result<T>
+/// Repeat a deletion AWS refuses while something still uses the resource (`what` lets go).
+async fn retry_in_use<T, F, Fut>(note: Note<'_>, what: &str, mut op: F) -> Result<T>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = std::result::Result<T, AwsError>>,
 {
-    let start = std::time::Instant::now();
-    let mut pause = std::time::Duration::from_millis(200);
+    let mut patience = Patience::new(note);
     loop {
         match op().await {
-            Err(e) if e.is_in_use() && start.elapsed() < TEARDOWN_PATIENCE => {
-                tokio::time::sleep(pause).await;
-                pause = (pause * 2).min(std::time::Duration::from_secs(5));
-            }
+            Err(e) if e.is_in_use() && !patience.exhausted() => patience.wait(&format!("{what} (AWS: {})", e.message)).await,
             other => return other.map_err(Error::from),
         }
     }

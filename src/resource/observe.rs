@@ -141,8 +141,7 @@ pub async fn doctor_facts(aws: &Aws, spec: &Spec, name: &str) -> Result<crate::d
         (true, Some(group)) => service::waiting_for_capacity(aws, cluster, name, &group).await?,
         _ => None,
     };
-    let mut stopped = if status.exists { service::stopped_tasks(aws, cluster, name).await? } else { vec![] };
-    stopped.sort_by(|a, b| b.stopped_at.total_cmp(&a.stopped_at));
+    let stopped = if status.exists { service::stopped_tasks(aws, cluster, name).await? } else { vec![] };
     let last = stopped.first();
     let log_lines = match last {
         Some(t) if status.running == 0 => service::last_log_lines(aws, t, 10).await,

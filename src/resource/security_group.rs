@@ -73,7 +73,7 @@ pub async fn lookup(aws: &Aws, names: &[String]) -> std::result::Result<Vec<Secu
             return Ok(vec![]);
         }
         let f = Filter::builder().name(filter).set_values(Some(values)).build();
-        Ok(aws.ec2.describe_security_groups().filters(f).send().await.aws("ec2:DescribeSecurityGroups")?.security_groups.unwrap_or_default())
+        aws.ec2.describe_security_groups().filters(f).into_paginator().items().send().try_collect().await.aws("ec2:DescribeSecurityGroups")
     };
     let (a, b) = tokio::try_join!(by("group-name", names), by("group-id", ids))?;
     Ok(a.into_iter().chain(b).collect())
@@ -120,8 +120,12 @@ pub async fn apply(aws: &Aws, c: &Change, fields: &Fields) -> Result<Outputs> {
 }
 
 /// A group goes once no instance, interface or rule uses it; those leave asynchronously.
-pub async fn delete(aws: &Aws, c: &Change) -> Result<Outputs> {
+pub async fn delete(aws: &Aws, c: &Change, waiting: super::Note<'_>) -> Result<Outputs> {
     let live = c.live.as_ref().expect("a deletion has a live resource");
-    super::retry_in_use(|| async { aws.ec2.delete_security_group().group_id(&live.id).send().await.aws("ec2:DeleteSecurityGroup") }).await?;
+    // A deleted load balancer's network interfaces linger for minutes, keeping its group in use.
+    super::retry_in_use(waiting, "no instance, network interface or rule uses it", || async {
+        aws.ec2.delete_security_group().group_id(&live.id).send().await.aws("ec2:DeleteSecurityGroup")
+    })
+    .await?;
     Ok(Outputs::new())
 }

@@ -265,7 +265,7 @@ fn primary(s: Option<&aws_sdk_ecs::types::Service>) -> String {
     s.and_then(|s| s.deployments().iter().find(|d| d.status.as_deref() == Some("PRIMARY")).and_then(|d| d.id.clone())).unwrap_or_default()
 }
 
-pub async fn apply(aws: &Aws, c: &Change, fields: &Fields) -> Result<Outputs> {
+pub async fn apply(aws: &Aws, c: &Change, fields: &Fields, waiting: super::Note<'_>) -> Result<Outputs> {
     let cluster = &c.desired.meta["cluster"];
     let name = &c.desired.name;
     let grace = get(fields, "health_check_grace_period").as_i64().map(|g| g as i32);
@@ -325,6 +325,13 @@ pub async fn apply(aws: &Aws, c: &Change, fields: &Fields) -> Result<Outputs> {
             (out_service, started)
         }
         _ => {
+            // ECS refuses a name whose earlier service still drains ("Unable to Start a service
+            // that is still Draining"): a destroy just before, or a replace.
+            super::until(waiting, &format!("service {name} left by an earlier deletion has drained"), || async {
+                let out = aws.ecs.describe_services().cluster(cluster).services(name).send().await.aws("ecs:DescribeServices")?;
+                Ok(!out.services().iter().any(|s| s.status.as_deref() == Some("DRAINING")))
+            })
+            .await?;
             let strategy = strategy(fields);
             // Right after its listener, the target group can still look unattached to ECS.
             let out = crate::aws::retry_propagation(|| async {
@@ -356,6 +363,11 @@ pub async fn apply(aws: &Aws, c: &Change, fields: &Fields) -> Result<Outputs> {
     // The deploy to wait for and, when it replaced a revision, the one to roll back to.
     if started {
         out.insert("deployment".into(), primary(service.as_ref()));
+        // AWS's clock at the change (not this machine's, which may differ): later events are news.
+        if let Some(at) = service.as_ref().and_then(|s| s.deployments().iter().filter_map(|d| d.updated_at.as_ref()).map(|t| t.as_secs_f64()).reduce(f64::max))
+        {
+            out.insert("since".into(), format!("{:.3}", at - 1.0));
+        }
     } else if let Some(d) = following {
         out.insert("deployment".into(), d);
     }
@@ -422,28 +434,13 @@ pub async fn waiting_for_capacity(aws: &Aws, cluster: &str, name: &str, group: &
 /// or for its image to pull, with no count changing for minutes. Also the memory of a task that
 /// waits in PROVISIONING without an instance, if one does.
 async fn task_progress(aws: &Aws, cluster: &str, name: &str) -> Result<(Vec<String>, Option<i32>)> {
-    let (arns, instances) = tokio::try_join!(
-        async {
-            Ok::<_, super::Error>(aws.ecs.list_tasks().cluster(cluster).service_name(name).send().await.aws("ecs:ListTasks")?.task_arns.unwrap_or_default())
-        },
-        async {
-            Ok(aws
-                .ecs
-                .list_container_instances()
-                .cluster(cluster)
-                .send()
-                .await
-                .aws("ecs:ListContainerInstances")?
-                .container_instance_arns
-                .unwrap_or_default()
-                .len())
-        },
-    )?;
+    let (arns, instances) =
+        tokio::try_join!(super::tasks::arns(aws.ecs.list_tasks().cluster(cluster).service_name(name)), super::tasks::instance_arns(aws, cluster),)?;
+    let instances = instances.len();
     let mut progress = vec![format!("{instances} container instance(s)")];
     let mut waiting = None;
     if !arns.is_empty() {
-        let arns: Vec<String> = arns.into_iter().take(100).collect();
-        let tasks = aws.ecs.describe_tasks().cluster(cluster).set_tasks(Some(arns)).send().await.aws("ecs:DescribeTasks")?.tasks.unwrap_or_default();
+        let tasks = super::tasks::describe(aws, cluster, &arns).await?;
         progress.extend(
             tasks
                 .iter()
@@ -477,25 +474,10 @@ async fn target_progress(aws: &Aws, target_group: &str) -> Result<Vec<String>> {
 }
 
 pub async fn stopped_tasks(aws: &Aws, cluster: &str, name: &str) -> Result<Vec<StoppedTask>> {
-    let arns = aws
-        .ecs
-        .list_tasks()
-        .cluster(cluster)
-        .service_name(name)
-        .desired_status(DesiredStatus::Stopped)
-        .send()
-        .await
-        .aws("ecs:ListTasks")?
-        .task_arns
-        .unwrap_or_default();
-    if arns.is_empty() {
-        return Ok(vec![]);
-    }
-    let arns: Vec<String> = arns.into_iter().take(20).collect();
-    let out = aws.ecs.describe_tasks().cluster(cluster).set_tasks(Some(arns)).send().await.aws("ecs:DescribeTasks")?;
-    Ok(out
-        .tasks
-        .unwrap_or_default()
+    // ECS keeps stopped tasks for about an hour: all of them, the latest first.
+    let arns = super::tasks::arns(aws.ecs.list_tasks().cluster(cluster).service_name(name).desired_status(DesiredStatus::Stopped)).await?;
+    let mut stopped: Vec<StoppedTask> = super::tasks::describe(aws, cluster, &arns)
+        .await?
         .into_iter()
         .filter(|t| t.last_status.as_deref() == Some("STOPPED"))
         .map(|t| StoppedTask {
@@ -507,7 +489,9 @@ pub async fn stopped_tasks(aws: &Aws, cluster: &str, name: &str) -> Result<Vec<S
             exit_codes: t.containers().iter().map(|c| (c.name.clone().unwrap_or_default(), c.exit_code)).collect(),
             stopped_at: epoch(t.stopped_at.as_ref()),
         })
-        .collect())
+        .collect();
+    stopped.sort_by(|a, b| b.stopped_at.total_cmp(&a.stopped_at));
+    Ok(stopped)
 }
 
 /// The last log lines of a task's containers, from its awslogs streams.
@@ -519,11 +503,28 @@ pub async fn last_log_lines(aws: &Aws, task: &StoppedTask, limit: i32) -> Vec<St
         let Some(opts) = c.log_configuration.and_then(|l| l.options) else { continue };
         let (Some(group), Some(prefix)) = (opts.get("awslogs-group"), opts.get("awslogs-stream-prefix")) else { continue };
         let stream = format!("{prefix}/{}/{id}", c.name.unwrap_or_default());
-        if let Ok(events) = aws.logs.get_log_events().log_group_name(group).log_stream_name(stream).limit(limit).start_from_head(false).send().await {
-            lines.extend(events.events.unwrap_or_default().into_iter().filter_map(|e| e.message));
-        }
+        lines.extend(last_lines_of(aws, group, &stream, limit).await);
     }
     lines
+}
+
+/// The last `limit` lines of a log stream, reading pages backwards from its end.
+async fn last_lines_of(aws: &Aws, group: &str, stream: &str, limit: i32) -> Vec<String> {
+    let (mut lines, mut token) = (Vec::new(), None);
+    while lines.len() < limit as usize {
+        let read =
+            aws.logs.get_log_events().log_group_name(group).log_stream_name(stream).limit(limit).start_from_head(false).set_next_token(token.clone()).send();
+        let Ok(page) = read.await else { break };
+        let mut earlier: Vec<String> = page.events.unwrap_or_default().into_iter().filter_map(|e| e.message).collect();
+        // At the stream's start AWS answers no events and the same token.
+        if earlier.is_empty() || page.next_backward_token == token {
+            break;
+        }
+        earlier.append(&mut lines);
+        lines = earlier;
+        token = page.next_backward_token;
+    }
+    lines.split_off(lines.len().saturating_sub(limit as usize))
 }
 
 /// Where users reach a service, and the security groups in front of that address (which decide
@@ -553,17 +554,7 @@ pub async fn front_door(aws: &Aws, spec: &Spec, name: &str) -> Result<Option<Doo
     let task = &spec.tasks[&s.task];
     let Some(&port) = static_host_ports(task).first() else { return Ok(None) };
     let cluster = &spec.cluster.name;
-    let arns = aws
-        .ecs
-        .list_tasks()
-        .cluster(cluster)
-        .service_name(name)
-        .desired_status(DesiredStatus::Running)
-        .send()
-        .await
-        .aws("ecs:ListTasks")?
-        .task_arns
-        .unwrap_or_default();
+    let arns = super::tasks::arns(aws.ecs.list_tasks().cluster(cluster).service_name(name).desired_status(DesiredStatus::Running)).await?;
     let Some(first) = arns.first() else { return Ok(None) };
     let tasks = aws.ecs.describe_tasks().cluster(cluster).tasks(first).send().await.aws("ecs:DescribeTasks")?.tasks.unwrap_or_default();
     let Some(ci) = tasks.first().and_then(|t| t.container_instance_arn.clone()) else { return Ok(None) };
@@ -584,8 +575,9 @@ pub async fn lets_in(aws: &Aws, door: &Door, caller: std::net::Ipv4Addr) -> Resu
         return Ok(Ok(()));
     }
     let filter = aws_sdk_ec2::types::Filter::builder().name("group-id").set_values(Some(door.groups.clone())).build();
-    let out = aws.ec2.describe_security_group_rules().filters(filter).send().await.aws("ec2:DescribeSecurityGroupRules")?;
-    let inbound: Vec<_> = out.security_group_rules.unwrap_or_default().into_iter().filter(|r| r.is_egress != Some(true)).collect();
+    let rules =
+        aws.ec2.describe_security_group_rules().filters(filter).into_paginator().items().send().try_collect().await.aws("ec2:DescribeSecurityGroupRules")?;
+    let inbound: Vec<_> = rules.into_iter().filter(|r| r.is_egress != Some(true)).collect();
     let covers = |r: &aws_sdk_ec2::types::SecurityGroupRule| {
         let all = r.ip_protocol.as_deref() == Some("-1");
         let port = all || (r.ip_protocol.as_deref() == Some("tcp") && r.from_port.unwrap_or(-1) <= door.port && door.port <= r.to_port.unwrap_or(-1));
@@ -619,11 +611,11 @@ pub fn cidr_contains(cidr: &str, ip: std::net::Ipv4Addr) -> bool {
 }
 
 /// Scale to zero and delete; wait until ECS has drained it, so the cluster can go next.
-pub async fn delete(aws: &Aws, c: &Change) -> Result<Outputs> {
+pub async fn delete(aws: &Aws, c: &Change, waiting: super::Note<'_>) -> Result<Outputs> {
     let cluster = &c.desired.meta["cluster"];
     aws.ecs.update_service().cluster(cluster).service(&c.desired.name).desired_count(0).send().await.aws("ecs:UpdateService")?;
     aws.ecs.delete_service().cluster(cluster).service(&c.desired.name).force(true).send().await.aws("ecs:DeleteService")?;
-    super::until("the service has drained", || async {
+    super::until(waiting, "the service has drained (DRAINING → INACTIVE)", || async {
         let out = aws.ecs.describe_services().cluster(cluster).services(&c.desired.name).send().await.aws("ecs:DescribeServices")?;
         Ok(out.services.unwrap_or_default().iter().all(|s| s.status.as_deref() == Some("INACTIVE")))
     })

@@ -141,8 +141,11 @@ pub async fn apply(aws: &Aws, c: &Change, fields: &Fields) -> Result<Outputs> {
 }
 
 /// A target group is in use until its listener and load balancer are gone.
-pub async fn delete(aws: &Aws, c: &Change) -> Result<Outputs> {
+pub async fn delete(aws: &Aws, c: &Change, waiting: super::Note<'_>) -> Result<Outputs> {
     let live = c.live.as_ref().expect("a deletion has a live resource");
-    super::retry_in_use(|| async { aws.elbv2.delete_target_group().target_group_arn(&live.id).send().await.aws("elbv2:DeleteTargetGroup") }).await?;
+    super::retry_in_use(waiting, "no listener forwards to it", || async {
+        aws.elbv2.delete_target_group().target_group_arn(&live.id).send().await.aws("elbv2:DeleteTargetGroup")
+    })
+    .await?;
     Ok(Outputs::new())
 }

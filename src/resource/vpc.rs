@@ -40,12 +40,14 @@ pub async fn observe(aws: &Aws, _d: &Desired) -> Result<Option<Live>> {
     // Both at once: a default subnet (default-for-az) lives only in the default VPC.
     let (vpcs, subnets) = tokio::try_join!(
         async { aws.ec2.describe_vpcs().filters(Filter::builder().name("is-default").values("true").build()).send().await.aws("ec2:DescribeVpcs") },
-        async { aws.ec2.describe_subnets().filters(Filter::builder().name("default-for-az").values("true").build()).send().await.aws("ec2:DescribeSubnets") },
+        async {
+            let f = Filter::builder().name("default-for-az").values("true").build();
+            aws.ec2.describe_subnets().filters(f).into_paginator().items().send().try_collect().await.aws("ec2:DescribeSubnets")
+        },
     )?;
     let Some(vpc) = vpcs.vpcs.unwrap_or_default().into_iter().next() else { return Ok(None) };
     let id = vpc.vpc_id.unwrap_or_default();
-    let mut ids: Vec<String> =
-        subnets.subnets.unwrap_or_default().into_iter().filter(|s| s.vpc_id.as_deref() == Some(id.as_str())).filter_map(|s| s.subnet_id).collect();
+    let mut ids: Vec<String> = subnets.into_iter().filter(|s| s.vpc_id.as_deref() == Some(id.as_str())).filter_map(|s| s.subnet_id).collect();
     ids.sort();
     Ok(Some(Live { id: id.clone(), fields: Default::default(), outputs: outputs([("id", id), ("subnets", ids.join(","))]) }))
 }
