@@ -35,9 +35,9 @@ FAST = {
     "iam_propagation": 2.0,        # a new instance profile is unknown to EC2 this long
     "listener_propagation": 1.0,   # a new listener's target group looks unattached to ECS this long
     "placement_event_every": 5.0,  # one "unable to place" event per text per period
-    "capacity_provider_delete": 1.0,   # DELETE_IN_PROGRESS -> INACTIVE
+    "capacity_provider_delete": 0.5,   # DELETE_IN_PROGRESS -> INACTIVE
     "inactive_provider_visible": 2.0,  # an INACTIVE provider is still described by name this long
-    "cluster_attachments": 1.0,    # attachmentsStatus UPDATE_IN_PROGRESS after PutClusterCapacityProviders
+    "cluster_attachments": 0.5,    # attachmentsStatus UPDATE_IN_PROGRESS after PutClusterCapacityProviders
     "instance_termination": 1.0,   # EC2 shutting-down -> terminated
     "lb_eni_linger": 2.0,          # a deleted load balancer's ENIs keep its security groups in use
     "restart_first": 0.3,          # failed service tasks: first restart delay,
