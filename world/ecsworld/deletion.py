@@ -49,8 +49,8 @@ Each behaviour has its own switch; durations come from the timing profile.
 - instance_shutdown: a terminated EC2 instance is `shutting-down` for the profile's
   `instance_termination`, then `terminated` (EC2 "Instance lifecycle"; TerminateInstances answers
   CurrentState shutting-down). Its container instance deregisters at once (capacity.py).
-- asg_deletion: DeleteAutoScalingGroup (API_DeleteAutoScalingGroup; terraform autoscaling/group.go
-  retries its delete while activities are in progress and waits for the group to be gone):
+- asg_deletion: DeleteAutoScalingGroup (API_DeleteAutoScalingGroup; terraform's AWS provider retries
+  the delete on ScalingActivityInProgress, hashicorp/terraform#1840):
   while a group's instance is launching (pending) or terminating (shutting-down) ->
   ScalingActivityInProgress "You cannot delete an AutoScalingGroup while there are scaling
   activities in progress for that group." (hashicorp/terraform#1512, cloud-custodian#1689);
@@ -67,8 +67,7 @@ Each behaviour has its own switch; durations come from the timing profile.
 - security_group_dependencies: DeleteSecurityGroup -> DependencyViolation "resource sg-... has a
   dependent object" while an instance that is not terminated, a network interface (an awsvpc
   task's, enis.py), a load balancer, or another group's rule uses the group (terraform-aws-modules/
-  terraform-aws-security-group#190, gruntwork-io/cloud-nuke#316 for rules; terraform's
-  aws_security_group delete retries DependencyViolation for its whole delete timeout).
+  terraform-aws-security-group#190, gruntwork-io/cloud-nuke#316 for rules).
 - lb_eni_linger: a deleted load balancer's network interfaces go away later: its groups stay "in
   use" for the profile's `lb_eni_linger` after DeleteLoadBalancer (terraform elbv2
   load_balancer.go: "ALB automatically creates ENI(s) on creation but the cleanup is asynchronous
