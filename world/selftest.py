@@ -7,7 +7,7 @@ the ECS tutorial's moves (capacity in AWS's order: an empty group of t3.micro,
 the provider, the association, then scale out), the staged failure modes and
 each AWS behaviour of the world (free tier per plan, the Free Tier API, failed
 launches as scaling activities, provider association, managed scaling,
-termination protection, draining, the names and texts AWS refuses, security
+termination protection, draining, slow and refused deletions, the names and texts AWS refuses, security
 groups on instance ports, listeners and task ENIs, GET /checkip, awsvpc and
 Fargate networking, the realistic timing profile), each switch turned off once, and exits non-zero on
 the first failure (printing the world's log tail). Prints one line per check
@@ -1040,6 +1040,138 @@ def t_provider_switches(world, c):
     check(not [t for t in group(c, "off-asg")["Tags"] if t["Key"] == "AmazonECSManaged"], "tagged with the switch off")
 
 
+@step("deletions: capacity provider DELETE_FAILED while associated, DELETE_IN_PROGRESS -> INACTIVE, one provider per group, attachments UPDATE_IN_PROGRESS, provider in use, service DRAINING; switches off")
+def t_delete_providers(world, c):
+    ecs = c["ecs"]
+    ecs.create_cluster(clusterName="dl")
+    arn = make_group(c, "dl-asg", "dl")
+    ecs.create_capacity_provider(name="dl-cp", autoScalingGroupProvider={"autoScalingGroupArn": arn})
+    check(error_of(ecs.create_capacity_provider, name="dl-cp2", autoScalingGroupProvider={"autoScalingGroupArn": arn})
+          == ("ClientException", "The specified Auto Scaling group ARN is already being used by another capacity "
+              "provider. Specify a unique Auto Scaling group ARN and try again."), "a second provider on the group")
+    out = ecs.put_cluster_capacity_providers(cluster="dl", capacityProviders=["dl-cp"], defaultCapacityProviderStrategy=[])
+    check(out["cluster"].get("attachmentsStatus") == "UPDATE_IN_PROGRESS", f"attachmentsStatus {out['cluster'].get('attachmentsStatus')}")
+    code, _ = error_of(ecs.put_cluster_capacity_providers, cluster="dl", capacityProviders=["dl-cp"],
+                       defaultCapacityProviderStrategy=[])
+    check(code == "UpdateInProgressException", f"second Put: {code}")
+    check(error_of(ecs.delete_cluster, cluster="dl") == ("ClientException", "The Cluster cannot be deleted while "
+          "Cluster Scoped Capacity Providers are attached to the cluster"), "DeleteCluster while attachments update")
+    cp = ecs.delete_capacity_provider(capacityProvider="dl-cp")["capacityProvider"]
+    check((cp["status"], cp.get("updateStatus"), cp.get("updateStatusReason")) == (
+        "ACTIVE", "DELETE_FAILED", "The capacity provider cannot be deleted because it is associated with cluster: dl. "
+        "Remove the capacity provider from the cluster and try again."), f"delete while associated: {cp}")
+
+    def attachments():
+        return ecs.describe_clusters(clusters=["dl"])["clusters"][0].get("attachmentsStatus")
+
+    wait_for("attachments UPDATE_COMPLETE", lambda: attachments() == "UPDATE_COMPLETE", 3)
+    register(ecs, "dl-td", "public.ecr.aws/demo/tiny:1", memory=128, ports=())
+    strategy = [{"capacityProvider": "dl-cp", "weight": 1}]
+    ecs.create_service(cluster="dl", serviceName="dl-svc", taskDefinition="dl-td", desiredCount=0,
+                       capacityProviderStrategy=strategy)
+    check(error_of(ecs.put_cluster_capacity_providers, cluster="dl", capacityProviders=[], defaultCapacityProviderStrategy=[])
+          == ("ResourceInUseException", "The specified capacity provider is in use and cannot be removed."), "removed in use")
+    check(ecs.delete_service(cluster="dl", service="dl-svc")["service"]["status"] == "DRAINING", "DeleteService not DRAINING")
+    wait_for("dl-svc INACTIVE", lambda: service(ecs, "dl-svc", "dl")["status"] == "INACTIVE", 3)
+    ecs.put_cluster_capacity_providers(cluster="dl", capacityProviders=[], defaultCapacityProviderStrategy=[])
+    cp = ecs.delete_capacity_provider(capacityProvider="dl-cp")["capacityProvider"]
+    check(cp.get("updateStatus") == "DELETE_FAILED", "a removal still being applied no longer counts as associated")
+    wait_for("attachments UPDATE_COMPLETE", lambda: attachments() == "UPDATE_COMPLETE", 3)
+    cp = ecs.delete_capacity_provider(capacityProvider="dl-cp")["capacityProvider"]
+    check((cp["status"], cp.get("updateStatus")) == ("ACTIVE", "DELETE_IN_PROGRESS"), f"delete: {cp}")
+    code, _ = error_of(ecs.create_capacity_provider, name="dl-cp", autoScalingGroupProvider={"autoScalingGroupArn": arn})
+    check(code == "ClientException", "the name is free while the deletion runs")
+
+    def described():
+        cps = ecs.describe_capacity_providers(capacityProviders=["dl-cp"])["capacityProviders"]
+        return cps and (cps[0]["status"], cps[0].get("updateStatus"))
+
+    wait_for("dl-cp INACTIVE", lambda: described() == ("INACTIVE", "DELETE_COMPLETE"), 3)
+    world.config(switches={s: False for s in ("capacity_provider_deletion", "one_provider_per_group", "provider_in_use",
+                                              "cluster_attachments", "service_draining")})
+    ecs.create_capacity_provider(name="dl-cp", autoScalingGroupProvider={"autoScalingGroupArn": arn})
+    ecs.create_capacity_provider(name="dl-cp2", autoScalingGroupProvider={"autoScalingGroupArn": arn})
+    ecs.put_cluster_capacity_providers(cluster="dl", capacityProviders=["dl-cp"], defaultCapacityProviderStrategy=[])
+    ecs.create_service(cluster="dl", serviceName="dl-svc2", taskDefinition="dl-td", desiredCount=0,
+                       capacityProviderStrategy=strategy)
+    out = ecs.put_cluster_capacity_providers(cluster="dl", capacityProviders=[], defaultCapacityProviderStrategy=[])
+    check(out["cluster"].get("attachmentsStatus") == "UPDATE_COMPLETE", "switched off: attachments updating")
+    check(ecs.delete_service(cluster="dl", service="dl-svc2")["service"]["status"] == "INACTIVE", "switched off: DRAINING")
+    cp = ecs.delete_capacity_provider(capacityProvider="dl-cp2")["capacityProvider"]
+    check(cp["status"] == "INACTIVE", f"switched off: {cp}")
+    world.config(switches={s: True for s in ("capacity_provider_deletion", "one_provider_per_group", "provider_in_use",
+                                             "cluster_attachments", "service_draining")})
+
+
+@step("deletions: group refusals, 'Delete in progress', instances shutting-down, security groups in use (rules, instances, load balancers, lingering ENIs), target group wording; switches off")
+def t_delete_groups(world, c):
+    ec2, asg, elb = c["ec2"], c["autoscaling"], c["elbv2"]
+
+    def dependent(gid):
+        return error_of(ec2.delete_security_group, GroupId=gid) == ("DependencyViolation", f"resource {gid} has a dependent object")
+
+    sg = security_group(ec2, "dl-sg", (80, 80, NU_VPN))
+    ref = security_group(ec2, "dl-ref", (80, 80, sg))
+    check(dependent(sg), "deleted while another group's rule names it")
+    ec2.delete_security_group(GroupId=ref)
+    lb_sg = security_group(ec2, "dl-lb-sg", (80, 80, NU_VPN))
+    lb = elb.create_load_balancer(Name="dl-alb", Subnets=default_subnets(ec2)[:2], SecurityGroups=[lb_sg])["LoadBalancers"][0]
+    tg = elb.create_target_group(Name="dl-tg", Protocol="HTTP", Port=80, VpcId=vpc_id(ec2))["TargetGroups"][0]
+    elb.create_listener(LoadBalancerArn=lb["LoadBalancerArn"], Protocol="HTTP", Port=80,
+                        DefaultActions=[{"Type": "forward", "TargetGroupArn": tg["TargetGroupArn"]}])
+    check(error_of(elb.delete_target_group, TargetGroupArn=tg["TargetGroupArn"]) == (
+        "ResourceInUse", f"Target group '{tg['TargetGroupArn']}' is currently in use by a listener or a rule"), "target group")
+    check(dependent(lb_sg), "deleted while a load balancer uses it")
+    elb.delete_load_balancer(LoadBalancerArn=lb["LoadBalancerArn"])
+    check(dependent(lb_sg), "deleted while the load balancer's ENIs linger")
+    lingered = time.monotonic()
+
+    make_group(c, "dl-asg2", "dl", desired=1, groups=[sg])
+    wait_for("dl-asg2 instance", lambda: group(c, "dl-asg2")["Instances"], 3)
+    check(error_of(asg.delete_auto_scaling_group, AutoScalingGroupName="dl-asg2") == (
+        "ResourceInUse", "You cannot delete an AutoScalingGroup while there are instances or pending Spot instance "
+        "request(s) still in the group."), "deleted with instances, without ForceDelete")
+    iid = group(c, "dl-asg2")["Instances"][0]["InstanceId"]
+    asg.set_desired_capacity(AutoScalingGroupName="dl-asg2", DesiredCapacity=0)
+
+    def state(i):
+        return ec2.describe_instances(InstanceIds=[i])["Reservations"][0]["Instances"][0]["State"]["Name"]
+
+    check(state(iid) == "shutting-down", f"scaled-in instance {state(iid)}")
+    check(error_of(asg.delete_auto_scaling_group, AutoScalingGroupName="dl-asg2", ForceDelete=True) == (
+        "ScalingActivityInProgress", "You cannot delete an AutoScalingGroup while there are scaling activities in "
+        "progress for that group."), "deleted while an instance terminates")
+    check(dependent(sg), "deleted while a shutting-down instance uses it")
+    wait_for("instance terminated", lambda: state(iid) == "terminated", 3)
+    asg.set_desired_capacity(AutoScalingGroupName="dl-asg2", DesiredCapacity=1)
+    wait_for("dl-asg2 instance", lambda: group(c, "dl-asg2")["Instances"], 3)
+    asg.delete_auto_scaling_group(AutoScalingGroupName="dl-asg2", ForceDelete=True)
+    g = group(c, "dl-asg2")
+    check(g.get("Status") == "Delete in progress" and [i["LifecycleState"] for i in g["Instances"]] == ["Terminating"],
+          f"deleting group {g.get('Status')} {g['Instances']}")
+    check(error_of(asg.create_auto_scaling_group, AutoScalingGroupName="dl-asg2", MinSize=0, MaxSize=1,
+                   LaunchTemplate={"LaunchTemplateName": "dl-asg2-lt"}, VPCZoneIdentifier=",".join(default_subnets(ec2)))
+          == ("AlreadyExists", "AutoScalingGroup by this name already exists - A group with the name dl-asg2 already exists"),
+          "name free while deleting")
+    check(error_of(asg.update_auto_scaling_group, AutoScalingGroupName="dl-asg2", MaxSize=2) == (
+        "ValidationError", "The AutoScaling group may not be modified while it is pending delete"), "modified while deleting")
+    wait_for("dl-asg2 gone", lambda: not asg.describe_auto_scaling_groups(AutoScalingGroupNames=["dl-asg2"])["AutoScalingGroups"], 3)
+    ec2.delete_security_group(GroupId=sg)
+    time.sleep(max(0.0, 2.05 - (time.monotonic() - lingered)))
+    ec2.delete_security_group(GroupId=lb_sg)
+
+    switches = ("instance_shutdown", "asg_deletion", "security_group_dependencies", "lb_eni_linger")
+    world.config(switches={s: False for s in switches})
+    sg = security_group(ec2, "dl-sg-off", (80, 80, NU_VPN))
+    make_group(c, "dl-asg3", "dl", desired=1, groups=[sg])
+    iid = wait_for("dl-asg3 instance", lambda: group(c, "dl-asg3")["Instances"], 3)[0]["InstanceId"]
+    ec2.delete_security_group(GroupId=sg)
+    asg.delete_auto_scaling_group(AutoScalingGroupName="dl-asg3")
+    check(not asg.describe_auto_scaling_groups(AutoScalingGroupNames=["dl-asg3"])["AutoScalingGroups"], "switched off: kept")
+    check(state(iid) == "terminated", f"switched off: {state(iid)}")
+    world.config(switches={s: True for s in switches})
+
+
 @step("target_draining off: a stopping task's target is removed at once")
 def t_draining_off(world, c):
     ecs = c["ecs"]
@@ -1392,6 +1524,8 @@ def main():
         t_association(world, clients)
         t_managed_scaling(world, clients)
         t_provider_switches(world, clients)
+        t_delete_providers(world, clients)
+        t_delete_groups(world, clients)
         t_names_iam(world, clients)
         t_names_logs_ec2(world, clients)
         t_names_elb_ecs_asg(world, clients)

@@ -563,19 +563,6 @@ def describe_capacity_providers(self, names):
     return _orig_describe_cps(self, names)
 
 
-def delete_capacity_provider(self, name_or_arn):
-    provider = self._get_provider(name_or_arn)
-    if provider is None:
-        raise EcsClientException("The specified capacity provider does not exist. Specify a valid name or ARN and try again.")
-    for cluster in self.clusters.values():
-        if cluster.status == "ACTIVE" and provider.name in (cluster.capacity_providers or []):
-            raise EcsClientException("The specified capacity provider is in use and cannot be removed.")
-    self.capacity_providers.pop(provider.name)
-    provider.status = "INACTIVE"
-    return provider
-
-
 EC2ContainerServiceBackend.create_capacity_provider = create_capacity_provider
 EC2ContainerServiceBackend.update_capacity_provider = update_capacity_provider
 EC2ContainerServiceBackend.describe_capacity_providers = describe_capacity_providers
-EC2ContainerServiceBackend.delete_capacity_provider = delete_capacity_provider

@@ -77,24 +77,7 @@ def create_cluster(self, cluster_name, *args, **kwargs):
     return _orig_create_cluster(self, cluster_name, *args, **kwargs)
 
 
-def delete_cluster(self, cluster_str):
-    # AWS refuses to delete a cluster that still has services, instances or tasks.
-    cluster = self._get_cluster(cluster_str)
-    if any(s.cluster_name == cluster.name and s.status in ("ACTIVE", "DRAINING") for s in self.services.values()):
-        raise ECSException("ClusterContainsServicesException", "The Cluster cannot be deleted while Services are active.")
-    if any(ci.status in ("ACTIVE", "DRAINING") for ci in self.container_instances.get(cluster.name, {}).values()):
-        raise ECSException(
-            "ClusterContainsContainerInstancesException",
-            "The Cluster cannot be deleted while Container Instances are active or draining.",
-        )
-    if any(t.last_status != "STOPPED" for t in self.tasks.get(cluster.name, {}).values()):
-        raise ECSException("ClusterContainsTasksException", "The Cluster cannot be deleted while Tasks are active.")
-    cluster.status = "INACTIVE"
-    return cluster
-
-
 EC2ContainerServiceBackend.create_cluster = create_cluster
-EC2ContainerServiceBackend.delete_cluster = delete_cluster
 
 
 # --- services ------------------------------------------------------------------
@@ -146,8 +129,6 @@ def create_service_response(self):
     existing = backend.services.get(f"{cluster.name}:{name}")
     if existing is not None and existing.status == "ACTIVE":
         raise InvalidParameterException("Creation of service was not idempotent.")
-    if existing is not None and existing.status == "DRAINING":
-        raise InvalidParameterException("Unable to Start a service that is still Draining.")
     launch_type = self._get_param("launchType")
     strategy = self._get_param("capacityProviderStrategy")
     if launch_type and strategy:
@@ -260,20 +241,6 @@ def update_service_response(self):
             setattr(service, attr, value)
     if new_deployment:
         _sim().scheduler.new_deployment(backend, service)
-    return ActionResult({"service": service})
-
-
-def delete_service_response(self):
-    backend = self.ecs_backend
-    cluster = backend._get_cluster(self._get_param("cluster", "default"))
-    service = backend._get_service(cluster.name, self._get_param("service").split("/")[-1])
-    if service.status != "ACTIVE":
-        raise ServiceNotActiveException()
-    if service.desired_count > 0 and not self._get_param("force", False):
-        raise InvalidParameterException("The service cannot be stopped while it is scaled above 0.")
-    # AWS: DRAINING while its tasks stop, then INACTIVE (the simulator does that).
-    service.desired_count = 0
-    service.status = "DRAINING"
     return ActionResult({"service": service})
 
 
@@ -396,7 +363,6 @@ def start_task_response(self):
 
 EC2ContainerServiceResponse.create_service = create_service_response
 EC2ContainerServiceResponse.update_service = update_service_response
-EC2ContainerServiceResponse.delete_service = delete_service_response
 EC2ContainerServiceResponse.list_services = list_services_response
 EC2ContainerServiceResponse.run_task = run_task_response
 EC2ContainerServiceResponse.describe_tasks = describe_tasks_response

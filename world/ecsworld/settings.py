@@ -60,6 +60,21 @@ SWITCHES = {
                        "(Invalid IAM Instance Profile), as a Failed scaling activity the group retries",
     "listener_propagation": "consistency.py: CreateService on a target group whose listener was made moments ago "
                             "fails (does not have an associated load balancer)",
+    "capacity_provider_deletion": "deletion.py: DeleteCapacityProvider answers DELETE_IN_PROGRESS and the provider is "
+                                  "INACTIVE later; DELETE_FAILED while a cluster uses it",
+    "one_provider_per_group": "deletion.py: CreateCapacityProvider refuses a group another provider already uses",
+    "provider_in_use": "deletion.py: PutClusterCapacityProviders refuses to remove a provider that tasks or services use",
+    "cluster_attachments": "deletion.py: after PutClusterCapacityProviders the attachments are UPDATE_IN_PROGRESS a "
+                           "moment; another Put or DeleteCluster meanwhile is refused",
+    "cluster_deletion": "deletion.py: DeleteCluster refuses while services, container instances or tasks remain",
+    "service_draining": "deletion.py: DeleteService -> DRAINING until its tasks stop, then INACTIVE; CreateService "
+                        "of a DRAINING name is refused",
+    "instance_shutdown": "deletion.py: a terminated instance is shutting-down a while before terminated",
+    "asg_deletion": "deletion.py: DeleteAutoScalingGroup refuses while activities run or (without ForceDelete) "
+                    "instances remain; the group is 'Delete in progress' until its instances are gone",
+    "security_group_dependencies": "deletion.py: DeleteSecurityGroup refuses (DependencyViolation) while an instance, "
+                                   "ENI, load balancer or another group's rule uses the group",
+    "lb_eni_linger": "deletion.py: a deleted load balancer's ENIs keep its security groups in use a while",
 }
 
 DEFAULTS = {

@@ -17,6 +17,8 @@ that is documented:
   firewall.py       security groups on everything the world serves
   enis.py           awsvpc task ENIs, public addresses, Fargate's route to
                     its registry
+  deletion.py       slow and refused deletions (capacity providers, cluster
+                    attachments, groups, instances, security groups)
   settings.py, timing.py, timeline.py   the settings table, the timing
                     profile, the event log
 
@@ -121,6 +123,8 @@ class Simulator:
         self._logged_errors = set()
         self.subnet.reset()
         consistency.reset()
+        from . import deletion  # imported late: it must wrap patches.py's handlers, which import this module
+        deletion.reset()
 
     def _close_servers(self):
         self.tasks.close()
@@ -147,6 +151,8 @@ class Simulator:
         self.guarded("counts", self.tasks.refresh_counts)
         self.guarded("resources", self.capacity.refresh_resources)
         self.guarded("load balancers", self.lb.tick, now)
+        from . import deletion
+        self.guarded("deletions", deletion.tick, now)
         self.guarded("security groups", self.firewall.refresh)
 
     # ----------------------------------------------------------------- state

@@ -35,6 +35,11 @@ FAST = {
     "iam_propagation": 2.0,        # a new instance profile is unknown to EC2 this long
     "listener_propagation": 1.0,   # a new listener's target group looks unattached to ECS this long
     "placement_event_every": 5.0,  # one "unable to place" event per text per period
+    "capacity_provider_delete": 0.5,   # DELETE_IN_PROGRESS -> INACTIVE
+    "inactive_provider_visible": 2.0,  # an INACTIVE provider is still described by name this long
+    "cluster_attachments": 0.5,    # attachmentsStatus UPDATE_IN_PROGRESS after PutClusterCapacityProviders
+    "instance_termination": 1.0,   # EC2 shutting-down -> terminated
+    "lb_eni_linger": 2.0,          # a deleted load balancer's ENIs keep its security groups in use
     "restart_first": 0.3,          # failed service tasks: first restart delay,
     "restart_cap": 2.0,            # doubling up to this
 }
@@ -73,6 +78,16 @@ REALISTIC = {
     "iam_propagation": 10.0,
     # The listener → target group association as ECS sees it: seconds (unsure; terraform retries).
     "listener_propagation": 5.0,
+    # DeleteCapacityProvider -> INACTIVE: CloudFormation saw ~23 s (aws/aws-cdk#18179); unsure.
+    "capacity_provider_delete": 25.0,
+    # How long an INACTIVE provider stays describable: not documented (unsure).
+    "inactive_provider_visible": 600.0,
+    # Cluster attachments UPDATE_IN_PROGRESS -> UPDATE_COMPLETE: not documented (unsure; seconds).
+    "cluster_attachments": 10.0,
+    # EC2 shutting-down -> terminated (EC2 "Instance lifecycle"): typically under a minute (unsure).
+    "instance_termination": 45.0,
+    # A deleted ALB's ENIs are cleaned up asynchronously (terraform elbv2 cleanupALBNetworkInterfaces): minutes (unsure).
+    "lb_eni_linger": 180.0,
     # Service event throttling is not documented (unsure): as fast.
     "placement_event_every": 5.0,
     # Service throttle logic: restarts of failing tasks back off up to 27 minutes
