@@ -148,6 +148,7 @@ class Simulator:
         self.guarded("resources", self.capacity.refresh_resources)
         self.guarded("load balancers", self.lb.tick, now)
         self.guarded("security groups", self.firewall.refresh)
+        self.guarded("read lag", consistency.tick, now)
 
     # ----------------------------------------------------------------- state
     def stage(self, spec):
