@@ -37,7 +37,7 @@ FAST = {
     "service_linked_role": 1.0,    # ECS cannot assume its new service-linked role this long
     "role_retry": 0.5,             # a service retries a launch ECS could not assume the role for
     "ec2_propagation": 0.5,        # a new security group is unknown to other EC2 calls this long
-    "read_lag": 1.0,               # reads show the state from before a write this long
+    "read_lag": 0.5,               # reads show the state from before a write this long
     "placement_event_every": 5.0,  # one "unable to place" event per text per period
     "restart_first": 0.3,          # failed service tasks: first restart delay,
     "restart_cap": 2.0,            # doubling up to this
