@@ -530,6 +530,9 @@ def main():
         check(world.line.startswith("AWS_ENDPOINT_URL="), f"world did not print its endpoint (got {world.line!r})")
         proxy = start_proxy(world.url)
         c = Ctx(world, proxy)
+        # This checks the proxy's forwarding, not the world: the first CreateCluster of a fresh account
+        # would otherwise meet ECS's new service-linked role (world switch service_linked_role).
+        c.ctl("POST", "/_sim/config", {"switches": {"service_linked_role": False}})
         t_ready(c)
         t_forward(c)
         t_config(c)

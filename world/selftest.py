@@ -15,6 +15,7 @@ and a closing 'N passed, N failed' line.
 """
 
 import base64
+import email.utils
 import json
 import os
 import re
@@ -183,10 +184,23 @@ def vpc_id(ec2):
     return ec2.describe_vpcs(Filters=[{"Name": "is-default", "Values": ["true"]}])["Vpcs"][0]["VpcId"]
 
 
+def seen(ec2, gid):
+    """Wait until EC2 knows a new group everywhere (ec2_propagation), as terraform does."""
+    def found():
+        try:
+            return ec2.describe_security_groups(GroupIds=[gid])["SecurityGroups"]
+        except ClientError as err:
+            if err.response["Error"]["Code"] != "InvalidGroup.NotFound":
+                raise
+            return None
+    wait_for(f"{gid} to propagate", found, 5, 0.05)
+    return gid
+
+
 def security_group(ec2, name, *rules):
     """A security group of the default VPC with inbound tcp rules (from, to, source):
     source a CIDR or a group id. Returns its id."""
-    gid = ec2.create_security_group(GroupName=name, Description=name, VpcId=vpc_id(ec2))["GroupId"]
+    gid = seen(ec2, ec2.create_security_group(GroupName=name, Description=name, VpcId=vpc_id(ec2))["GroupId"])
     for lo, hi, source in rules:
         allow(ec2, gid, lo, hi, source)
     return gid
@@ -223,12 +237,27 @@ def container_instances(ecs, cluster):
     return ecs.describe_container_instances(cluster=cluster, containerInstances=arns)["containerInstances"] if arns else []
 
 
+SLR_MESSAGE = "Unable to assume the service linked role. Please verify that the ECS service linked role exists."
+
+
+def create_cluster(ecs, name):
+    """CreateCluster retried while ECS's new service-linked role propagates, as terraform does."""
+    def attempt():
+        try:
+            return ecs.create_cluster(clusterName=name)["cluster"]
+        except ClientError as err:
+            if err.response["Error"]["Message"] != SLR_MESSAGE:
+                raise
+            return None
+    return wait_for("CreateCluster past the service-linked role", attempt, 5, 0.1)
+
+
 def build_cluster(c):
     """The tutorial's cluster in AWS's order: an empty group of t3.micro, the
     capacity provider, the association, then scale out to one instance.
     Returns the container instance."""
     ecs = c["ecs"]
-    ecs.create_cluster(clusterName="demo")
+    create_cluster(ecs, "demo")
     # The tutorial's instance group: SSH and HTTP from the VPN (security groups are enforced).
     web = security_group(c["ec2"], "demo-web", (22, 22, NU_VPN), (80, 80, NU_VPN))
     group_arn = make_group(c, "demo-asg", "demo", groups=[web])
@@ -242,6 +271,30 @@ def build_cluster(c):
 def public_ip(c, ci):
     inst = c["ec2"].describe_instances(InstanceIds=[ci["ec2InstanceId"]])["Reservations"][0]["Instances"][0]
     return inst.get("PublicIpAddress", "")
+
+
+@step("fresh account: first CreateCluster creates AWSServiceRoleForECS and fails while it propagates; switch off")
+def t_service_linked_role(world, c):
+    ecs, iam = c["ecs"], c["iam"]
+    code, message = error_of(ecs.create_cluster, clusterName="first")
+    check((code, message) == ("InvalidParameterException", SLR_MESSAGE), f"first CreateCluster: {code}: {message}")
+    code, message = error_of(ecs.create_cluster, clusterName="second")
+    check(message == SLR_MESSAGE, f"CreateCluster meanwhile: {code}: {message}")
+    role = iam.get_role(RoleName="AWSServiceRoleForECS")["Role"]
+    check(role["Path"] == "/aws-service-role/ecs.amazonaws.com/", f"role path {role['Path']}")
+    create_cluster(ecs, "first")  # within the fast profile's 1 s
+    ecs.delete_cluster(cluster="first")
+    # A fresh account again (as after /_sim/reset, checked in t_reset), with the switch off.
+    for policy in iam.list_attached_role_policies(RoleName="AWSServiceRoleForECS")["AttachedPolicies"]:
+        iam.detach_role_policy(RoleName="AWSServiceRoleForECS", PolicyArn=policy["PolicyArn"])
+    iam.delete_role(RoleName="AWSServiceRoleForECS")
+    world.config(switches={"service_linked_role": False})
+    try:
+        ecs.create_cluster(clusterName="first")
+        check(iam.get_role(RoleName="AWSServiceRoleForECS")["Role"], "no role with the switch off")
+    finally:
+        world.config(switches={"service_linked_role": True})
+    ecs.delete_cluster(cluster="first")
 
 
 @step("cluster, empty ASG of t3.micro, provider, association, scale out -> container instance of the provider")
@@ -364,18 +417,21 @@ def t_tagging(world, c):
     tag = {"Key": "owner", "Value": "selftest-tagging"}
     lt = ec2.create_launch_template(LaunchTemplateName="tagged-lt", LaunchTemplateData={"InstanceType": "t3.micro"},
                                     TagSpecifications=[{"ResourceType": "launch-template", "Tags": [tag]}])["LaunchTemplate"]
-    group = ec2.create_security_group(GroupName="tagged-rules", Description="rules")["GroupId"]
+    group = seen(ec2, ec2.create_security_group(GroupName="tagged-rules", Description="rules")["GroupId"])
     ec2.authorize_security_group_ingress(GroupId=group, IpPermissions=[{"IpProtocol": "tcp", "FromPort": 80, "ToPort": 80,
                                          "IpRanges": [{"CidrIp": "10.0.0.0/8"}]}],
                                          TagSpecifications=[{"ResourceType": "security-group-rule", "Tags": [tag]}])
-    arns = [r["ResourceARN"] for r in tagging.get_resources(TagFilters=[{"Key": "owner", "Values": ["selftest-tagging"]}])["ResourceTagMappingList"]]
+    def tagged():  # the Tagging API's index lags (read_lag)
+        return [r["ResourceARN"] for r in tagging.get_resources(
+            TagFilters=[{"Key": "owner", "Values": ["selftest-tagging"]}])["ResourceTagMappingList"]]
+    arns = wait_for("the launch template and the rule listed", lambda: len(tagged()) >= 2 and tagged(), 3)
     check(any(a.endswith(f":launch-template/{lt['LaunchTemplateId']}") for a in arns), f"no launch template in {arns}")
     check(any(":security-group-rule/" in a for a in arns), f"no rule in {arns}")
     arn = make_group(c, "tagging-asg", "tagging")
     c["ecs"].create_capacity_provider(name="tagging-cp", autoScalingGroupProvider={"autoScalingGroupArn": arn},
                                       tags=[{"key": "owner", "value": "selftest-tagging"}])
-    arns = [r["ResourceARN"] for r in tagging.get_resources(TagFilters=[{"Key": "owner", "Values": ["selftest-tagging"]}])["ResourceTagMappingList"]]
-    check(any(a.endswith(":capacity-provider/tagging-cp") for a in arns), f"no capacity provider in {arns}")
+    arns = wait_for("the capacity provider listed", lambda: [a for a in tagged() if a.endswith(":capacity-provider/tagging-cp")], 3)
+    check(arns, f"no capacity provider in {tagged()}")
 
 
 @step("memory 2048 on a t3.micro -> RESOURCE:MEMORY and a placement event")
@@ -410,6 +466,87 @@ def t_job(world, c):
     arn = ecs.run_task(cluster="demo", taskDefinition="nogroup")["tasks"][0]["taskArn"]
     task = wait_for("log group failure", lambda: stopped(ecs, arn), 5)
     check(task["stoppedReason"].startswith("ResourceInitializationError:"), task["stoppedReason"])
+
+
+@step("propagation and read lag: new security group, its rules, GetResources, a new task role; AWS's clock; switches off")
+def t_consistency(world, c):
+    ec2, ecs, iam = c["ec2"], c["ecs"], c["iam"]
+    tagging = world.client("resourcegroupstaggingapi")
+    owner = [{"Key": "owner", "Value": "selftest-lag"}]
+
+    def listed():
+        return [r["ResourceARN"] for r in tagging.get_resources(
+            TagFilters=[{"Key": "owner", "Values": ["selftest-lag"]}])["ResourceTagMappingList"]]
+
+    def rules(gid):
+        return [r for r in ec2.describe_security_group_rules(Filters=[{"Name": "group-id", "Values": [gid]}])[
+            "SecurityGroupRules"] if not r["IsEgress"]]
+
+    ingress = [{"IpProtocol": "tcp", "FromPort": 80, "ToPort": 80, "IpRanges": [{"CidrIp": NU_VPN}]}]
+    ami, vpc = ecs_ami(ec2), vpc_id(ec2)  # before the group: its propagation lasts 0.5 s (fast)
+    gid = ec2.create_security_group(GroupName="lag-sg", Description="lag", VpcId=vpc,
+                                    TagSpecifications=[{"ResourceType": "security-group", "Tags": owner}])["GroupId"]
+    code, message = error_of(ec2.run_instances, ImageId=ami, InstanceType="t3.micro", MinCount=1, MaxCount=1,
+                             SecurityGroupIds=[gid])
+    missing = ("InvalidGroup.NotFound", f"The security group '{gid}' does not exist")
+    check((code, message) == (missing[0], f"{missing[1]} in VPC '{vpc}'"), f"RunInstances: {code}: {message}")
+    check(error_of(ec2.authorize_security_group_ingress, GroupId=gid, IpPermissions=ingress) == missing, "Authorize")
+    check(error_of(ec2.describe_security_groups, GroupIds=[gid]) == missing, "DescribeSecurityGroups")
+    check(error_of(ec2.create_tags, Resources=[gid], Tags=[{"Key": "a", "Value": "b"}]) == missing, "CreateTags")
+    check(listed() == [], f"GetResources lists the new group at once: {listed()}")
+    seen(ec2, gid)
+    ec2.authorize_security_group_ingress(GroupId=gid, IpPermissions=ingress)
+    check(rules(gid) == [], "the new rule is listed at once")
+    wait_for("the new rule", lambda: rules(gid), 3)
+    wait_for("GetResources to list the group", lambda: any(a.endswith(gid) for a in listed()), 3)
+    ec2.delete_security_group(GroupId=gid)
+    check(any(a.endswith(gid) for a in listed()), "the deleted group left GetResources at once")
+    wait_for("the deleted group to leave GetResources", lambda: not listed(), 3)
+    world.config(switches={"ec2_propagation": False, "read_lag": False})
+    try:
+        gid = ec2.create_security_group(GroupName="lag-off", Description="off", VpcId=vpc_id(ec2),
+                                        TagSpecifications=[{"ResourceType": "security-group", "Tags": owner}])["GroupId"]
+        ec2.authorize_security_group_ingress(GroupId=gid, IpPermissions=ingress)
+        check(rules(gid) and any(a.endswith(gid) for a in listed()), "switches off: not seen at once")
+    finally:
+        world.config(switches={"ec2_propagation": True, "read_lag": True})
+
+    # A task role IAM wrote moments ago: ECS cannot assume it, the scheduler retries.
+    trust = '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ecs-tasks.amazonaws.com"},"Action":"sts:AssumeRole"}]}'
+
+    def with_new_role(name):
+        role = iam.create_role(RoleName=name, AssumeRolePolicyDocument=trust)["Role"]["Arn"]
+        ecs.register_task_definition(family=name, networkMode="bridge", requiresCompatibilities=["EC2"], memory="64",
+                                     taskRoleArn=role, containerDefinitions=[{"name": name, "image": "public.ecr.aws/demo/tiny:1",
+                                                                              "essential": True, "memory": 64}])
+        ecs.create_service(cluster="demo", serviceName=name, taskDefinition=name, desiredCount=1)
+        return role
+
+    started = time.time()
+    role = with_new_role("fresh-role")
+    text = (f"(service fresh-role) failed to launch a task with (error ECS was unable to assume the role '{role}' that "
+            "was provided for this task. Please verify that the role being passed has the proper trust relationship and "
+            "permissions and that your IAM user has permissions to pass this role.).")
+    events = wait_for("the role event", lambda: [e for e in service(ecs, "fresh-role")["events"] if e["message"] == text], 2)
+    wait_for("fresh-role running after the retry", lambda: service(ecs, "fresh-role")["runningCount"] == 1, 5)
+    # AWS's clock is 120 s behind this machine's (clock_offset): the event looks older than our start.
+    skew = events[-1]["createdAt"].timestamp() - started
+    check(-125 < skew < -115, f"event createdAt is {skew:.1f} s from the local clock (clock_offset -120)")
+    date = ecs.list_clusters()["ResponseMetadata"]["HTTPHeaders"]["date"]
+    skew = email.utils.parsedate_to_datetime(date).timestamp() - time.time()
+    check(-125 < skew < -115, f"Date header {date} is {skew:.1f} s from the local clock")
+    world.config(clock_offset=0, switches={"role_propagation": False})
+    try:
+        with_new_role("fresh-role-off")
+        wait_for("fresh-role-off running", lambda: service(ecs, "fresh-role-off")["runningCount"] == 1, 3)
+        check(not [e for e in service(ecs, "fresh-role-off")["events"] if "failed to launch" in e["message"]], "switch off")
+        date = ecs.list_clusters()["ResponseMetadata"]["HTTPHeaders"]["date"]
+        check(abs(email.utils.parsedate_to_datetime(date).timestamp() - time.time()) < 3, f"clock_offset 0: Date {date}")
+    finally:
+        world.config(clock_offset=-120, switches={"role_propagation": True})
+    for name in ("fresh-role", "fresh-role-off"):
+        ecs.update_service(cluster="demo", service=name, desiredCount=0)
+        ecs.delete_service(cluster="demo", service=name)
 
 
 @step("ALB + target group + listener (CreateService at once: no associated load balancer yet; switch off -> accepted) + service -> /docs through the ALB")
@@ -796,12 +933,13 @@ def timeline(world, event=None, ident=None):
 def t_config(world, c):
     config = world.sim("GET", "/_sim/config")
     check(config["account_plan"] == "free-plan" and config["timing"] == "fast" and config["time_scale"] == 0.05
-          and config["caller_address"] == "165.124.160.10", f"defaults {config}")
+          and config["caller_address"] == "165.124.160.10" and config["clock_offset"] == -120.0, f"defaults {config}")
     check(all(config["switches"].values()) and "free_tier" in config["switches"], f"switches {config['switches']}")
     for body, words in (({"nope": 1}, "unknown keys"), ({"switches": {"nope": False}}, "free_tier"),
                         ({"timing": "slow"}, "timing"), ({"time_scale": 0}, "time_scale"),
                         ({"switches": {"free_tier": "no"}}, "free_tier"), ({"caller_address": "nu-vpn"}, "IPv4"),
-                        ({"caller_address": "::1"}, "caller_address")):
+                        ({"caller_address": "::1"}, "caller_address"), ({"clock_offset": "2m"}, "clock_offset"),
+                        ({"clock_offset": 86401}, "clock_offset")):
         status, answer = world.sim_status("POST", "/_sim/config", body)
         check(status == 400 and words in answer["error"], f"{body} -> {status} {answer}")
     check(world.sim("GET", "/_sim/config") == config, "a rejected config changed something")
@@ -842,7 +980,8 @@ def t_free_tier(world, c):
            for t in ("t2.micro", "t4g.micro")]
     world.config(switches={"free_tier": True, "instance_architecture": True})
     ec2.terminate_instances(InstanceIds=[ok, legacy, billed] + off)
-    launches = [e for e in timeline(world, "launch-failed") if e["id"] is None]
+    launches = [e for e in timeline(world, "launch-failed") if e["id"] is None
+                and e["detail"]["code"] != "InvalidGroup.NotFound"]  # t_consistency's launch with a new group
     check(launches and launches[0]["detail"]["message"] == FREE_TIER_MESSAGE, f"launch-failed events {launches[:1]}")
 
 
@@ -1278,9 +1417,9 @@ def t_names_logs_ec2(world, c):
     ):
         answer = status_of(ec2.create_security_group, VpcId=vpc, **kwargs)
         check(answer == (400, "InvalidParameterValue", expected), f"CreateSecurityGroup {kwargs['Description'][:9]}: {answer}")
-    group = ec2.create_security_group(VpcId=vpc, GroupName="nr-sg", Description="web (ALB) #1: 80, 443 & more; {ok}!",
-                                      TagSpecifications=[{"ResourceType": "security-group",
-                                                          "Tags": [{"Key": "k", "Value": "v" * 256}]}])["GroupId"]
+    group = seen(ec2, ec2.create_security_group(VpcId=vpc, GroupName="nr-sg", Description="web (ALB) #1: 80, 443 & more; {ok}!",
+                                                TagSpecifications=[{"ResourceType": "security-group",
+                                                                    "Tags": [{"Key": "k", "Value": "v" * 256}]}])["GroupId"])
     rule_message = ("Invalid rule description. Valid descriptions are strings less than 256 characters from the "
                     f"following set: {EC2_SET}")
     for source in ({"IpRanges": [{"CidrIp": "0.0.0.0/0", "Description": "web \u2192 app"}]},
@@ -1423,6 +1562,8 @@ def t_reset(world, c):
     check([r["action"] for r in world.sim("GET", "/_sim/requests")] == ["ListClusters", "DescribeInstances"],
           "request log not cleared")
     check(c["iam"].get_policy(PolicyArn="arn:aws:iam::aws:policy/AmazonS3FullAccess")["Policy"], "managed policy")
+    roles = [r["RoleName"] for r in c["iam"].list_roles()["Roles"]]
+    check("AWSServiceRoleForECS" not in roles, "the ECS service-linked role survived reset (not a fresh account)")
 
 
 @step("ASG desired 0 -> instance terminated, container instance deregistered, task stopped")
@@ -1495,6 +1636,7 @@ def main():
     try:
         clients = {n: world.client(n) for n in ("ec2", "ecs", "ecr", "autoscaling", "elbv2", "logs", "iam")}
         t_ready(world)
+        t_service_linked_role(world, clients)
         ip = t_cluster(world, clients)
         t_config(world, clients)
         t_service(world, clients, ip)
@@ -1506,6 +1648,7 @@ def main():
         t_tagging(world, clients)
         t_memory(world, clients)
         t_job(world, clients)
+        t_consistency(world, clients)
         t_alb(world, clients)
         t_draining_off(world, clients)
         t_port(world, clients)

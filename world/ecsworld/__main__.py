@@ -47,6 +47,7 @@ def main(argv=None):
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
 
+    from . import consistency  # noqa: F401  (first: AWS's clock replaces moto's before the models import it)
     from . import patches  # noqa: F401  (applies the moto patches; the behaviour modules it imports apply theirs)
     from . import deletion  # noqa: F401  (after patches: it wraps their handlers; slow and refused deletions)
     from . import validation  # noqa: F401  (refuses what AWS's parameter validation refuses)

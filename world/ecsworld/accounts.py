@@ -24,6 +24,26 @@
    AWSFreeTierService, signing name freetier; botocore's freetier model):
    https://docs.aws.amazon.com/aws-cost-management/latest/APIReference/API_freetier_GetAccountPlanState.html
    moto has no freetier service, so server.py routes it here.
+5. The ECS service-linked role (switch service_linked_role). A fresh account has
+   no AWSServiceRoleForECS (IAM path /aws-service-role/ecs.amazonaws.com/). ECS
+   creates it on first use, but "this process does not complete before the
+   initial API call finishes": CreateCluster answers InvalidParameterException
+   "Unable to assume the service linked role. Please verify that the ECS service
+   linked role exists." until the role has propagated. terraform-provider-aws
+   retries CreateCluster (internal/service/ecs/cluster.go, retryClusterCreate) and
+   CreateService (service.go, retryServiceCreate) on that message; RunTask answers
+   the same in a fresh account (awslabs/fargatecli#35,
+   aws-solutions/cost-optimizer-for-amazon-workspaces#13); "on a second deployment
+   it worked" (aws-samples/run-selenium-tests-at-scale-using-ecs-fargate#2,
+   aws-samples/baseline-environment-on-aws#238). Here the first of those three
+   calls creates the role in IAM at once (ListRoles shows it) and every one of
+   them fails for the profile's `service_linked_role` seconds; a role made with
+   iam CreateServiceLinkedRole (ecs.amazonaws.com) propagates the same way
+   (unsure: how long AWS takes is not documented). CreateCapacityProvider and
+   PutClusterCapacityProviders are not refused (no source found). POST
+   /_sim/reset drops IAM, so the account is fresh again. The Elastic Load
+   Balancing and Auto Scaling service-linked roles have no documented first-use
+   failure that could be found: not simulated.
 """
 
 import datetime
@@ -34,8 +54,13 @@ import uuid
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.ec2.exceptions import EC2ClientError
 from moto.ec2.models.instance_types import INSTANCE_TYPES, InstanceTypeBackend
+from moto.ecs.exceptions import InvalidParameterException
+from moto.ecs.models import EC2ContainerServiceBackend
+from moto.iam.models import IAMBackend, iam_backends
 
 from .settings import SETTINGS
+from .tasks import Tasks
+from .timing import profile
 
 ELIGIBLE = {
     "free-plan": {"t3.micro", "t3.small", "t4g.micro", "t4g.small", "c7i-flex.large", "m7i-flex.large"},
@@ -53,8 +78,13 @@ FREE_PLAN_CREDITS_USD = 100.0
 FREE_PLAN_MONTHS_DAYS = 183
 
 
+# account id -> monotonic time ECS's service-linked role was created
+_slr_created = {}
+
+
 def reset():
     _created["at"] = time.time()
+    _slr_created.clear()
 
 
 def eligible(instance_type):
@@ -127,3 +157,76 @@ def freetier(environ):
     if status != 200:
         headers.append(("x-amzn-ErrorType", payload["__type"]))
     return status, headers, json.dumps(payload).encode()
+
+
+# --- The ECS service-linked role on first use -----------------------------------------------
+ECS_PRINCIPAL = "ecs.amazonaws.com"
+ECS_SLR = "AWSServiceRoleForECS"
+SLR_MESSAGE = "Unable to assume the service linked role. Please verify that the ECS service linked role exists."
+
+ECS_SLR_POLICY = "arn:aws:iam::aws:policy/aws-service-role/AmazonECSServiceRolePolicy"
+
+_orig_create_slr = IAMBackend.create_service_linked_role
+
+
+def _create_ecs_slr(iam, description):
+    # moto would name it AWSServiceRoleForecs; AWS's name, path and policy are these.
+    trust = {"Version": "2012-10-17", "Statement": [
+        {"Action": ["sts:AssumeRole"], "Effect": "Allow", "Principal": {"Service": [ECS_PRINCIPAL]}}]}
+    role = iam.create_role(ECS_SLR, json.dumps(trust), f"/aws-service-role/{ECS_PRINCIPAL}/", permissions_boundary=None,
+                           description=description or "Role to enable Amazon ECS to manage your cluster.", tags=[],
+                           max_session_duration="3600", linked_service=ECS_PRINCIPAL)
+    try:
+        iam.attach_role_policy(ECS_SLR_POLICY, ECS_SLR)
+    except Exception:  # moto may not know the managed policy; the role is what matters here
+        pass
+    _slr_created[iam.account_id] = time.monotonic()
+    return role
+
+
+def create_service_linked_role(self, service_name, description, suffix):
+    if service_name == ECS_PRINCIPAL and not suffix:
+        return _create_ecs_slr(self, description)
+    return _orig_create_slr(self, service_name, description, suffix)
+
+
+IAMBackend.create_service_linked_role = create_service_linked_role
+
+
+def check_service_linked_role(account_id):
+    """ECS's first use in an account creates its service-linked role; until that has
+    propagated, the call answers InvalidParameterException."""
+    iam = iam_backends[account_id]["aws"]
+    exists = any(role.name == ECS_SLR for role in iam.roles.values())
+    if not exists:
+        _create_ecs_slr(iam, "")  # what ECS does on first use
+    if not SETTINGS.on("service_linked_role"):
+        return
+    created = _slr_created.get(account_id)
+    if created is not None and time.monotonic() - created < profile().service_linked_role:
+        raise InvalidParameterException(SLR_MESSAGE)
+
+
+_orig_create_cluster = EC2ContainerServiceBackend.create_cluster
+_orig_create_service = EC2ContainerServiceBackend.create_service
+_orig_run_task = Tasks.run_task
+
+
+def create_cluster(self, *args, **kwargs):
+    check_service_linked_role(self.account_id)
+    return _orig_create_cluster(self, *args, **kwargs)
+
+
+def create_service(self, *args, **kwargs):
+    check_service_linked_role(self.account_id)
+    return _orig_create_service(self, *args, **kwargs)
+
+
+def run_task(self, backend, *args, **kwargs):
+    check_service_linked_role(backend.account_id)
+    return _orig_run_task(self, backend, *args, **kwargs)
+
+
+EC2ContainerServiceBackend.create_cluster = create_cluster
+EC2ContainerServiceBackend.create_service = create_service
+Tasks.run_task = run_task

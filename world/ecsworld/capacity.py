@@ -493,6 +493,7 @@ def run_instances(self, image_id, count, user_data, security_group_names, **kwar
     try:
         accounts.check_launch(self, image, instance_type)
         consistency.check_launch_profile(self, kwargs)
+        consistency.check_launch_groups(self, kwargs)
     except EC2ClientError as err:
         group = ((kwargs.get("tags") or {}).get("instance") or {}).get("aws:autoscaling:groupName")
         sim.timeline.add("launch-failed", group, {"code": err.code, "message": err.message})

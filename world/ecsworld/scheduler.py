@@ -30,6 +30,7 @@ import uuid
 
 from moto.core.utils import utcnow
 
+from . import consistency
 from .tasks import requirements
 from .timing import profile
 
@@ -310,6 +311,11 @@ class Scheduler:
         cp = strategy[0].get("capacityProvider") if strategy else None
         fargate = primary.get("launchType") == "FARGATE" or cp in ("FARGATE", "FARGATE_SPOT")
         provider = None if fargate else capacity.provider(backend, cp)
+        role_error = consistency.task_role_problem(td)
+        if role_error:  # no task is created; the scheduler tries again later
+            self.event(service, f"(service {service.name}) failed to launch a task with (error {role_error}).")
+            self.services[service.arn].next_launch[primary["id"]] = time.monotonic() + profile().role_retry
+            return []
         started = []
         for _ in range(count):
             ci = None

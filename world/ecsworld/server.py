@@ -10,6 +10,7 @@ caller's public address and a newline, as text/plain (the setting
 `caller_address`); ecsdeploy reaches it through ECSDEPLOY_CHECKIP_URL.
 """
 
+import datetime
 import io
 import json
 import logging
@@ -17,6 +18,7 @@ import threading
 import time
 from urllib.parse import parse_qs
 
+from werkzeug.http import http_date
 from werkzeug.serving import make_server
 
 from moto.core import DEFAULT_ACCOUNT_ID
@@ -24,7 +26,7 @@ from moto.core.base_backend import BackendDict, backend_lock
 from moto.core.model_instances import reset_model_data
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 
-from . import accounts, simulator
+from . import accounts, consistency, simulator
 from .settings import SETTINGS, SettingsError
 from .simulator import LOCK
 
@@ -233,11 +235,17 @@ def _json(start_response, status, payload):
     return [data]
 
 
+class WorldRequestHandler(MotoRequestHandler):
+    def date_time_string(self, timestamp=None):
+        """Every answer's Date header is AWS's clock, not the machine's (consistency.py)."""
+        return http_date(consistency.aws_utcnow().replace(tzinfo=datetime.timezone.utc))
+
+
 class ApiServer:
     """werkzeug's threaded server on 127.0.0.1:port, as ThreadedMotoServer."""
 
     def __init__(self, app, port):
-        self.server = make_server("127.0.0.1", port, app, threaded=True, request_handler=MotoRequestHandler)
+        self.server = make_server("127.0.0.1", port, app, threaded=True, request_handler=WorldRequestHandler)
         self.server.daemon_threads = True
         self.port = self.server.server_port
         self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.1},

@@ -15,6 +15,12 @@ meets it today (design §4: the world is as unforgiving as AWS by default):
                 group rules are matched against it, and GET /checkip answers
                 it. The default lies in the tutorial's NU VPN CIDR
                 165.124.160.0/21 (firewall.py)
+  clock_offset  -120.0  seconds AWS's clock is ahead of this machine's (negative:
+                behind). Every time the world reports (events, deployments,
+                tasks, scaling activities, log events, the HTTP Date header) is
+                AWS's time (consistency.py). The default puts AWS two minutes
+                behind the caller, so a client that keeps only events newer than
+                its own start time sees none of them
   switches      every behaviour below on; each can be turned off alone,
                 for the world's own self-check only
 
@@ -75,6 +81,14 @@ SWITCHES = {
     "security_group_dependencies": "deletion.py: DeleteSecurityGroup refuses (DependencyViolation) while an instance, "
                                    "ENI, load balancer or another group's rule uses the group",
     "lb_eni_linger": "deletion.py: a deleted load balancer's ENIs keep its security groups in use a while",
+    "service_linked_role": "accounts.py: a fresh account has no AWSServiceRoleForECS; ECS creates it on first use and "
+                           "CreateCluster, CreateService, RunTask fail (Unable to assume the service linked role) "
+                           "while it propagates",
+    "role_propagation": "consistency.py: a service whose task definition names a task or execution role IAM wrote "
+                        "moments ago fails to launch tasks (ECS was unable to assume the role) and retries later",
+    "ec2_propagation": "consistency.py: calls naming a security group created moments ago answer InvalidGroup.NotFound",
+    "read_lag": "consistency.py: GetResources (Tagging API) and DescribeSecurityGroupRules show the state from before "
+                "a recent write for a moment",
 }
 
 DEFAULTS = {
@@ -82,6 +96,7 @@ DEFAULTS = {
     "timing": "fast",
     "time_scale": 0.05,
     "caller_address": "165.124.160.10",
+    "clock_offset": -120.0,
     "switches": {name: True for name in SWITCHES},
 }
 
@@ -116,6 +131,10 @@ class Settings:
     def caller_address(self):
         return self._values["caller_address"]
 
+    @property
+    def clock_offset(self):
+        return self._values["clock_offset"]
+
     def on(self, switch):
         return self._values["switches"][switch]
 
@@ -148,6 +167,11 @@ class Settings:
             except ValueError:
                 raise SettingsError(f"caller_address must be an IPv4 address such as \"203.0.113.7\", got {address!r}")
             new["caller_address"] = address
+        if "clock_offset" in body:
+            offset = body["clock_offset"]
+            if isinstance(offset, bool) or not isinstance(offset, (int, float)) or not -86400 <= offset <= 86400:
+                raise SettingsError(f"clock_offset must be a number of seconds from -86400 to 86400, got {offset!r}")
+            new["clock_offset"] = float(offset)
         if "switches" in body:
             switches = body["switches"]
             if not isinstance(switches, dict):

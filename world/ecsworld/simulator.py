@@ -154,6 +154,7 @@ class Simulator:
         from . import deletion
         self.guarded("deletions", deletion.tick, now)
         self.guarded("security groups", self.firewall.refresh)
+        self.guarded("read lag", consistency.tick, now)
 
     # ----------------------------------------------------------------- state
     def stage(self, spec):

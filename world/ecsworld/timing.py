@@ -34,6 +34,10 @@ FAST = {
     "launch_retry": 1.0,           # a group retries a failed launch this often
     "iam_propagation": 2.0,        # a new instance profile is unknown to EC2 this long
     "listener_propagation": 1.0,   # a new listener's target group looks unattached to ECS this long
+    "service_linked_role": 1.0,    # ECS cannot assume its new service-linked role this long
+    "role_retry": 0.5,             # a service retries a launch ECS could not assume the role for
+    "ec2_propagation": 0.5,        # a new security group is unknown to other EC2 calls this long
+    "read_lag": 0.5,               # reads show the state from before a write this long
     "placement_event_every": 5.0,  # one "unable to place" event per text per period
     "capacity_provider_delete": 0.5,   # DELETE_IN_PROGRESS -> INACTIVE
     "inactive_provider_visible": 2.0,  # an INACTIVE provider is still described by name this long
@@ -88,6 +92,17 @@ REALISTIC = {
     "instance_termination": 45.0,
     # A deleted ALB's ENIs are cleaned up asynchronously (terraform elbv2 cleanupALBNetworkInterfaces): minutes (unsure).
     "lb_eni_linger": 180.0,
+    # The service-linked role ECS creates on first use: "does not complete before the initial API call
+    # finishes" (terraform-provider-aws ecs/cluster.go, which retries for its 2-minute propagationTimeout);
+    # seconds in practice, not documented (unsure).
+    "service_linked_role": 10.0,
+    # A service retried the launch ~30 s after "ECS was unable to assume the role" (pulumi/pulumi-awsx#927).
+    "role_retry": 30.0,
+    # EC2: a new id "might not have propagated throughout the system" (EC2 API eventual consistency page);
+    # how long is not documented (unsure; terraform waits up to ec2PropagationTimeout, 5 minutes).
+    "ec2_propagation": 2.0,
+    # Read-after-write lag of the Tagging API's index and of EC2 rule reads: not documented (unsure).
+    "read_lag": 5.0,
     # Service event throttling is not documented (unsure): as fast.
     "placement_event_every": 5.0,
     # Service throttle logic: restarts of failing tasks back off up to 27 minutes
