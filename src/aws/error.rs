@@ -61,7 +61,7 @@ impl AwsError {
                     // DeleteCapacityProvider's answer (a 200) while a cluster still has the provider.
                     | "DELETE_FAILED"
             )
-        ) || (self.code.as_deref() == Some("ClientException") && self.message.contains("in use"))
+        ) || (self.code.as_deref() == Some("ClientException") && (self.message.contains("in use") || self.message.contains("cannot be deleted while")))
     }
 
     /// AWS has not yet propagated something just made (see [`PROPAGATING`]): retrying, bounded,
@@ -84,6 +84,7 @@ const PROPAGATING: &[(&str, &str, &str)] = &[
     // ECS creates its service-linked role on first use and cannot assume it at once (TF ecs/cluster.go).
     ("ecs:CreateCluster", "InvalidParameterException", "unable to assume the service linked role"),
     ("ecs:CreateService", "InvalidParameterException", "unable to assume the service linked role"),
+    ("ecs:RunTask", "InvalidParameterException", "unable to assume the service linked role"),
     // A new listener's target group looks unattached to ECS for a moment (TF ecs/service.go).
     ("ecs:CreateService", "InvalidParameterException", "does not have an associated load balancer"),
     // A new security group is not yet known to the next call (TF ec2: RetryWhenNotFound).

@@ -24,10 +24,6 @@ pub const ADDRESS: &str = "instances.ecs";
 
 /// How long an instance may take to launch, boot and register (a minute or two on AWS).
 const REGISTER_TIMEOUT: Duration = Duration::from_secs(600);
-/// How long a launch may fail because IAM has not yet propagated a new instance profile ("Invalid
-/// IAM Instance Profile"): the group retries on its own, as terraform-provider-aws relies on
-/// (it ignores those failed activities while it waits, hashicorp/terraform-provider-aws#31282).
-const PROFILE_PROPAGATION: Duration = Duration::from_secs(120);
 /// How long scale-in protection may outlast the tasks (ECS lifts it once an instance is empty).
 const PROTECTION_GRACE: Duration = Duration::from_secs(120);
 
@@ -214,7 +210,13 @@ async fn wait_for_instance(aws: &Aws, cluster: &str, group: &str, provider: &str
         if registered {
             return Ok(());
         }
-        let propagating = |a: &Activity| a.message.contains("Invalid IAM Instance Profile") && started.elapsed() < PROFILE_PROPAGATION;
+        // A new instance profile or security group EC2 does not know yet: the group retries on
+        // its own, and terraform-provider-aws ignores those failed activities while it waits
+        // (hashicorp/terraform-provider-aws#31282).
+        let propagating = |a: &Activity| {
+            (a.message.contains("Invalid IAM Instance Profile") || (a.message.contains("The security group") && a.message.contains("does not exist")))
+                && started.elapsed() < crate::aws::PROPAGATION_TIMEOUT
+        };
         if let Some(failed) = activities.iter().find(|a| a.failed && !seen.contains(&a.id) && !propagating(a)) {
             return Err(super::Error::Other(Failure::new(
                 format!("group {group} could not launch an instance: {}", failed.message),

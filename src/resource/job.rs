@@ -74,7 +74,8 @@ pub async fn start(aws: &Aws, spec: &Spec, name: &str, env: &[(String, String)])
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     let mut last_try = false;
     let out = loop {
-        let out = req.clone().send().await.aws("ecs:RunTask")?;
+        // On an account's first task, ECS may still be making its service-linked role.
+        let out = crate::aws::retry_propagation(|| async { req.clone().send().await.aws("ecs:RunTask") }).await?;
         let no_room = out.failures().iter().any(|f| f.reason().is_some_and(|r| r.starts_with("RESOURCE:")));
         if !no_room || last_try || std::time::Instant::now() > deadline {
             break out;
