@@ -1548,6 +1548,10 @@ def t_requests(world, c):
     check(("ecs", "CreateService") in names and ("ec2", "DescribeInstances") in names, f"log {names[:5]}")
     check(names.index(("ecs", "CreateCluster")) < names.index(("ecs", "CreateService")), "order")
     check(all(a["ts"] <= b["ts"] for a, b in zip(reqs, reqs[1:])), "timestamps out of order")
+    check(all(r.get("status") for r in reqs[:-1]), "an answered request without its status")
+    # The first CreateCluster met the service-linked role's propagation (t_cluster retried it).
+    refused = [r for r in reqs if r["action"] == "CreateCluster" and r.get("code") == "InvalidParameterException"]
+    check(refused and refused[0]["status"] == 400, f"refusals not logged with their code: {reqs[:3]}")
 
 
 @step("/_sim/reset clears everything")

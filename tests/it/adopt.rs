@@ -11,7 +11,7 @@ use aws_sdk_ecs::types::{
     KeyValuePair, LogConfiguration, LogDriver, ManagedScaling, ManagedScalingStatus, NetworkMode, PortMapping, RuntimePlatform,
 };
 
-use crate::support::{eventually, session, Session};
+use crate::support::{by_hand, eventually, session, Session};
 
 const CLUSTER: &str = "mlds-ecs-workshop";
 const NU_VPN: &str = "165.124.160.0/21";
@@ -82,19 +82,9 @@ async fn console_stack_as(s: &Session, v: Console) -> String {
     for port in [22, 80] {
         s.allow_by_hand(&sg, port, NU_VPN).await;
     }
-    ec2.authorize_security_group_ingress()
-        .group_id(&rds)
-        .ip_permissions(
-            IpPermission::builder()
-                .ip_protocol("tcp")
-                .from_port(3306)
-                .to_port(3306)
-                .user_id_group_pairs(UserIdGroupPair::builder().group_id(&sg).build())
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
+    let mysql =
+        IpPermission::builder().ip_protocol("tcp").from_port(3306).to_port(3306).user_id_group_pairs(UserIdGroupPair::builder().group_id(&sg).build()).build();
+    by_hand("ec2:AuthorizeSecurityGroupIngress", || ec2.authorize_security_group_ingress().group_id(&rds).ip_permissions(mysql.clone()).send()).await;
 
     // Capacity: launch template, autoscaling group, capacity provider, cluster.
     // The console's choices today: the ECS-optimised Amazon Linux 2023 AMI, a free-tier t3.micro.
@@ -123,7 +113,7 @@ async fn console_stack_as(s: &Session, v: Console) -> String {
         .unwrap()
         .launch_template_id
         .unwrap();
-    aws.ecs.create_cluster().cluster_name(CLUSTER).send().await.unwrap();
+    by_hand("ecs:CreateCluster", || aws.ecs.create_cluster().cluster_name(CLUSTER).send()).await;
     let subnets = ec2.describe_subnets().filters(Filter::builder().name("default-for-az").values("true").build()).send().await.unwrap();
     let subnets: Vec<String> = subnets.subnets.unwrap().into_iter().filter_map(|s| s.subnet_id).collect();
     let asg = "Infra-ECS-Cluster-mlds-ecs-workshop-ECSAutoScalingGroup";
@@ -242,7 +232,7 @@ async fn console_stack_as(s: &Session, v: Console) -> String {
     url
 }
 
-fn scratch(name: &str) -> std::path::PathBuf {
+pub fn scratch(name: &str) -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!("ecsdeploy-adopt-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();

@@ -180,7 +180,7 @@ async fn an_instance_registered_before_its_provider_existed_is_never_used_by_the
     assert!(event.contains("No Container Instances were found in your capacity provider"), "{event}");
     let ci = s.container_instance(cluster).await;
     assert_eq!(ci.capacity_provider_name, None, "registered before the provider existed: never associated");
-    let running = aws.ecs.list_tasks().cluster(cluster).service_name("web").send().await.unwrap().task_arns.unwrap_or_default();
+    let running = aws.ecs.list_tasks().cluster(cluster).service_name("web").into_paginator().items().send().try_collect().await.unwrap();
     assert!(running.is_empty(), "no task was placed on the unassociated instance");
 }
 

@@ -68,7 +68,7 @@ async fn redeploy_force_replaces_the_task_with_the_same_revision() {
     let tasks = |s: &Session| {
         let ecs = s.aws.ecs.clone();
         async move {
-            let arns = ecs.list_tasks().cluster("mlds-ecs-workshop").service_name("iris-app").send().await.unwrap().task_arns.unwrap_or_default();
+            let arns = ecs.list_tasks().cluster("mlds-ecs-workshop").service_name("iris-app").into_paginator().items().send().try_collect().await.unwrap();
             let described = ecs.describe_tasks().cluster("mlds-ecs-workshop").set_tasks(Some(arns)).send().await.unwrap();
             described
                 .tasks

@@ -7,53 +7,47 @@ use aws_sdk_ec2::types::Filter;
 
 use crate::support::{session, Session};
 
-/// What a converged stack holds, counted where duplicates or leftovers would show.
+/// What a converged stack holds, counted where duplicates or leftovers would show (every page).
 async fn inventory(s: &Session) -> Vec<(String, usize)> {
     let groups = s.aws.ec2.describe_security_groups().filters(Filter::builder().name("group-name").values("iris-ecs").build()).send().await.unwrap();
-    let services = s.aws.ecs.list_services().cluster("mlds-ecs-workshop").send().await.unwrap().service_arns.unwrap_or_default();
+    let services = s.aws.ecs.list_services().cluster("mlds-ecs-workshop").into_paginator().items().send().try_collect().await.unwrap();
     let revisions = |family: &'static str| {
         let ecs = s.aws.ecs.clone();
         async move {
-            ecs.list_task_definitions().family_prefix(family).send().await.unwrap().task_definition_arns.unwrap_or_default().len()
-                + ecs
-                    .list_task_definitions()
-                    .family_prefix(family)
-                    .status(aws_sdk_ecs::types::TaskDefinitionStatus::Inactive)
-                    .send()
-                    .await
-                    .unwrap()
-                    .task_definition_arns
-                    .unwrap_or_default()
-                    .len()
+            let mut n = 0;
+            for status in [aws_sdk_ecs::types::TaskDefinitionStatus::Active, aws_sdk_ecs::types::TaskDefinitionStatus::Inactive] {
+                n += ecs.list_task_definitions().family_prefix(family).status(status).into_paginator().items().send().try_collect().await.unwrap().len();
+            }
+            n
         }
     };
-    let versions =
-        s.aws.ec2.describe_launch_template_versions().launch_template_name("iris-ecs").send().await.unwrap().launch_template_versions.unwrap_or_default();
-    let groups_asg = s.aws.autoscaling.describe_auto_scaling_groups().send().await.unwrap().auto_scaling_groups.unwrap_or_default();
-    let providers = s
-        .aws
-        .ecs
-        .describe_capacity_providers()
-        .send()
-        .await
-        .unwrap()
-        .capacity_providers
-        .unwrap_or_default()
-        .into_iter()
-        .filter(|c| !c.name().unwrap_or_default().starts_with("FARGATE"))
-        .count();
-    let roles = s.aws.iam.list_roles().send().await.unwrap().roles.len();
-    let profiles = s.aws.iam.list_instance_profiles().send().await.unwrap().instance_profiles.len();
-    let leases = s.aws.logs.describe_log_groups().log_group_name_prefix("/ecsdeploy/lease").send().await.unwrap().log_groups.unwrap_or_default().len();
+    let versions = s.aws.ec2.describe_launch_template_versions().launch_template_name("iris-ecs").into_paginator().items().send().try_collect().await.unwrap();
+    let groups_asg = s.aws.autoscaling.describe_auto_scaling_groups().into_paginator().items().send().try_collect().await.unwrap();
+    let mut providers = 0;
+    let mut token = None;
+    loop {
+        let page = s.aws.ecs.describe_capacity_providers().set_next_token(token).send().await.unwrap();
+        providers += page.capacity_providers().iter().filter(|c| !c.name().unwrap_or_default().starts_with("FARGATE")).count();
+        token = page.next_token;
+        if token.is_none() {
+            break;
+        }
+    }
+    // The stack's roles: ECS's service-linked role (made on the account's first cluster) is AWS's.
+    let roles = s.aws.iam.list_roles().into_paginator().items().send().try_collect().await.unwrap();
+    let roles = roles.iter().filter(|r| !r.path.starts_with("/aws-service-role/")).count();
+    let profiles = s.aws.iam.list_instance_profiles().into_paginator().items().send().try_collect().await.unwrap().len();
+    let leases = s.aws.logs.describe_log_groups().log_group_name_prefix("/ecsdeploy/lease").into_paginator().items().send().try_collect().await.unwrap().len();
     let rules = s
         .aws
         .ec2
         .describe_security_group_rules()
+        .into_paginator()
+        .items()
         .send()
+        .try_collect()
         .await
         .unwrap()
-        .security_group_rules
-        .unwrap_or_default()
         .iter()
         // The stack's: the default group's own rule (its members reach each other) is AWS's.
         .filter(|r| r.is_egress != Some(true) && r.referenced_group_info.as_ref().and_then(|g| g.group_id.as_ref()) != r.group_id.as_ref())

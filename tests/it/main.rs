@@ -4,6 +4,7 @@
 mod adopt;
 mod bad_input;
 mod capacity;
+mod consistency;
 mod day2;
 mod faults;
 mod network;

@@ -42,11 +42,11 @@ async fn apply_from_empty_builds_the_tutorial_capacity_and_is_idempotent() {
     let role = s.aws.iam.get_role().role_name("ecs-iris-tasks").send().await.unwrap().role.unwrap();
     let trust = percent_encoding::percent_decode_str(role.assume_role_policy_document.as_deref().unwrap()).decode_utf8_lossy().to_string();
     assert!(trust.contains("ecs-tasks.amazonaws.com"), "{trust}");
-    let attached = s.aws.iam.list_attached_role_policies().role_name("ecs-iris-tasks").send().await.unwrap().attached_policies.unwrap();
+    let attached = s.aws.iam.list_attached_role_policies().role_name("ecs-iris-tasks").into_paginator().items().send().try_collect().await.unwrap();
     assert_eq!(attached.iter().filter_map(|p| p.policy_name.clone()).collect::<Vec<_>>(), ["AmazonS3FullAccess"]);
     let profile = s.aws.iam.get_instance_profile().instance_profile_name("iris-ecs-instance").send().await.unwrap().instance_profile.unwrap();
     assert_eq!(profile.roles[0].role_name, "iris-ecs-instance");
-    let instance_policies = s.aws.iam.list_attached_role_policies().role_name("iris-ecs-instance").send().await.unwrap().attached_policies.unwrap();
+    let instance_policies = s.aws.iam.list_attached_role_policies().role_name("iris-ecs-instance").into_paginator().items().send().try_collect().await.unwrap();
     assert_eq!(instance_policies[0].policy_name.as_deref(), Some("AmazonEC2ContainerServiceforEC2Role"));
 
     // Security groups: exactly the tutorial's rules.
@@ -150,7 +150,7 @@ async fn drift_is_shown_exactly_and_repaired() {
     let asg =
         s.aws.autoscaling.describe_auto_scaling_groups().auto_scaling_group_names("iris-ecs").send().await.unwrap().auto_scaling_groups.unwrap().remove(0);
     assert_eq!(asg.max_size, Some(1));
-    let attached = s.aws.iam.list_attached_role_policies().role_name("ecs-iris-tasks").send().await.unwrap().attached_policies.unwrap();
+    let attached = s.aws.iam.list_attached_role_policies().role_name("ecs-iris-tasks").into_paginator().items().send().try_collect().await.unwrap();
     assert_eq!(attached.len(), 1);
     assert_eq!(s.ecsdeploy(&["plan", "--detailed-exitcode"]).await.code, 0);
 }
@@ -260,6 +260,6 @@ async fn a_second_run_is_refused_while_the_stack_is_leased() {
         .await
         .unwrap();
     s.ecsdeploy(&["apply", "--auto-approve"]).await.assert_ok("apply after the lease expired");
-    let groups = s.aws.logs.describe_log_groups().log_group_name_prefix("/ecsdeploy/lease").send().await.unwrap().log_groups.unwrap_or_default();
+    let groups = s.aws.logs.describe_log_groups().log_group_name_prefix("/ecsdeploy/lease").into_paginator().items().send().try_collect().await.unwrap();
     assert!(groups.is_empty(), "the lease is released");
 }

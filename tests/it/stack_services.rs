@@ -33,7 +33,7 @@ async fn running_revision_of(s: &Session, cluster: &str) -> String {
 }
 
 async fn revisions(s: &Session, family: &str) -> usize {
-    s.aws.ecs.list_task_definitions().family_prefix(family).send().await.unwrap().task_definition_arns.unwrap_or_default().len()
+    s.aws.ecs.list_task_definitions().family_prefix(family).into_paginator().items().send().try_collect().await.unwrap().len()
 }
 
 #[tokio::test]
@@ -328,7 +328,7 @@ async fn old_revisions_beyond_keep_revisions_are_deregistered_but_never_one_in_u
         let ecs = s.aws.ecs.clone();
         async move {
             let arns =
-                ecs.list_task_definitions().family_prefix("iris-inference").status(status).send().await.unwrap().task_definition_arns.unwrap_or_default();
+                ecs.list_task_definitions().family_prefix("iris-inference").status(status).into_paginator().items().send().try_collect().await.unwrap();
             arns.into_iter().map(|a| a.rsplit(':').next().unwrap().to_string()).collect::<std::collections::BTreeSet<_>>()
         }
     };

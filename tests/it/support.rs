@@ -53,6 +53,19 @@ fn start() -> World {
     World { endpoint, started_in: t0.elapsed(), _child: child }
 }
 
+/// A call made by hand (as someone in the console or a script would), retried while AWS
+/// propagates what it needs, as a person would, with ecsdeploy's own bounds: a new security
+/// group, ECS's service-linked role on the account's first cluster.
+pub async fn by_hand<T, E, F, Fut>(operation: &str, mut call: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, aws_smithy_runtime_api::client::result::SdkError<E, aws_smithy_runtime_api::client::orchestrator::HttpResponse>>>,
+    E: aws_smithy_types::error::metadata::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    use ecsdeploy::aws::AwsResultExt;
+    ecsdeploy::aws::retry_propagation(|| { let call = call(); async move { call.await.aws(operation) } }).await.unwrap_or_else(|e| panic!("{e}"))
+}
+
 /// Take the world for this test: started on first use, reset to empty.
 pub async fn session() -> Session {
     let lock = LOCK.lock().await;
@@ -115,6 +128,13 @@ impl Session {
         v.as_array().unwrap().iter().map(|r| (r["service"].as_str().unwrap_or("").to_string(), r["action"].as_str().unwrap_or("").to_string())).collect()
     }
 
+    /// The AWS error answers the world gave since the reset: (action, code), in order.
+    pub async fn refusals(&self) -> Vec<(String, String)> {
+        let text = self.http.get(format!("{}/_sim/requests", self.world.endpoint)).send().await.unwrap().text().await.unwrap();
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        v.as_array().unwrap().iter().filter_map(|r| Some((r["action"].as_str()?.to_string(), r["code"].as_str()?.to_string()))).collect()
+    }
+
     /// Make `repo:tag` exist in ECR, as `docker push` would. Returns the image URI.
     pub async fn push_image(&self, repo: &str, tag: &str) -> String {
         let ecr = &self.aws.ecr;
@@ -165,7 +185,7 @@ impl Session {
     /// The cluster's only container instance, as ECS describes it.
     pub async fn container_instance(&self, cluster: &str) -> aws_sdk_ecs::types::ContainerInstance {
         let ecs = &self.aws.ecs;
-        let arns = ecs.list_container_instances().cluster(cluster).send().await.unwrap().container_instance_arns.unwrap_or_default();
+        let arns = ecs.list_container_instances().cluster(cluster).into_paginator().items().send().try_collect().await.unwrap();
         assert_eq!(arns.len(), 1, "one container instance in {cluster}");
         ecs.describe_container_instances().cluster(cluster).set_container_instances(Some(arns)).send().await.unwrap().container_instances.unwrap().remove(0)
     }
@@ -176,7 +196,7 @@ impl Session {
     /// container instance has registered.
     pub async fn tutorial_capacity(&self, cluster: &str) -> String {
         let aws = &self.aws;
-        aws.ecs.create_cluster().cluster_name(cluster).send().await.unwrap();
+        by_hand("ecs:CreateCluster", || aws.ecs.create_cluster().cluster_name(cluster).send()).await;
         let ami = self.ecs_ami("").await;
         let user_data = aws_smithy_types::base64::encode(format!("#!/bin/bash\necho ECS_CLUSTER={cluster} >> /etc/ecs/ecs.config\n"));
         // As the tutorial's last step does: HTTP open to the VPN (security groups are enforced).
@@ -326,16 +346,8 @@ impl Session {
     /// An inbound rule added by hand (out of band, untagged), as someone in the console would.
     pub async fn allow_by_hand(&self, group: &str, port: i32, cidr: &str) {
         use aws_sdk_ec2::types::{IpPermission, IpRange};
-        self.aws
-            .ec2
-            .authorize_security_group_ingress()
-            .group_id(group)
-            .ip_permissions(
-                IpPermission::builder().ip_protocol("tcp").from_port(port).to_port(port).ip_ranges(IpRange::builder().cidr_ip(cidr).build()).build(),
-            )
-            .send()
-            .await
-            .unwrap();
+        let rule = IpPermission::builder().ip_protocol("tcp").from_port(port).to_port(port).ip_ranges(IpRange::builder().cidr_ip(cidr).build()).build();
+        by_hand("ec2:AuthorizeSecurityGroupIngress", || self.aws.ec2.authorize_security_group_ingress().group_id(group).ip_permissions(rule.clone()).send()).await;
     }
 
     /// The mutating calls since `from` that changed the stack, once the stack's lease (taken

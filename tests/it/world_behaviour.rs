@@ -8,7 +8,7 @@ use std::time::Duration;
 use aws_sdk_ecs::types::{ContainerDefinition, DeploymentConfiguration, NetworkMode, Task};
 use ecsdeploy::aws::{AwsResultExt, ErrorKind};
 
-use crate::support::{eventually, session, Session};
+use crate::support::{by_hand, eventually, session, Session};
 
 const WAIT: Duration = Duration::from_secs(30);
 
@@ -40,7 +40,7 @@ async fn steady(s: &Session, cluster: &str, name: &str, n: i32) -> aws_sdk_ecs::
 }
 
 async fn running_tasks(s: &Session, cluster: &str, service: &str) -> Vec<Task> {
-    let arns = s.aws.ecs.list_tasks().cluster(cluster).service_name(service).send().await.unwrap().task_arns.unwrap_or_default();
+    let arns = s.aws.ecs.list_tasks().cluster(cluster).service_name(service).into_paginator().items().send().try_collect().await.unwrap();
     if arns.is_empty() {
         return vec![];
     }
@@ -56,11 +56,11 @@ async fn docs_status(s: &Session, url: &str) -> Option<u16> {
 async fn world_starts_quickly_and_resets_to_empty() {
     let s = session().await;
     assert!(s.world.started_in < Duration::from_secs(5), "world took {:?} to start", s.world.started_in);
-    s.aws.ecs.create_cluster().cluster_name("leftover").send().await.unwrap();
+    by_hand("ecs:CreateCluster", || s.aws.ecs.create_cluster().cluster_name("leftover").send()).await;
     assert!(s.requests().await.contains(&("ecs".into(), "CreateCluster".into())), "the request log records calls");
     drop(s);
     let s = session().await;
-    let clusters = s.aws.ecs.list_clusters().send().await.unwrap().cluster_arns.unwrap_or_default();
+    let clusters = s.aws.ecs.list_clusters().into_paginator().items().send().try_collect().await.unwrap();
     assert!(clusters.is_empty(), "reset left {clusters:?}");
 }
 

@@ -14,6 +14,7 @@ import datetime
 import io
 import json
 import logging
+import re
 import threading
 import time
 from urllib.parse import parse_qs
@@ -37,6 +38,9 @@ log = logging.getLogger("ecsworld.server")
 WARM_SERVICES = ("ecs", "ec2", "autoscaling", "elbv2", "logs", "ecr", "iam", "sts")
 
 
+_ERROR_CODE = re.compile(r'"__type"\s*:\s*"([^"]+)"|<Code>([^<]+)</Code>')
+
+
 class RequestLog:
     def __init__(self):
         self._lock = threading.Lock()
@@ -48,8 +52,20 @@ class RequestLog:
             self._epoch = time.monotonic()
 
     def add(self, service, action):
+        """Record a request; the caller fills in its answer with `answered`."""
+        entry = {"service": service, "action": action, "ts": round(time.monotonic() - self._epoch, 4)}
         with self._lock:
-            self._entries.append({"service": service, "action": action, "ts": round(time.monotonic() - self._epoch, 4)})
+            self._entries.append(entry)
+        return entry
+
+    @staticmethod
+    def answered(entry, status, body):
+        """The HTTP status, and for an error the AWS error code (JSON `__type`, XML `<Code>`), so
+        that a test can show which refusals a run met and survived."""
+        entry["status"] = status
+        if status >= 400:
+            match = _ERROR_CODE.search(body[:4096].decode("utf-8", "replace"))
+            entry["code"] = next(g for g in match.groups() if g).rsplit("#", 1)[-1] if match else None
 
     def entries(self):
         with self._lock:
@@ -113,8 +129,13 @@ class WorldApp:
         environ["wsgi.input"] = io.BytesIO(body)
         environ["CONTENT_LENGTH"] = str(len(body))
         service, action = _identify(environ, body)
-        if not path.startswith("/moto-api"):
-            self.requests.add(service, action)
+        entry = None if path.startswith("/moto-api") else self.requests.add(service, action)
+        answer = {}
+
+        def start_response(status, headers, *exc, _start=start_response):
+            answer["status"] = int(status.split(" ", 1)[0])
+            return _start(status, headers, *exc)
+
         t0 = time.monotonic()
         with LOCK:
             t1 = time.monotonic()
@@ -127,6 +148,8 @@ class WorldApp:
                 # Consume moto's response inside the lock: it is built from live objects.
                 out = [b"".join(self.moto(environ, start_response))]
         log.debug("%s %s: waited %.3f s, took %.3f s", service, action, t1 - t0, time.monotonic() - t1)
+        if entry is not None:
+            self.requests.answered(entry, answer.get("status", 200), out[0])
         return out
 
     @staticmethod
