@@ -49,6 +49,7 @@ def main(argv=None):
 
     from . import patches  # noqa: F401  (applies the moto patches; the behaviour modules it imports apply theirs)
     from . import validation  # noqa: F401  (refuses what AWS's parameter validation refuses)
+    from . import pagination  # noqa: F401  (small pages on every paginated call)
     from . import server
 
     sim, app, api = server.build(args.port)

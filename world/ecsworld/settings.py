@@ -15,6 +15,8 @@ meets it today (design §4: the world is as unforgiving as AWS by default):
                 group rules are matched against it, and GET /checkip answers
                 it. The default lies in the tutorial's NU VPN CIDR
                 165.124.160.0/21 (firewall.py)
+  page_size     2           the most items a paginated list or describe call answers per
+                page while the switch pagination is on (1..100; pagination.py)
   switches      every behaviour below on; each can be turned off alone,
                 for the world's own self-check only
 
@@ -60,6 +62,8 @@ SWITCHES = {
                        "(Invalid IAM Instance Profile), as a Failed scaling activity the group retries",
     "listener_propagation": "consistency.py: CreateService on a target group whose listener was made moments ago "
                             "fails (does not have an associated load balancer)",
+    "pagination": "pagination.py: every paginated list/describe call answers at most page_size items per page, "
+                  "with a token for the rest",
 }
 
 DEFAULTS = {
@@ -67,6 +71,7 @@ DEFAULTS = {
     "timing": "fast",
     "time_scale": 0.05,
     "caller_address": "165.124.160.10",
+    "page_size": 2,
     "switches": {name: True for name in SWITCHES},
 }
 
@@ -101,6 +106,10 @@ class Settings:
     def caller_address(self):
         return self._values["caller_address"]
 
+    @property
+    def page_size(self):
+        return self._values["page_size"]
+
     def on(self, switch):
         return self._values["switches"][switch]
 
@@ -133,6 +142,11 @@ class Settings:
             except ValueError:
                 raise SettingsError(f"caller_address must be an IPv4 address such as \"203.0.113.7\", got {address!r}")
             new["caller_address"] = address
+        if "page_size" in body:
+            size = body["page_size"]
+            if isinstance(size, bool) or not isinstance(size, int) or not 1 <= size <= 100:
+                raise SettingsError(f"page_size must be an integer from 1 to 100, got {size!r}")
+            new["page_size"] = size
         if "switches" in body:
             switches = body["switches"]
             if not isinstance(switches, dict):
