@@ -9,7 +9,8 @@ each AWS behaviour of the world (free tier per plan, the Free Tier API, failed
 launches as scaling activities, provider association, managed scaling,
 termination protection, draining, the names and texts AWS refuses, security
 groups on instance ports, listeners and task ENIs, GET /checkip, awsvpc and
-Fargate networking, the realistic timing profile), each switch turned off once, and exits non-zero on
+Fargate networking, small pages with working tokens on every paginated call, the realistic timing
+profile), each switch turned off once, and exits non-zero on
 the first failure (printing the world's log tail). Prints one line per check
 and a closing 'N passed, N failed' line.
 """
@@ -1333,8 +1334,8 @@ def t_pagination(world, c):
         paged_like_aws(world, ec2, operation, key, page_size=5)
         whole = getattr(ec2, operation)()
         check(len(whole[key]) >= 3 and "NextToken" not in whole, f"{operation} without MaxResults: {len(whole[key])}")
-    paged_like_aws(world, ec2, "describe_images", "Images", least=1, page_size=5,
-                   Filters=[{"Name": "name", "Values": ["amzn2-ami-ecs-hvm-*"]}])
+    amis = [i["ImageId"] for i in ec2.describe_images(Filters=[{"Name": "name", "Values": ["amzn2-ami-ecs-hvm-*"]}])["Images"]]
+    paged_like_aws(world, ec2, "describe_images", "Images", page_size=5, ImageIds=amis[:3])
     paged_like_aws(world, ec2, "describe_launch_templates", "LaunchTemplates")
     paged_like_aws(world, ec2, "describe_launch_template_versions", "LaunchTemplateVersions", LaunchTemplateId=lt["LaunchTemplate"]["LaunchTemplateId"])
     paged_like_aws(world, ec2, "describe_instance_types", "InstanceTypes",
