@@ -9,7 +9,8 @@ each AWS behaviour of the world (free tier per plan, the Free Tier API, failed
 launches as scaling activities, provider association, managed scaling,
 termination protection, draining, slow and refused deletions, the names and texts AWS refuses, security
 groups on instance ports, listeners and task ENIs, GET /checkip, awsvpc and
-Fargate networking, the realistic timing profile), each switch turned off once, and exits non-zero on
+Fargate networking, small pages with working tokens on every paginated call, the realistic timing
+profile), each switch turned off once, and exits non-zero on
 the first failure (printing the world's log tail). Prints one line per check
 and a closing 'N passed, N failed' line.
 """
@@ -114,6 +115,23 @@ class World:
 
 
 # --------------------------------------------------------------------------- helpers
+def every(client, operation, key, **kwargs):
+    """Every item of a paginated list, page after page (the world answers small pages)."""
+    return [item for page in client.get_paginator(operation).paginate(**kwargs) for item in page[key]]
+
+
+def log_events(logs, group, stream):
+    """A stream's events from the head, following nextForwardToken until it comes back unchanged."""
+    out, token = [], None
+    while True:
+        page = logs.get_log_events(logGroupName=group, logStreamName=stream, startFromHead=True,
+                                   **({"nextToken": token} if token else {}))
+        out += page["events"]
+        if page["nextForwardToken"] == token:
+            return out
+        token = page["nextForwardToken"]
+
+
 def service(ecs, name, cluster="demo"):
     return ecs.describe_services(cluster=cluster, services=[name])["services"][0]
 
@@ -130,7 +148,7 @@ def completed(ecs, name, desired):
 
 
 def running_tasks(ecs, name):
-    arns = ecs.list_tasks(cluster="demo", serviceName=name)["taskArns"]
+    arns = every(ecs, "list_tasks", "taskArns", cluster="demo", serviceName=name)
     if not arns:
         return []
     return [t for t in ecs.describe_tasks(cluster="demo", tasks=arns)["tasks"] if t["lastStatus"] == "RUNNING"]
@@ -233,7 +251,7 @@ def group(c, name):
 
 
 def container_instances(ecs, cluster):
-    arns = ecs.list_container_instances(cluster=cluster)["containerInstanceArns"]
+    arns = every(ecs, "list_container_instances", "containerInstanceArns", cluster=cluster)
     return ecs.describe_container_instances(cluster=cluster, containerInstances=arns)["containerInstances"] if arns else []
 
 
@@ -368,7 +386,7 @@ def t_scale0(world, c, ip):
     svc = wait_for("scaled to 0", lambda: completed(ecs, "web", 0) if not running_tasks(ecs, "web") else None, 5)
     check(any("has stopped 1 running tasks: (task " in e["message"] for e in svc["events"]), "no stopped event")
     wait_for("/docs to stop answering", lambda: http_get(f"http://{ip}:80/docs", 0.5)[0] is None, 3)
-    stopped_arns = ecs.list_tasks(cluster="demo", serviceName="web", desiredStatus="STOPPED")["taskArns"]
+    stopped_arns = every(ecs, "list_tasks", "taskArns", cluster="demo", serviceName="web", desiredStatus="STOPPED")
     check(len(stopped_arns) >= 2, "stopped tasks not listed with desiredStatus=STOPPED")
     # Resources are released only when the task is STOPPED (as on AWS).
     wait_for("tasks STOPPED", lambda: all(stopped(ecs, a) for a in stopped_arns), 3)
@@ -421,9 +439,9 @@ def t_tagging(world, c):
     ec2.authorize_security_group_ingress(GroupId=group, IpPermissions=[{"IpProtocol": "tcp", "FromPort": 80, "ToPort": 80,
                                          "IpRanges": [{"CidrIp": "10.0.0.0/8"}]}],
                                          TagSpecifications=[{"ResourceType": "security-group-rule", "Tags": [tag]}])
-    def tagged():  # the Tagging API's index lags (read_lag)
-        return [r["ResourceARN"] for r in tagging.get_resources(
-            TagFilters=[{"Key": "owner", "Values": ["selftest-tagging"]}])["ResourceTagMappingList"]]
+    def tagged():  # the Tagging API's index lags (read_lag), and pages (pagination)
+        return [r["ResourceARN"] for r in every(tagging, "get_resources", "ResourceTagMappingList",
+                                                TagFilters=[{"Key": "owner", "Values": ["selftest-tagging"]}])]
     arns = wait_for("the launch template and the rule listed", lambda: len(tagged()) >= 2 and tagged(), 3)
     check(any(a.endswith(f":launch-template/{lt['LaunchTemplateId']}") for a in arns), f"no launch template in {arns}")
     check(any(":security-group-rule/" in a for a in arns), f"no rule in {arns}")
@@ -458,7 +476,7 @@ def t_job(world, c):
     task = wait_for("job done", lambda: stopped(ecs, arn), 5)
     check(task["containers"][0].get("exitCode") == 0, f"exitCode {task['containers'][0].get('exitCode')}")
     stream = f"job/iris/{arn.split('/')[-1]}"
-    events = logs.get_log_events(logGroupName="/ecs/iris", logStreamName=stream, startFromHead=True)["events"]
+    events = log_events(logs, "/ecs/iris", stream)
     check([e["message"] for e in events] == ["iris: starting", "iris: working", "iris: done"], f"log events {events}")
     check(all(a["timestamp"] < b["timestamp"] for a, b in zip(events, events[1:])), "timestamps not increasing")
     register(ecs, "nogroup", "public.ecr.aws/demo/iris:1", ports=(),
@@ -900,7 +918,7 @@ def completed_in(ecs, cluster, name, desired):
 
 
 def running_tasks_in(ecs, cluster, name):
-    arns = ecs.list_tasks(cluster=cluster, serviceName=name)["taskArns"]
+    arns = every(ecs, "list_tasks", "taskArns", cluster=cluster, serviceName=name)
     tasks = ecs.describe_tasks(cluster=cluster, tasks=arns)["tasks"] if arns else []
     return [t for t in tasks if t["lastStatus"] == "RUNNING"]
 
@@ -1011,7 +1029,7 @@ def t_asg_failure(world, c):
     make_group(c, "ft-asg", "demo", instance_type="t2.micro", desired=1)
 
     def failed():
-        acts = asg.describe_scaling_activities(AutoScalingGroupName="ft-asg")["Activities"]
+        acts = every(asg, "describe_scaling_activities", "Activities", AutoScalingGroupName="ft-asg")
         return acts if len(acts) >= 2 and all(a["StatusCode"] == "Failed" for a in acts) else None
 
     acts = wait_for("two failed launch attempts", failed, 4)
@@ -1050,7 +1068,7 @@ def t_iam_propagation(world, c):
                                       VPCZoneIdentifier=",".join(default_subnets(ec2)))
 
     def activities(name):
-        return asg.describe_scaling_activities(AutoScalingGroupName=name)["Activities"]
+        return every(asg, "describe_scaling_activities", "Activities", AutoScalingGroupName=name)
 
     group_naming("fresh-profile")
     first = wait_for("a failed launch", lambda: [a for a in activities("fresh-profile") if a["StatusCode"] == "Failed"], 3)
@@ -1095,7 +1113,7 @@ def t_association(world, c):
     check(second.get("capacityProviderName") == "early-cp", f"new instance {second.get('capacityProviderName')}")
 
     def web_task():
-        arns = ecs.list_tasks(cluster="early", serviceName="early-web")["taskArns"]
+        arns = every(ecs, "list_tasks", "taskArns", cluster="early", serviceName="early-web")
         tasks = ecs.describe_tasks(cluster="early", tasks=arns)["tasks"] if arns else []
         return next((t for t in tasks if t["lastStatus"] == "RUNNING"), None)
 
@@ -1488,6 +1506,150 @@ def t_names_off(world, c):
     check(code == "ValidationError", f"switch back on: {code}")
 
 
+# Which field names an item of each paginated list (plain strings name themselves).
+ITEM_IDS = ("ReservationId", "SecurityGroupRuleId", "SubnetId", "VersionNumber", "LaunchTemplateId", "InstanceType",
+            "ImageId", "GroupId", "RoleName", "InstanceProfileName", "PolicyArn", "Key", "ActivityId",
+            "AutoScalingGroupName", "ListenerArn", "TargetGroupArn", "LoadBalancerArn", "eventId", "logStreamName",
+            "logGroupName", "imageTag", "ResourceARN", "name")
+
+
+def item_id(item):
+    if isinstance(item, dict) and item.get("imageTags"):  # moto gives every ECR image one digest
+        return ",".join(item["imageTags"])
+    return item if isinstance(item, str) else next(str(item[k]) for k in ITEM_IDS if k in item)
+
+
+def pages_of(client, operation, key, **kwargs):
+    return [[item_id(i) for i in page[key]] for page in client.get_paginator(operation).paginate(**kwargs)]
+
+
+def paged_like_aws(world, client, operation, key, least=3, page_size=None, **kwargs):
+    """Pages of at most 2 that give every item exactly once; with the switch off, one page of them all."""
+    config = {"PaginationConfig": {"PageSize": page_size}} if page_size else {}
+    pages = pages_of(client, operation, key, **kwargs, **config)
+    items = [i for page in pages for i in page]
+    where = f"{operation}{kwargs or ''}"
+    check(all(len(page) <= 2 for page in pages), f"{where}: pages {[len(p) for p in pages]}")
+    check(len(items) >= least and len(pages) >= (len(items) + 1) // 2, f"{where}: {len(items)} items in {len(pages)} pages")
+    check(len(set(items)) == len(items), f"{where}: an item twice in {pages}")
+    world.config(switches={"pagination": False})
+    try:
+        whole = getattr(client, operation)(**kwargs)
+    finally:
+        world.config(switches={"pagination": True})
+    check(sorted(item_id(i) for i in whole[key]) == sorted(items), f"{where}: pages {items} != whole {whole[key]}")
+    return items
+
+
+@step("pagination: every paginated call answers pages of 2 with a working token (ECS, EC2, IAM, Auto Scaling, ELBv2, Logs, ECR, Tagging); a smaller limit honoured; EC2 unpaginated without MaxResults; switch off -> one page")
+def t_pagination(world, c):
+    ecs, ec2, iam, asg, elb, logs, ecr = (c[n] for n in ("ecs", "ec2", "iam", "autoscaling", "elbv2", "logs", "ecr"))
+    check(world.sim("GET", "/_sim/config")["page_size"] == 2, "page_size default")
+    for bad in (0, 101, "2", True):
+        status, answer = world.sim_status("POST", "/_sim/config", {"page_size": bad})
+        check(status == 400 and "page_size" in answer["error"], f"page_size {bad!r} -> {status} {answer}")
+    # A few new items where the world has fewer than three; the rest are the earlier steps'.
+    ecs.create_cluster(clusterName="pages")
+    register(ecs, "pages", "public.ecr.aws/demo/web:1")
+    for i in range(3):
+        ecs.create_service(cluster="pages", serviceName=f"pages-{i}", taskDefinition="pages", desiredCount=0)
+    doc = '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}]}'
+    iam.create_role(RoleName="pages", AssumeRolePolicyDocument='{"Version":"2012-10-17","Statement":[]}', Tags=[{"Key": f"k{i}", "Value": "v"} for i in range(3)])
+    for i in range(3):
+        iam.attach_role_policy(RoleName="pages", PolicyArn=f"arn:aws:iam::aws:policy/{('AmazonS3FullAccess', 'AmazonEC2ReadOnlyAccess', 'AmazonSQSFullAccess')[i]}")
+        iam.put_role_policy(RoleName="pages", PolicyName=f"inline-{i}", PolicyDocument=doc)
+        iam.create_instance_profile(InstanceProfileName=f"pages-{i}")
+        iam.add_role_to_instance_profile(InstanceProfileName=f"pages-{i}", RoleName="pages")
+    lt = ec2.create_launch_template(LaunchTemplateName="pages-lt", LaunchTemplateData={"InstanceType": "t3.micro"})
+    for size in ("t3.small", "t3.medium"):
+        ec2.create_launch_template_version(LaunchTemplateName="pages-lt", LaunchTemplateData={"InstanceType": size})
+    vpc = vpc_id(ec2)
+    for i in range(3):
+        elb.create_target_group(Name=f"pages-{i}", Protocol="HTTP", Port=80, VpcId=vpc)
+        logs.create_log_group(logGroupName=f"/pages/{i}")
+        logs.create_log_stream(logGroupName="/pages/0", logStreamName=f"s{i}")
+    now = int(time.time() * 1000)
+    logs.put_log_events(logGroupName="/pages/0", logStreamName="s0",
+                        logEvents=[{"timestamp": now + i, "message": f"line {i}"} for i in range(5)])
+    ecr.create_repository(repositoryName="pages")
+    for i in range(3):
+        manifest = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+                               "config": {"digest": "sha256:" + "abc"[i] * 64, "size": 1,
+                                          "mediaType": "application/vnd.docker.container.image.v1+json"}, "layers": []})
+        ecr.put_image(repositoryName="pages", imageManifest=manifest, imageTag=f"v{i}")
+
+    # ECS (JSON, nextToken)
+    paged_like_aws(world, ecs, "list_clusters", "clusterArns")
+    paged_like_aws(world, ecs, "list_services", "serviceArns", cluster="pages")
+    paged_like_aws(world, ecs, "list_tasks", "taskArns", cluster="demo", desiredStatus="STOPPED")
+    paged_like_aws(world, ecs, "list_task_definitions", "taskDefinitionArns")
+    paged_like_aws(world, ecs, "list_task_definition_families", "families", status="ACTIVE")
+    fullest = max(ecs.describe_clusters(clusters=every(ecs, "list_clusters", "clusterArns"))["clusters"],
+                  key=lambda cl: cl["registeredContainerInstancesCount"])
+    paged_like_aws(world, ecs, "list_container_instances", "containerInstanceArns", least=1, cluster=fullest["clusterName"])
+    check(len(ecs.list_clusters(maxResults=1)["clusterArns"]) == 1, "maxResults 1 not honoured")
+    providers, token = [], None
+    while True:  # no paginator in the API models: by hand, as ecsdeploy does
+        page = ecs.describe_capacity_providers(**({"nextToken": token} if token else {}))
+        check(len(page["capacityProviders"]) <= 2, f"DescribeCapacityProviders page of {len(page['capacityProviders'])}")
+        providers += [p["name"] for p in page["capacityProviders"]]
+        token = page.get("nextToken")
+        if not token:
+            break
+    check(len(providers) >= 3 and len(set(providers)) == len(providers), f"capacity providers {providers}")
+    # EC2 (EC2 XML, nextToken): paged when MaxResults is sent, whole without it (as AWS)
+    for operation, key in (("describe_security_groups", "SecurityGroups"), ("describe_security_group_rules", "SecurityGroupRules"),
+                           ("describe_subnets", "Subnets"), ("describe_instances", "Reservations")):
+        paged_like_aws(world, ec2, operation, key, page_size=5)
+        whole = getattr(ec2, operation)()
+        check(len(whole[key]) >= 3 and "NextToken" not in whole, f"{operation} without MaxResults: {len(whole[key])}")
+    amis = [i["ImageId"] for i in ec2.describe_images(Filters=[{"Name": "name", "Values": ["amzn2-ami-ecs-hvm-*"]}])["Images"]]
+    paged_like_aws(world, ec2, "describe_images", "Images", page_size=5, ImageIds=amis[:3])
+    paged_like_aws(world, ec2, "describe_launch_templates", "LaunchTemplates")
+    paged_like_aws(world, ec2, "describe_launch_template_versions", "LaunchTemplateVersions", LaunchTemplateId=lt["LaunchTemplate"]["LaunchTemplateId"])
+    paged_like_aws(world, ec2, "describe_instance_types", "InstanceTypes",
+                   Filters=[{"Name": "free-tier-eligible", "Values": ["true"]}])
+    # IAM (query XML, Marker + IsTruncated)
+    first = iam.list_roles()
+    check(len(first["Roles"]) == 2 and first["IsTruncated"] is True and first["Marker"], f"ListRoles {first.get('IsTruncated')}")
+    paged_like_aws(world, iam, "list_roles", "Roles")
+    paged_like_aws(world, iam, "list_instance_profiles", "InstanceProfiles")
+    paged_like_aws(world, iam, "list_attached_role_policies", "AttachedPolicies", RoleName="pages")
+    paged_like_aws(world, iam, "list_role_policies", "PolicyNames", RoleName="pages")
+    paged_like_aws(world, iam, "list_role_tags", "Tags", RoleName="pages")
+    paged_like_aws(world, iam, "list_instance_profiles_for_role", "InstanceProfiles", RoleName="pages")
+    # Auto Scaling (query XML, NextToken)
+    paged_like_aws(world, asg, "describe_auto_scaling_groups", "AutoScalingGroups")
+    paged_like_aws(world, asg, "describe_scaling_activities", "Activities")
+    # ELBv2 (query XML, Marker -> NextMarker)
+    paged_like_aws(world, elb, "describe_target_groups", "TargetGroups")
+    paged_like_aws(world, elb, "describe_load_balancers", "LoadBalancers", least=1)
+    lb = elb.describe_load_balancers(Names=["demo-alb"])["LoadBalancers"][0]["LoadBalancerArn"]
+    paged_like_aws(world, elb, "describe_listeners", "Listeners", least=1, LoadBalancerArn=lb)
+    # CloudWatch Logs (JSON, nextToken; GetLogEvents forward and backward tokens)
+    paged_like_aws(world, logs, "describe_log_groups", "logGroups")
+    paged_like_aws(world, logs, "describe_log_streams", "logStreams", logGroupName="/pages/0")
+    paged_like_aws(world, logs, "filter_log_events", "events", logGroupName="/pages/0")
+    forward = log_events(logs, "/pages/0", "s0")
+    check([e["message"] for e in forward] == [f"line {i}" for i in range(5)], f"forward {forward}")
+    last = logs.get_log_events(logGroupName="/pages/0", logStreamName="s0")
+    check([e["message"] for e in last["events"]] == ["line 3", "line 4"], f"newest page {last['events']}")
+    before = logs.get_log_events(logGroupName="/pages/0", logStreamName="s0", nextToken=last["nextBackwardToken"])
+    check([e["message"] for e in before["events"]] == ["line 1", "line 2"], f"backward page {before['events']}")
+    # ECR (JSON, nextToken); imageIds named: one whole answer
+    paged_like_aws(world, ecr, "describe_images", "imageDetails", repositoryName="pages")
+    paged_like_aws(world, ecr, "list_images", "imageIds", repositoryName="pages")
+    named = ecr.describe_images(repositoryName="pages", imageIds=[{"imageTag": f"v{i}"} for i in range(3)])
+    check(len(named["imageDetails"]) == 3 and "nextToken" not in named, "DescribeImages with imageIds was paged")
+    # Tagging API (JSON, PaginationToken)
+    paged_like_aws(world, world.client("resourcegroupstaggingapi"), "get_resources", "ResourceTagMappingList",
+                   TagFilters=[{"Key": "owner", "Values": ["selftest-tagging"]}])
+    # page_size 1; not paged calls are untouched
+    world.config(page_size=1)
+    check(len(ecs.list_clusters()["clusterArns"]) == 1, "page_size 1")
+    world.config(page_size=2)
+
+
 @step("realistic timing (time_scale 0.01): events in AWS's order, durations as the profile")
 def t_realistic(world, c):
     ecs, ec2, elb = c["ecs"], c["ec2"], c["elbv2"]
@@ -1677,6 +1839,7 @@ def main():
         t_names_logs_ec2(world, clients)
         t_names_elb_ecs_asg(world, clients)
         t_names_off(world, clients)
+        t_pagination(world, clients)
         t_realistic(world, clients)
         t_requests(world, clients)
         t_reset(world, clients)

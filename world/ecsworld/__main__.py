@@ -51,6 +51,7 @@ def main(argv=None):
     from . import patches  # noqa: F401  (applies the moto patches; the behaviour modules it imports apply theirs)
     from . import deletion  # noqa: F401  (after patches: it wraps their handlers; slow and refused deletions)
     from . import validation  # noqa: F401  (refuses what AWS's parameter validation refuses)
+    from . import pagination  # noqa: F401  (small pages on every paginated call)
     from . import server
 
     sim, app, api = server.build(args.port)

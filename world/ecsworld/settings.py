@@ -21,6 +21,8 @@ meets it today (design §4: the world is as unforgiving as AWS by default):
                 AWS's time (consistency.py). The default puts AWS two minutes
                 behind the caller, so a client that keeps only events newer than
                 its own start time sees none of them
+  page_size     2           the most items a paginated list or describe call answers per
+                page while the switch pagination is on (1..100; pagination.py)
   switches      every behaviour below on; each can be turned off alone,
                 for the world's own self-check only
 
@@ -89,6 +91,8 @@ SWITCHES = {
     "ec2_propagation": "consistency.py: calls naming a security group created moments ago answer InvalidGroup.NotFound",
     "read_lag": "consistency.py: GetResources (Tagging API) and DescribeSecurityGroupRules show the state from before "
                 "a recent write for a moment",
+    "pagination": "pagination.py: every paginated list/describe call answers at most page_size items per page, "
+                  "with a token for the rest",
 }
 
 DEFAULTS = {
@@ -97,6 +101,7 @@ DEFAULTS = {
     "time_scale": 0.05,
     "caller_address": "165.124.160.10",
     "clock_offset": -120.0,
+    "page_size": 2,
     "switches": {name: True for name in SWITCHES},
 }
 
@@ -134,6 +139,8 @@ class Settings:
     @property
     def clock_offset(self):
         return self._values["clock_offset"]
+    def page_size(self):
+        return self._values["page_size"]
 
     def on(self, switch):
         return self._values["switches"][switch]
@@ -172,6 +179,11 @@ class Settings:
             if isinstance(offset, bool) or not isinstance(offset, (int, float)) or not -86400 <= offset <= 86400:
                 raise SettingsError(f"clock_offset must be a number of seconds from -86400 to 86400, got {offset!r}")
             new["clock_offset"] = float(offset)
+        if "page_size" in body:
+            size = body["page_size"]
+            if isinstance(size, bool) or not isinstance(size, int) or not 1 <= size <= 100:
+                raise SettingsError(f"page_size must be an integer from 1 to 100, got {size!r}")
+            new["page_size"] = size
         if "switches" in body:
             switches = body["switches"]
             if not isinstance(switches, dict):
