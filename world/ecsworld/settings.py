@@ -139,6 +139,8 @@ class Settings:
     @property
     def clock_offset(self):
         return self._values["clock_offset"]
+
+    @property
     def page_size(self):
         return self._values["page_size"]
 
