@@ -220,7 +220,7 @@ def t_config(c):
     c.config(latency_ms=5, throttle_rate=0.25)
     cfg = c.config(error_rate=0.1)["config"]
     check(cfg == {"latency_ms": 5, "throttle_rate": 0.25, "error_rate": 0.1, "fail_after_mutations": None,
-                  "seed": None, "deny": None}, f"config kept other keys? {cfg}")
+                  "seed": None, "deny": None, "answers": []}, f"config kept other keys? {cfg}")
     got = c.ctl("GET", "/_proxy/config")
     check(got["config"] == cfg and got["mutations_forwarded"] == 2 and got["requests"] == 4, f"GET /_proxy/config {got}")
     c.reset()
@@ -459,6 +459,28 @@ def t_cut_concurrent(c):
     c.reset()
 
 
+@step("answers: the first N calls of an action get the scripted AWS error, the next ones reach the world")
+def t_answers(c):
+    c.reset()
+    for bad in ({"answers": [{"action": "CreateCluster"}]}, {"answers": [{"action": "X", "code": "Y", "times": 0}]},
+                {"answers": {"action": "X", "code": "Y"}}, {"answers": [{"action": "X", "code": "Y", "nope": 1}]}):
+        status, _, body = http("POST", c.proxy.url + "/_proxy/config", bad)
+        check(status == 400 and b"error" in body, f"{bad} -> {status} {body[:200]!r}")
+    message = "Unable to assume the service linked role. Please verify that the ECS service linked role exists."
+    c.config(answers=[{"action": "CreateCluster", "code": "InvalidParameterException", "message": message, "times": 2}])
+    for _ in range(2):
+        try:
+            c.once["ecs"].create_cluster(clusterName="scripted")
+            raise Failed("the scripted answer was not given")
+        except ClientError as err:
+            check((err.response["Error"]["Code"], err.response["Error"]["Message"]) == ("InvalidParameterException", message),
+                  f"{err.response['Error']}")
+    c.once["ecs"].create_cluster(clusterName="scripted")
+    check([e["injected"] for e in c.log()] == ["answer", "answer", None], f"log {c.log()}")
+    check(c.ctl("GET", "/_proxy/config")["config"]["answers"][0]["left"] == 0, "answers used up")
+    c.reset()
+
+
 @step("reset restores plain forwarding and clears the log")
 def t_reset(c):
     c.reset()
@@ -543,6 +565,7 @@ def main():
         t_latency(c)
         t_cut(c)
         t_cut_concurrent(c)
+        t_answers(c)
         t_reset(c)
         t_concurrency(c)
         t_stop(c)

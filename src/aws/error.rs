@@ -87,6 +87,8 @@ const PROPAGATING: &[(&str, &str, &str)] = &[
     ("ecs:RunTask", "InvalidParameterException", "unable to assume the service linked role"),
     // A new listener's target group looks unattached to ECS for a moment (TF ecs/service.go).
     ("ecs:CreateService", "InvalidParameterException", "does not have an associated load balancer"),
+    // A service of the same name still draining after its deletion (a destroy just before).
+    ("ecs:CreateService", "InvalidParameterException", "still draining"),
     // A new security group is not yet known to the next call (TF ec2: RetryWhenNotFound).
     ("ec2:AuthorizeSecurityGroupIngress", "InvalidGroup.NotFound", ""),
     ("ec2:CreateTags", "InvalidGroup.NotFound", ""),

@@ -357,8 +357,8 @@ async fn profiles(aws: &Aws) -> Result<Vec<(String, String)>> {
 }
 
 async fn role_if_ours(aws: &Aws, stack: &str, name: String) -> Result<Option<Owned>> {
-    let tags = match aws.iam.list_role_tags().role_name(&name).send().await.aws("iam:ListRoleTags") {
-        Ok(o) => o.tags,
+    let tags = match aws.iam.list_role_tags().role_name(&name).into_paginator().items().send().try_collect().await.aws("iam:ListRoleTags") {
+        Ok(tags) => tags,
         // Deleted since it was listed.
         Err(e) if e.is(ErrorKind::NotFound) => return Ok(None),
         Err(e) => return Err(e.into()),

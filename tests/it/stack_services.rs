@@ -327,8 +327,7 @@ async fn old_revisions_beyond_keep_revisions_are_deregistered_but_never_one_in_u
     let list = |status: aws_sdk_ecs::types::TaskDefinitionStatus| {
         let ecs = s.aws.ecs.clone();
         async move {
-            let arns =
-                ecs.list_task_definitions().family_prefix("iris-inference").status(status).into_paginator().items().send().try_collect().await.unwrap();
+            let arns = ecs.list_task_definitions().family_prefix("iris-inference").status(status).into_paginator().items().send().try_collect().await.unwrap();
             arns.into_iter().map(|a| a.rsplit(':').next().unwrap().to_string()).collect::<std::collections::BTreeSet<_>>()
         }
     };

@@ -59,11 +59,18 @@ fn start() -> World {
 pub async fn by_hand<T, E, F, Fut>(operation: &str, mut call: F) -> T
 where
     F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<T, aws_smithy_runtime_api::client::result::SdkError<E, aws_smithy_runtime_api::client::orchestrator::HttpResponse>>>,
+    Fut: std::future::Future<
+        Output = Result<T, aws_smithy_runtime_api::client::result::SdkError<E, aws_smithy_runtime_api::client::orchestrator::HttpResponse>>,
+    >,
     E: aws_smithy_types::error::metadata::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
     use ecsdeploy::aws::AwsResultExt;
-    ecsdeploy::aws::retry_propagation(|| { let call = call(); async move { call.await.aws(operation) } }).await.unwrap_or_else(|e| panic!("{e}"))
+    ecsdeploy::aws::retry_propagation(|| {
+        let call = call();
+        async move { call.await.aws(operation) }
+    })
+    .await
+    .unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// Take the world for this test: started on first use, reset to empty.
@@ -347,7 +354,8 @@ impl Session {
     pub async fn allow_by_hand(&self, group: &str, port: i32, cidr: &str) {
         use aws_sdk_ec2::types::{IpPermission, IpRange};
         let rule = IpPermission::builder().ip_protocol("tcp").from_port(port).to_port(port).ip_ranges(IpRange::builder().cidr_ip(cidr).build()).build();
-        by_hand("ec2:AuthorizeSecurityGroupIngress", || self.aws.ec2.authorize_security_group_ingress().group_id(group).ip_permissions(rule.clone()).send()).await;
+        by_hand("ec2:AuthorizeSecurityGroupIngress", || self.aws.ec2.authorize_security_group_ingress().group_id(group).ip_permissions(rule.clone()).send())
+            .await;
     }
 
     /// The mutating calls since `from` that changed the stack, once the stack's lease (taken

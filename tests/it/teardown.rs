@@ -19,7 +19,10 @@ pub async fn stack_tagged(s: &Session, stack: &str) -> Vec<String> {
     found.extend(groups.into_iter().map(|g| format!("security_group:{}", g.group_name.unwrap_or_default())));
     let rules = s.aws.ec2.describe_security_group_rules().into_paginator().items().send().try_collect().await.unwrap();
     found.extend(
-        rules.into_iter().filter(|r| r.tags().iter().any(|t| ours(t.key(), t.value()))).map(|r| format!("rule:{}", r.security_group_rule_id.unwrap_or_default())),
+        rules
+            .into_iter()
+            .filter(|r| r.tags().iter().any(|t| ours(t.key(), t.value())))
+            .map(|r| format!("rule:{}", r.security_group_rule_id.unwrap_or_default())),
     );
     for role in s.aws.iam.list_roles().into_paginator().items().send().try_collect().await.unwrap() {
         let tags = s.aws.iam.list_role_tags().role_name(&role.role_name).into_paginator().items().send().try_collect().await.unwrap();
@@ -69,7 +72,8 @@ pub async fn stack_tagged(s: &Session, stack: &str) -> Vec<String> {
             break;
         }
     }
-    let tds = s.aws.ecs.list_task_definitions().status(aws_sdk_ecs::types::TaskDefinitionStatus::Active).into_paginator().items().send().try_collect().await.unwrap();
+    let tds =
+        s.aws.ecs.list_task_definitions().status(aws_sdk_ecs::types::TaskDefinitionStatus::Active).into_paginator().items().send().try_collect().await.unwrap();
     for arn in tds {
         let tags = s.aws.ecs.list_tags_for_resource().resource_arn(&arn).send().await.unwrap().tags.unwrap_or_default();
         if tags.iter().any(|t| ours(t.key(), t.value())) {

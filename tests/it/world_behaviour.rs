@@ -208,17 +208,17 @@ async fn one_off_task_logs_reach_cloudwatch() {
     })
     .await;
     assert_eq!(stopped.containers.unwrap()[0].exit_code, Some(0));
-    let events = s
-        .aws
-        .logs
-        .get_log_events()
-        .log_group_name("/ecs/iris-pipeline")
-        .log_stream_name(format!("ecs/pipeline/{id}"))
-        .start_from_head(true)
-        .send()
-        .await
-        .unwrap();
-    let lines: Vec<String> = events.events.unwrap_or_default().into_iter().filter_map(|e| e.message).collect();
+    // Page after page (the world pages as AWS does), until the token comes back unchanged.
+    let (mut lines, mut token) = (Vec::new(), None);
+    loop {
+        let read = s.aws.logs.get_log_events().log_group_name("/ecs/iris-pipeline").log_stream_name(format!("ecs/pipeline/{id}")).start_from_head(true);
+        let page = read.set_next_token(token.clone()).send().await.unwrap();
+        lines.extend(page.events.unwrap_or_default().into_iter().filter_map(|e| e.message));
+        if page.next_forward_token == token {
+            break;
+        }
+        token = page.next_forward_token;
+    }
     assert_eq!(lines, ["loading iris", "training", "uploaded model"]);
 }
 

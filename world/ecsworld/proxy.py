@@ -52,7 +52,7 @@ QUERY_NAMESPACES = {
 JSON_SERVICES = {"ecs", "logs", "ecr"}
 
 DEFAULTS = {"latency_ms": 0, "throttle_rate": 0.0, "error_rate": 0.0, "fail_after_mutations": None, "seed": None,
-            "deny": None}
+            "deny": None, "answers": []}
 
 
 # ------------------------------------------------------------------ identification
@@ -124,8 +124,9 @@ def error_response(kind, service, headers, fail_after=None, deny=None):
             status, code, message = 503, "RequestLimitExceeded", "Request limit exceeded."
         else:
             status, code, message = 400, "Throttling", "Rate exceeded"
-    elif kind == "deny":
-        # A refusal of one operation (access denied, expired credentials), as AWS words it.
+    elif kind in ("deny", "answer"):
+        # A refusal of one operation (access denied, expired credentials; or one answer of a
+        # script: a propagation or in-use error), as AWS words it.
         status = int(deny.get("status", 403 if protocol != "json" else 400))
         code = deny["code"]
         message = deny.get("message", f"{code} (injected by ecsworld.proxy: deny)")
@@ -201,7 +202,17 @@ class Faults:
             if key == "deny" and not (value is None or (isinstance(value, dict) and isinstance(value.get("action"), str)
                                                          and isinstance(value.get("code"), str))):
                 raise ValueError('deny must be null or {"action": "CreateRole", "code": "AccessDenied", "status"?, "message"?}')
+            if key == "answers" and not (isinstance(value, list) and all(
+                    isinstance(a, dict) and isinstance(a.get("action"), str) and isinstance(a.get("code"), str)
+                    and set(a) <= {"action", "code", "status", "message", "times"}
+                    and (isinstance(a.get("times", 1), int) and not isinstance(a.get("times", 1), bool) and a.get("times", 1) >= 1)
+                    for a in value)):
+                raise ValueError('answers must be a list of {"action": "CreateCluster", "code": "InvalidParameterException", '
+                                 '"status"?, "message"?, "times"?: 1}')
         with self.lock:
+            if "answers" in changes:
+                # Each scripted answer is given `times` times, to the first matching requests.
+                changes["answers"] = [dict(a, left=a.get("times", 1)) for a in changes["answers"]]
             self.config.update(changes)
             if "seed" in changes:
                 self.rng.seed(changes["seed"])
@@ -233,6 +244,10 @@ class Faults:
             limit = cfg["fail_after_mutations"]
             if cfg["deny"] and cfg["deny"]["action"] == action:
                 return "deny", limit
+            for answer in cfg["answers"]:
+                if answer["action"] == action and answer["left"] > 0:
+                    answer["left"] -= 1
+                    return "answer", answer
             if limit is not None and self.mutations >= limit:
                 return "cut", limit
             if cfg["throttle_rate"] > 0 and self.rng.random() < cfg["throttle_rate"]:
@@ -305,7 +320,8 @@ class ProxyHandler(BaseHTTPRequestHandler):
                 time.sleep(latency_ms / 1000.0)
             injected, limit = faults.decide(mutating, action)
             if injected:
-                status, headers, data = error_response(injected, service, self.headers, limit, faults.config["deny"])
+                refusal = limit if injected == "answer" else faults.config["deny"]
+                status, headers, data = error_response(injected, service, self.headers, limit, refusal)
                 log.info("%s %s: injected %s (HTTP %d)", service, action, injected, status)
                 reason = None
             else:
