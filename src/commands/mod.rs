@@ -23,6 +23,10 @@ use crate::spec::{self, Loaded};
 /// Run a command; `Ok` carries the exit code (plan's `--detailed-exitcode` uses 2).
 pub fn run(cli: Cli) -> Result<u8> {
     let out = Output::new(&cli.global);
+    // The commands that change AWS wind down on Ctrl-C or SIGTERM (see `interrupt`).
+    if matches!(cli.command, Command::Apply { .. } | Command::Scale { .. } | Command::Destroy { .. } | Command::Run { .. } | Command::Redeploy { .. }) {
+        crate::interrupt::install().map_err(|e| Error::Failed { message: format!("cannot listen for Ctrl-C: {e}"), hint: None })?;
+    }
     match cli.command {
         Command::Validate => validate::run(&cli.global, &out),
         Command::Init { from_cluster, services, jobs, output, force } => {
@@ -223,6 +227,13 @@ pub(crate) async fn locked<T>(aws: &Aws, stack: &str, work: impl std::future::Fu
     let value = result?;
     released?;
     Ok(value)
+}
+
+/// The run was interrupted (Ctrl-C, SIGTERM): `what` it left, and the same command again to resume
+/// (every command that changes AWS continues where an earlier run stopped).
+pub(crate) fn interrupted(what: impl Into<String>) -> Error {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    Error::Interrupted { message: what.into(), resume: format!("ecsdeploy {}", args.join(" ")) }
 }
 
 /// A resource tagged by another stack is never adopted, re-tagged or changed: the plan stops,

@@ -35,7 +35,14 @@ pub async fn follow(stack: &Stack, out: &Output, plan: &Plan, report: &Report, n
     for c in plan.changes.iter().filter(|c| c.desired.kind == service::KIND && report.applied.contains(&c.address)) {
         let outputs = &report.outputs[&c.address];
         let Some(deployment) = outputs.get("deployment").filter(|d| !d.is_empty()) else { continue };
-        if let Err(failure) = deploy_one(stack, out, &c.desired.name, deployment, since(outputs)).await {
+        // Interrupted while waiting: ECS goes on with the deployment, and the next run follows it.
+        let followed = tokio::select! {
+            r = deploy_one(stack, out, &c.desired.name, deployment, since(outputs)) => r,
+            _ = crate::interrupt::asked() => {
+                return Err(super::interrupted(format!("the deployment of `{}` goes on in ECS; nothing was rolled back", c.desired.name)));
+            }
+        };
+        if let Err(failure) = followed {
             let rolled = match outputs.get("previous_task_definition") {
                 Some(prev) if !no_rollback => Some(roll_back(stack, out, c, report, prev).await?),
                 _ => None,

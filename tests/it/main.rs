@@ -9,6 +9,7 @@ mod day2;
 mod faults;
 mod network;
 mod ownership;
+mod signals;
 mod spec_corpus;
 mod stack_capacity;
 mod stack_services;
