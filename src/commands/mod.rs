@@ -210,12 +210,26 @@ impl Stack {
         self.loaded.spec.guardrails.free_tier.then(|| resource::instance_type::cost_warning(plan)).flatten()
     }
 
-    /// Run `reads` alongside the identity check; a credentials problem is reported first, as it
-    /// explains every other failure.
     async fn observed<T, E: Into<Error>>(&self, reads: impl std::future::Future<Output = std::result::Result<T, E>>) -> Result<T> {
-        let (identity, result) = tokio::join!(self.provider.aws.account_id(), reads);
-        identity?;
-        result.map_err(Into::into)
+        with_identity(&self.provider.aws, reads).await
+    }
+}
+
+/// Run `reads` alongside the identity check; a credentials problem is reported first, as it
+/// explains every other failure, and at once: an unreachable endpoint need not wait for the reads.
+pub(crate) async fn with_identity<T, E: Into<Error>>(aws: &Aws, reads: impl std::future::Future<Output = std::result::Result<T, E>>) -> Result<T> {
+    let identity = aws.account_id();
+    tokio::pin!(identity, reads);
+    tokio::select! {
+        biased;
+        id = &mut identity => {
+            id?;
+            reads.await.map_err(Into::into)
+        }
+        result = &mut reads => {
+            identity.await?;
+            result.map_err(Into::into)
+        }
     }
 }
 
