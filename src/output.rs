@@ -6,7 +6,7 @@ use crate::cli::Global;
 use crate::cost::Estimate;
 use crate::engine::{Event, Report};
 use crate::error::{Error, Result};
-use crate::plan::{render_json, render_text, Plan, Style};
+use crate::plan::{json_doc, render_text, Plan, Style};
 use crate::resource::observe::{InstanceStatus, ServiceStatus};
 use crate::spec::Loaded;
 
@@ -20,7 +20,7 @@ fn colour_wanted(no_color: bool) -> bool {
 
 impl Output {
     pub fn new(global: &Global) -> Self {
-        Output { style: Style { color: colour_wanted(global.no_color) } }
+        Output { style: Style { color: colour_wanted(global.no_color), verbose: false } }
     }
 
     pub fn spec_warnings(&self, loaded: &Loaded) {
@@ -53,8 +53,23 @@ impl Output {
         print!("{}", render_text(plan, self.style));
     }
 
-    pub fn plan_json(&self, plan: &Plan) {
-        println!("{}", render_json(plan));
+    /// `plan --verbose`: creations with every field, tags and defaults included.
+    pub fn plan_verbose(&self, plan: &Plan) {
+        print!("{}", render_text(plan, Style { verbose: true, ..self.style }));
+    }
+
+    /// The plan's JSON, with where it was made (the header's values) added to it.
+    pub fn plan_json(&self, plan: &Plan, place: &Place) {
+        let mut doc = json_doc(plan);
+        doc["account"] = place.account.clone().into();
+        doc["region"] = place.region.clone().into();
+        doc["endpoint"] = place.endpoint.clone().into();
+        println!("{}", serde_json::to_string_pretty(&doc).expect("plan serialises"));
+    }
+
+    /// The line a command starts with: which account, region and stack it works on.
+    pub fn header(&self, place: &Place) {
+        println!("{}", header(place.account.as_deref(), &place.region, &place.stack, place.endpoint.as_deref()));
     }
 
     /// Ask on the terminal before `action`; refuse when there is none to ask on.
@@ -227,6 +242,34 @@ impl Output {
     pub fn applied(&self, report: &Report, after: &Plan) {
         println!("Applied {} change(s); stack `{}` now matches the spec.", report.applied.len(), after.stack);
     }
+}
+
+/// Where a command works, as plain values (see [`header`]).
+#[derive(Debug, Clone, Default)]
+pub struct Place {
+    /// `None` when the command made no call that tells it (`--no-wait`).
+    pub account: Option<String>,
+    pub region: String,
+    pub stack: String,
+    /// The configured endpoint (`AWS_ENDPOINT_URL`), when there is one.
+    pub endpoint: Option<String>,
+}
+
+/// The header line: account, region and stack, and the endpoint when it is not AWS's, so that an
+/// answer such as "key pair does not exist" is read against the right account and region.
+pub fn header(account: Option<&str>, region: &str, stack: &str, endpoint: Option<&str>) -> String {
+    let account = account.map_or_else(|| "account not asked".to_string(), |a| format!("account {a}"));
+    let endpoint = match endpoint.filter(|e| !is_aws_endpoint(e)) {
+        Some(e) => format!(", endpoint {e} (not AWS)"),
+        None => String::new(),
+    };
+    format!("stack `{stack}` in {account}, region {region}{endpoint}")
+}
+
+/// Whether an endpoint URL is one of AWS's own (a FIPS or dual-stack endpoint set by hand).
+fn is_aws_endpoint(url: &str) -> bool {
+    let host = url.split("://").nth(1).unwrap_or(url).split(['/', ':']).next().unwrap_or_default();
+    [".amazonaws.com", ".amazonaws.com.cn", ".api.aws"].iter().any(|d| host.ends_with(d))
 }
 
 /// What a spec holds, in one line.

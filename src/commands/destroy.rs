@@ -21,6 +21,7 @@ pub async fn run(global: &Global, out: &Output, auto_approve: bool, logs: bool, 
     let aws = Aws::connect(&super::target(global, region)?).await?;
     let (identity, plan) = tokio::join!(aws.account_id(), inventory::teardown(&aws, &name, !logs));
     identity?;
+    super::header(out, &aws, &name).await;
     let plan = plan.map_err(super::resource_error)?;
     if !plan.has_changes() {
         out.nothing_to_destroy(&plan);
