@@ -60,11 +60,7 @@ impl Output {
 
     /// The plan's JSON, with where it was made (the header's values) added to it.
     pub fn plan_json(&self, plan: &Plan, place: &Place) {
-        let mut doc = json_doc(plan);
-        doc["account"] = place.account.clone().into();
-        doc["region"] = place.region.clone().into();
-        doc["endpoint"] = place.endpoint.clone().into();
-        println!("{}", serde_json::to_string_pretty(&doc).expect("plan serialises"));
+        println!("{}", plan_document(plan, place));
     }
 
     /// The line a command starts with: which account, region and stack it works on.
@@ -258,12 +254,22 @@ pub struct Place {
 /// The header line: account, region and stack, and the endpoint when it is not AWS's, so that an
 /// answer such as "key pair does not exist" is read against the right account and region.
 pub fn header(account: Option<&str>, region: &str, stack: &str, endpoint: Option<&str>) -> String {
-    let account = account.map_or_else(|| "account not asked".to_string(), |a| format!("account {a}"));
+    let account = account.unwrap_or("(not asked)");
     let endpoint = match endpoint.filter(|e| !is_aws_endpoint(e)) {
         Some(e) => format!(", endpoint {e} (not AWS)"),
         None => String::new(),
     };
-    format!("stack `{stack}` in {account}, region {region}{endpoint}")
+    format!("stack `{stack}`, account {account}, region {region}{endpoint}")
+}
+
+/// The plan's JSON (see [`crate::plan::render_json`]) with the header's values added: `account`
+/// (null when not asked), `region`, `endpoint` (null unless configured).
+pub fn plan_document(plan: &Plan, place: &Place) -> String {
+    let mut doc = json_doc(plan);
+    doc["account"] = place.account.clone().into();
+    doc["region"] = place.region.clone().into();
+    doc["endpoint"] = place.endpoint.clone().into();
+    serde_json::to_string_pretty(&doc).expect("plan serialises")
 }
 
 /// Whether an endpoint URL is one of AWS's own (a FIPS or dual-stack endpoint set by hand).
@@ -320,6 +326,32 @@ pub fn error(e: &Error) {
             if let Some(h) = hint {
                 eprintln!("  = hint: {h}");
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_header_names_account_region_stack_and_an_endpoint_that_is_not_aws() {
+        assert_eq!(header(Some("123456789012"), "us-west-2", "iris", None), "stack `iris`, account 123456789012, region us-west-2");
+        assert_eq!(
+            header(Some("123456789012"), "us-east-1", "iris", Some("http://127.0.0.1:4566")),
+            "stack `iris`, account 123456789012, region us-east-1, endpoint http://127.0.0.1:4566 (not AWS)"
+        );
+        assert_eq!(header(None, "us-east-1", "iris", Some("https://ecs-fips.us-east-1.amazonaws.com")), "stack `iris`, account (not asked), region us-east-1");
+    }
+
+    #[test]
+    fn the_plan_json_gains_where_it_was_made_and_keeps_every_field() {
+        let plan = Plan { stack: "iris".into(), changes: vec![], warnings: vec![] };
+        let place = Place { account: Some("123456789012".into()), region: "us-east-1".into(), stack: "iris".into(), endpoint: None };
+        let doc: serde_json::Value = serde_json::from_str(&plan_document(&plan, &place)).unwrap();
+        assert_eq!((doc["account"].as_str(), doc["region"].as_str(), doc["endpoint"].is_null()), (Some("123456789012"), Some("us-east-1"), true));
+        for key in ["stack", "changes", "summary", "warnings"] {
+            assert!(doc.get(key).is_some(), "{key} kept: {doc}");
         }
     }
 }

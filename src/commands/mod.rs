@@ -147,7 +147,7 @@ impl Stack {
         let fields = desired
             .fields
             .iter()
-            .map(|(k, v)| FieldChange { field: k.clone(), before: Some(serde_json::json!("(not read)")), after: Some(v.clone()) })
+            .map(|(k, v)| FieldChange { field: k.clone(), before: Some(serde_json::json!(crate::plan::NOT_READ)), after: Some(v.clone()) })
             .collect();
         let live = Live { id: desired.name.clone(), ..Default::default() };
         let change = Change { address: desired.address.clone(), action: Action::Update, reason: reason.into(), fields, desired, live: Some(live) };

@@ -6,7 +6,7 @@
 
 use serde_json::{json, Value};
 
-use super::{Action, Change, Plan, KNOWN_AFTER_APPLY};
+use super::{Action, Change, Plan, KNOWN_AFTER_APPLY, NOT_READ};
 
 /// How to draw text output; `output` decides (terminal, NO_COLOR, `--verbose`).
 #[derive(Debug, Clone, Copy, Default)]
@@ -70,7 +70,8 @@ pub fn render_text(plan: &Plan, style: Style) -> String {
             1 => "; 1 warning, shown by `plan --verbose`".into(),
             n => format!("; {n} warnings, shown by `plan --verbose`"),
         };
-        out.push_str(&format!("No changes: stack `{}` matches the spec ({} resources{hidden}).\n", plan.stack, plan.changes.len()));
+        let n = plan.changes.len();
+        out.push_str(&format!("No changes: stack `{}` matches the spec ({n} resource{}{hidden}).\n", plan.stack, if n == 1 { "" } else { "s" }));
         return out;
     }
     let mut out = String::new();
@@ -112,7 +113,7 @@ fn is_none(v: Option<&Value>) -> bool {
 fn show(v: Option<&Value>) -> String {
     match v {
         _ if is_none(v) => "(none)".into(),
-        Some(Value::String(s)) if s == KNOWN_AFTER_APPLY => s.clone(),
+        Some(Value::String(s)) if s == KNOWN_AFTER_APPLY || s == NOT_READ => s.clone(),
         Some(v) => v.to_string(),
         None => unreachable!("none is shown above"),
     }
@@ -277,7 +278,8 @@ fn elided(before: &str, after: &str) -> (String, String) {
     if cut < 24 || before.len().max(after.len()) < 48 {
         return (show(Some(&json!(before))), show(Some(&json!(after))));
     }
-    (format!("\"…{}\"", &before[cut..]), format!("\"…{}\"", &after[cut..]))
+    let tail = |s: &str| format!("\"…{}", &json!(s[cut..]).to_string()[1..]);
+    (tail(before), tail(after))
 }
 
 fn summary(plan: &Plan) -> String {
@@ -336,4 +338,231 @@ pub fn json_doc(plan: &Plan) -> Value {
         },
         "warnings": plan.warnings,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use serde_json::json;
+
+    use super::*;
+    use crate::plan::{diff, reference, Desired, Fields, Live};
+
+    const IMAGE: &str = "123456789012.dkr.ecr.us-east-1.amazonaws.com/iris-inference";
+
+    fn object(v: Value) -> Fields {
+        v.as_object().expect("an object").iter().map(|(k, v)| (k.clone(), v.clone())).collect()
+    }
+
+    fn tags(address: &str) -> Value {
+        json!({"ecsdeploy:resource": address, "ecsdeploy:stack": "iris"})
+    }
+
+    /// A resource as the resource layer describes it, tagged as every resource of a stack is.
+    fn desired(address: &str, fields: Value) -> Desired {
+        let (kind, name) = address.split_once('.').expect("kind.name");
+        let mut fields = object(fields);
+        fields.insert("tags".into(), tags(address));
+        Desired { address: address.into(), kind: kind.into(), name: name.into(), fields, ..Default::default() }
+    }
+
+    fn live(fields: Value) -> Live {
+        Live { id: "id-1".into(), fields: object(fields), outputs: Default::default() }
+    }
+
+    fn container(image: &str, bucket: &str) -> Value {
+        json!({
+            "name": "inference", "image": image, "essential": true, "command": null, "entry_point": null, "cpu": 0,
+            "memory": null, "memory_reservation": null, "health_check": null, "secrets": {},
+            "environment": {"BUCKET_NAME": bucket},
+            "port_mappings": [{"container": 80, "host": 80, "protocol": "tcp"}],
+            "logs": {"group": "/ecs/iris-inference", "prefix": "ecs", "region": "us-east-1"},
+        })
+    }
+
+    fn task_definition(image: &str, bucket: &str) -> Desired {
+        desired(
+            "task_definition.iris-inference",
+            json!({
+                "containers": [container(image, bucket)],
+                "cpu": "256", "memory": "512", "network_mode": "bridge", "requires": ["EC2"],
+                "runtime_platform": "LINUX/X86_64", "task_role": reference("iam_role.ecs-iris-tasks", "arn"), "execution_role": "",
+            }),
+        )
+    }
+
+    fn service() -> Desired {
+        desired(
+            "service.iris-app",
+            json!({
+                "desired_count": 1, "launch_type": "", "network": null, "health_check_grace_period": null, "load_balancers": [],
+                "rollout": "COMPLETED", "task_definition": reference("task_definition.iris-inference", "arn"),
+                "deployment": {"circuit_breaker": true, "maximum_percent": 100, "minimum_healthy_percent": 0, "rollback": true},
+            }),
+        )
+    }
+
+    fn launch_template() -> Desired {
+        let mut d = desired(
+            "launch_template.ecs",
+            json!({
+                "image_id": "ami-05fb4f257abd42992", "instance_type": "t3.micro", "key_name": "mlds-ecs-key",
+                "user_data": "#!/bin/bash\necho ECS_CLUSTER=mlds-ecs-workshop >> /etc/ecs/ecs.config\n",
+            }),
+        );
+        d.replace_on = vec!["key_name".into()];
+        d
+    }
+
+    fn plan(changes: Vec<Change>, warnings: &[&str]) -> Plan {
+        Plan { stack: "iris".into(), changes, warnings: warnings.iter().map(|w| w.to_string()).collect() }
+    }
+
+    fn text(plan: &Plan) -> String {
+        render_text(plan, Style::default())
+    }
+
+    /// The live twin of a desired resource: what AWS answers once it is created as asked.
+    fn as_created(d: &Desired, known: &HashMap<String, crate::plan::Outputs>) -> Live {
+        Live { id: "id-1".into(), fields: d.fields.iter().map(|(k, v)| (k.clone(), diff::resolve(v, known))).collect(), outputs: Default::default() }
+    }
+
+    fn known() -> HashMap<String, crate::plan::Outputs> {
+        let arn = |a: &str| crate::plan::Outputs::from([("arn".to_string(), a.to_string())]);
+        HashMap::from([
+            ("iam_role.ecs-iris-tasks".to_string(), arn("arn:aws:iam::123456789012:role/ecs-iris-tasks")),
+            ("task_definition.iris-inference".to_string(), arn("arn:aws:ecs:us-east-1:123456789012:task-definition/iris-inference:1")),
+        ])
+    }
+
+    const HOST_PORT: &str = "service `iris-app`: host port 80 on a single instance cannot do a rolling deploy; \
+        silence this with `minimum_healthy_percent = 0` and `maximum_percent = 100` under [services.iris-app.deployment]";
+
+    #[test]
+    fn a_creation_shows_what_the_spec_chose_and_verbose_everything() {
+        let none = HashMap::new();
+        let changes = vec![
+            diff::diff(&desired("log_group./ecs/iris-inference", json!({"retention_days": 7})), None, &none),
+            diff::diff(&task_definition(&format!("{IMAGE}:latest"), "mlds-iris-data"), None, &none),
+            diff::diff(&launch_template(), None, &none),
+            diff::diff(&service(), None, &none),
+        ];
+        // The same warning from two sources is said once.
+        let p = plan(changes, &[HOST_PORT, HOST_PORT]);
+        let shown = text(&p);
+        assert!(!shown.contains("tags") && !shown.contains("essential") && !shown.contains("COMPLETED"), "{shown}");
+        assert_eq!(shown.matches("warning:").count(), 1, "{shown}");
+        insta::assert_snapshot!("create", shown);
+        let verbose = render_text(&p, Style { verbose: true, ..Style::default() });
+        assert!(verbose.contains("ecsdeploy:stack") && verbose.contains("essential: true") && verbose.contains("launch_type: (none)"), "{verbose}");
+    }
+
+    #[test]
+    fn an_update_shows_each_changed_attribute_inside_the_containers() {
+        let known = known();
+        let before = task_definition(&format!("{IMAGE}:latest"), "mlds-iris-data");
+        let mut after = task_definition(&format!("{IMAGE}:v2"), "another-bucket");
+        after.fields.insert("cpu".into(), json!("512"));
+        let mut role =
+            desired("iam_role.ecs-iris-tasks", json!({"managed_policies": ["AmazonS3FullAccess", "CloudWatchLogsFullAccess"], "inline_policies": {}}));
+        let role_live = live(json!({"managed_policies": ["AmazonS3FullAccess"], "inline_policies": {"old": "{}"}, "tags": tags("iam_role.ecs-iris-tasks")}));
+        role.unordered = vec!["managed_policies".into()];
+        let mut svc_live = as_created(&service(), &known);
+        svc_live.fields.insert("desired_count".into(), json!(0));
+        svc_live.fields.insert("rollout".into(), json!("IN_PROGRESS"));
+        let changes = vec![
+            diff::diff(&role, Some(&role_live), &known),
+            diff::diff(&after, Some(&as_created(&before, &known)), &known),
+            // The task definition gets a new revision: the service's is known only after apply.
+            diff::diff(&service(), Some(&svc_live), &HashMap::new()),
+        ];
+        let shown = text(&plan(changes, &[]));
+        assert!(shown.contains(r#"image: "…/iris-inference:latest" → "…/iris-inference:v2""#), "{shown}");
+        assert!(shown.contains("desired_count: 0 → 1") && shown.contains(r#"rollout: "IN_PROGRESS" → "COMPLETED""#), "{shown}");
+        insta::assert_snapshot!("update", shown);
+    }
+
+    #[test]
+    fn a_replacement_says_which_field_forces_it_and_text_changes_by_line() {
+        let known = HashMap::new();
+        let before = launch_template();
+        let mut after = launch_template();
+        after.fields.insert("key_name".into(), json!("other-key"));
+        after.fields.insert("user_data".into(), json!("#!/bin/bash\necho ECS_CLUSTER=other >> /etc/ecs/ecs.config\n"));
+        let shown = text(&plan(vec![diff::diff(&after, Some(&as_created(&before, &known)), &known)], &[]));
+        insta::assert_snapshot!("replace", shown);
+    }
+
+    #[test]
+    fn a_deletion_is_one_line_each() {
+        let gone = |address: &str| {
+            let d = desired(address, json!({}));
+            Change {
+                address: address.into(),
+                action: Action::Delete,
+                reason: "no longer in the spec".into(),
+                fields: vec![],
+                live: Some(live(json!({}))),
+                desired: d,
+            }
+        };
+        let kept = Change { action: Action::NoOp, reason: "up to date".into(), ..gone("cluster.mlds-ecs-workshop") };
+        let shown = text(&plan(vec![gone("service.iris-web"), gone("load_balancer.iris-alb"), kept], &[]));
+        insta::assert_snapshot!("delete", shown);
+    }
+
+    #[test]
+    fn an_adoption_shows_the_tags_it_adds_and_what_else_changes() {
+        let known = HashMap::new();
+        let d = desired(
+            "security_group.ecs",
+            json!({"description": "ECS instances", "rules": [{"from": 80, "to": 80, "protocol": "tcp", "source": "165.124.160.0/21", "description": ""}]}),
+        );
+        let l = live(
+            json!({"description": "ECS instances", "rules": [{"from": 8080, "to": 8080, "protocol": "tcp", "source": "0.0.0.0/0", "description": ""}], "tags": {}}),
+        );
+        let c = diff::diff(&d, Some(&l), &known);
+        assert_eq!(c.action, Action::Adopt);
+        let shown = text(&plan(vec![c], &[]));
+        assert!(shown.contains(r#"- {"description":"","from":8080"#), "{shown}");
+        insta::assert_snapshot!("adopt", shown);
+    }
+
+    #[test]
+    fn a_no_op_plan_is_one_line_and_its_warnings_wait_for_verbose() {
+        let known = known();
+        let svc = service();
+        let c = diff::diff(&svc, Some(&as_created(&svc, &known)), &known);
+        assert_eq!(c.action, Action::NoOp);
+        let p = plan(vec![c], &[HOST_PORT]);
+        insta::assert_snapshot!("no_op", text(&p));
+        let verbose = render_text(&p, Style { verbose: true, ..Style::default() });
+        assert!(verbose.contains("warning: service `iris-app`") && verbose.lines().count() == 2, "{verbose}");
+    }
+
+    #[test]
+    fn json_keeps_every_field_tags_and_defaults_included() {
+        let c = diff::diff(&task_definition(&format!("{IMAGE}:latest"), "mlds-iris-data"), None, &HashMap::new());
+        let doc = render_json(&plan(vec![c], &[HOST_PORT]));
+        let v: Value = serde_json::from_str(&doc).unwrap();
+        let fields = v["changes"][0]["fields"].as_array().unwrap();
+        let field = |n: &str| fields.iter().find(|f| f["field"] == n).unwrap_or_else(|| panic!("{n} in {doc}"));
+        assert_eq!(field("tags")["after"]["ecsdeploy:stack"], "iris");
+        assert_eq!(field("containers")["after"][0]["essential"], true);
+        insta::assert_snapshot!("json", doc);
+    }
+
+    #[test]
+    fn none_is_said_one_way_and_long_strings_keep_their_difference() {
+        let mut lines = Vec::new();
+        for (before, after) in [(json!(""), json!("EC2")), (Value::Null, json!(30)), (json!([]), json!({"a": 1}))] {
+            changed(&mut lines, 0, "f", "f", Some(&before), Some(&after));
+        }
+        // A map where there was none: its entries, as added.
+        assert_eq!(lines, ["f: (none) → \"EC2\"", "f: (none) → 30", "f:", "  + a: 1"].map(String::from).to_vec());
+        let c = |b: &str, a: &str| elided(b, a);
+        assert_eq!(c("short:latest", "short:v2"), ("\"short:latest\"".into(), "\"short:v2\"".into()));
+        assert_eq!(c(&format!("{IMAGE}:latest"), "docker.io/library/python:3"), (format!("\"{IMAGE}:latest\""), "\"docker.io/library/python:3\"".into()));
+    }
 }
