@@ -242,7 +242,7 @@ fn list(out: &mut Vec<String>, indent: usize, path: &str, key: &str, before: &[V
                 match bn.iter().position(|n| n == name).map(|i| &before[i]) {
                     None => {
                         lines.push(format!("{inner}+ {name}:"));
-                        record(&mut lines, indent + STEP * 3, path, a, |out, indent, path, k, v| created(out, indent, path, k, v, true));
+                        record(&mut lines, indent + STEP * 3, path, a, |out, indent, path, k, v| created(out, indent, path, k, v, false));
                     }
                     Some(b) if b != a => {
                         lines.push(format!("{inner}~ {name}:"));
@@ -464,6 +464,11 @@ mod tests {
         let before = task_definition(&format!("{IMAGE}:latest"), "mlds-iris-data");
         let mut after = task_definition(&format!("{IMAGE}:v2"), "another-bucket");
         after.fields.insert("cpu".into(), json!("512"));
+        // A container added: what the spec chose for it, as for a creation.
+        let mut sidecar = container("public.ecr.aws/docker/library/nginx:1.27", "mlds-iris-data");
+        sidecar["name"] = json!("proxy");
+        sidecar["port_mappings"] = json!([]);
+        after.fields.get_mut("containers").and_then(Value::as_array_mut).expect("containers").push(sidecar);
         let mut role =
             desired("iam_role.ecs-iris-tasks", json!({"managed_policies": ["AmazonS3FullAccess", "CloudWatchLogsFullAccess"], "inline_policies": {}}));
         let role_live = live(json!({"managed_policies": ["AmazonS3FullAccess"], "inline_policies": {"old": "{}"}, "tags": tags("iam_role.ecs-iris-tasks")}));
