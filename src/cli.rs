@@ -67,6 +67,9 @@ pub enum Command {
         /// Exit 0 when there is nothing to change, 2 when there is (1 on error), for CI.
         #[arg(long)]
         detailed_exitcode: bool,
+        /// Show every field of what is created (tags, defaults) and a no-op plan's warnings.
+        #[arg(short, long)]
+        verbose: bool,
         /// Plan as if this image were deployed for a container (what `apply --image` would do).
         #[arg(long = "image", value_name = "CONTAINER=URI")]
         images: Vec<String>,

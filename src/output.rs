@@ -6,7 +6,7 @@ use crate::cli::Global;
 use crate::cost::Estimate;
 use crate::engine::{Event, Report};
 use crate::error::{Error, Result};
-use crate::plan::{render_json, render_text, Plan, Style};
+use crate::plan::{json_doc, render_text, Plan, Style};
 use crate::resource::observe::{InstanceStatus, ServiceStatus};
 use crate::spec::Loaded;
 
@@ -20,7 +20,7 @@ fn colour_wanted(no_color: bool) -> bool {
 
 impl Output {
     pub fn new(global: &Global) -> Self {
-        Output { style: Style { color: colour_wanted(global.no_color) } }
+        Output { style: Style { color: colour_wanted(global.no_color), verbose: false } }
     }
 
     pub fn spec_warnings(&self, loaded: &Loaded) {
@@ -53,8 +53,19 @@ impl Output {
         print!("{}", render_text(plan, self.style));
     }
 
-    pub fn plan_json(&self, plan: &Plan) {
-        println!("{}", render_json(plan));
+    /// `plan --verbose`: creations with every field, tags and defaults included.
+    pub fn plan_verbose(&self, plan: &Plan) {
+        print!("{}", render_text(plan, Style { verbose: true, ..self.style }));
+    }
+
+    /// The plan's JSON, with where it was made (the header's values) added to it.
+    pub fn plan_json(&self, plan: &Plan, place: &Place) {
+        println!("{}", plan_document(plan, place));
+    }
+
+    /// The line a command starts with: which account, region and stack it works on.
+    pub fn header(&self, place: &Place) {
+        println!("{}", header(place.account.as_deref(), &place.region, &place.stack, place.endpoint.as_deref()));
     }
 
     /// Ask on the terminal before `action`; refuse when there is none to ask on.
@@ -229,6 +240,44 @@ impl Output {
     }
 }
 
+/// Where a command works, as plain values (see [`header`]).
+#[derive(Debug, Clone, Default)]
+pub struct Place {
+    /// `None` when the command made no call that tells it (`--no-wait`).
+    pub account: Option<String>,
+    pub region: String,
+    pub stack: String,
+    /// The configured endpoint (`AWS_ENDPOINT_URL`), when there is one.
+    pub endpoint: Option<String>,
+}
+
+/// The header line: account, region and stack, and the endpoint when it is not AWS's, so that an
+/// answer such as "key pair does not exist" is read against the right account and region.
+pub fn header(account: Option<&str>, region: &str, stack: &str, endpoint: Option<&str>) -> String {
+    let account = account.unwrap_or("(not asked)");
+    let endpoint = match endpoint.filter(|e| !is_aws_endpoint(e)) {
+        Some(e) => format!(", endpoint {e} (not AWS)"),
+        None => String::new(),
+    };
+    format!("stack `{stack}`, account {account}, region {region}{endpoint}")
+}
+
+/// The plan's JSON (see [`crate::plan::render_json`]) with the header's values added: `account`
+/// (null when not asked), `region`, `endpoint` (null unless configured).
+pub fn plan_document(plan: &Plan, place: &Place) -> String {
+    let mut doc = json_doc(plan);
+    doc["account"] = place.account.clone().into();
+    doc["region"] = place.region.clone().into();
+    doc["endpoint"] = place.endpoint.clone().into();
+    serde_json::to_string_pretty(&doc).expect("plan serialises")
+}
+
+/// Whether an endpoint URL is one of AWS's own (a FIPS or dual-stack endpoint set by hand).
+fn is_aws_endpoint(url: &str) -> bool {
+    let host = url.split("://").nth(1).unwrap_or(url).split(['/', ':']).next().unwrap_or_default();
+    [".amazonaws.com", ".amazonaws.com.cn", ".api.aws"].iter().any(|d| host.ends_with(d))
+}
+
 /// What a spec holds, in one line.
 fn counts(s: &crate::spec::Spec) -> String {
     format!(
@@ -293,4 +342,30 @@ pub fn interrupting(grace: std::time::Duration) {
 /// The second: the run exits now, its lease left to expire (the next run on this machine takes it over).
 pub fn interrupted_twice() {
     eprintln!("interrupted again: exiting now; the next run continues where this one stopped");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_header_names_account_region_stack_and_an_endpoint_that_is_not_aws() {
+        assert_eq!(header(Some("123456789012"), "us-west-2", "iris", None), "stack `iris`, account 123456789012, region us-west-2");
+        assert_eq!(
+            header(Some("123456789012"), "us-east-1", "iris", Some("http://127.0.0.1:4566")),
+            "stack `iris`, account 123456789012, region us-east-1, endpoint http://127.0.0.1:4566 (not AWS)"
+        );
+        assert_eq!(header(None, "us-east-1", "iris", Some("https://ecs-fips.us-east-1.amazonaws.com")), "stack `iris`, account (not asked), region us-east-1");
+    }
+
+    #[test]
+    fn the_plan_json_gains_where_it_was_made_and_keeps_every_field() {
+        let plan = Plan { stack: "iris".into(), changes: vec![], warnings: vec![] };
+        let place = Place { account: Some("123456789012".into()), region: "us-east-1".into(), stack: "iris".into(), endpoint: None };
+        let doc: serde_json::Value = serde_json::from_str(&plan_document(&plan, &place)).unwrap();
+        assert_eq!((doc["account"].as_str(), doc["region"].as_str(), doc["endpoint"].is_null()), (Some("123456789012"), Some("us-east-1"), true));
+        for key in ["stack", "changes", "summary", "warnings"] {
+            assert!(doc.get(key).is_some(), "{key} kept: {doc}");
+        }
+    }
 }

@@ -32,10 +32,12 @@ pub async fn run(global: &Global, out: &Output, opts: Options) -> Result<u8> {
     }
     let stack = Stack::connect(global, loaded).await?;
     // Planning looks every image up in ECR first: one that is missing stops it here.
-    let plan = match &plan_file {
-        Some(file) => saved_plan(&stack, file).await?,
-        None => stack.plan().await?,
+    let planned = match &plan_file {
+        Some(file) => saved_plan(&stack, file).await,
+        None => stack.plan().await,
     };
+    super::header(out, &stack.provider.aws, &stack.loaded.spec.stack.name).await;
+    let plan = planned?;
     for (container, uri) in &overrides {
         if let Some(d) = stack.provider.digests.lock().expect("digests lock").get(uri) {
             out.step(&format!("{container}: {uri} is {d}"));

@@ -16,7 +16,7 @@ mod validate;
 use crate::aws::{Aws, Target};
 use crate::cli::{Cli, Command, Global};
 use crate::error::{Error, Result};
-use crate::output::Output;
+use crate::output::{Output, Place};
 use crate::resource::{self, inventory, AwsProvider};
 use crate::spec::{self, Loaded};
 
@@ -32,8 +32,8 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Init { from_cluster, services, jobs, output, force } => {
             runtime().block_on(init::run(&cli.global, &out, init::Options { cluster: from_cluster, services, jobs, output, force }))
         }
-        Command::Plan { json, detailed_exitcode, images, out: file } => {
-            runtime().block_on(plan::run(&cli.global, &out, plan::Options { json, detailed_exitcode, images, file }))
+        Command::Plan { json, detailed_exitcode, verbose, images, out: file } => {
+            runtime().block_on(plan::run(&cli.global, &out, plan::Options { json, detailed_exitcode, verbose, images, file }))
         }
         Command::Apply { plan_file, auto_approve, allow_cost, no_rollback, images } => {
             runtime().block_on(apply::run(&cli.global, &out, apply::Options { plan_file, auto_approve, allow_cost, no_rollback, images }))
@@ -151,11 +151,12 @@ impl Stack {
         let fields = desired
             .fields
             .iter()
-            .map(|(k, v)| FieldChange { field: k.clone(), before: Some(serde_json::json!("(not read)")), after: Some(v.clone()) })
+            .map(|(k, v)| FieldChange { field: k.clone(), before: Some(serde_json::json!(crate::plan::NOT_READ)), after: Some(v.clone()) })
             .collect();
         let live = Live { id: desired.name.clone(), ..Default::default() };
         let change = Change { address: desired.address.clone(), action: Action::Update, reason: reason.into(), fields, desired, live: Some(live) };
         let plan = Plan { stack: self.loaded.spec.stack.name.clone(), changes: vec![change], warnings: vec![] };
+        out.header(&place_unasked(&self.provider.aws, &plan.stack));
         out.plan(&plan);
         // No identity check either: a refusal of this one call names the credential problem itself.
         apply::failed(&crate::engine::execute(&self.provider, &plan, &|e| out.progress(&e)).await)
@@ -172,7 +173,9 @@ impl Stack {
     /// (found by its tag, alongside) planned for deletion.
     pub async fn observe(&self) -> Result<crate::plan::Plan> {
         let spec = &self.loaded.spec;
-        let mut warnings: Vec<String> = self.loaded.warnings.iter().map(|w| format!("{}: {}", w.place(&self.loaded.file), w.message)).collect();
+        // Each warning with its hint: the spec line that silences it.
+        let hinted = |w: &spec::Diagnostic| w.hint.as_ref().map_or_else(|| w.message.clone(), |h| format!("{} ({h})", w.message));
+        let mut warnings: Vec<String> = self.loaded.warnings.iter().map(|w| format!("{}: {}", w.place(&self.loaded.file), hinted(w))).collect();
         warnings.extend(resource::notes(spec));
         let aws = &self.provider.aws;
         let images = spec.tasks.values().flat_map(|t| &t.containers).map(|c| c.image.clone()).collect();
@@ -230,6 +233,25 @@ pub(crate) async fn with_identity<T, E: Into<Error>>(aws: &Aws, reads: impl std:
             identity.await?;
             result.map_err(Into::into)
         }
+    }
+}
+
+/// Where this run works, for the header line. The account is the one already asked alongside the
+/// first reads; when asking failed, the command reports that error and no header is printed.
+pub(crate) async fn place(aws: &Aws, stack: &str) -> Option<Place> {
+    let account = aws.account_id().await.ok()?;
+    Some(Place { account: Some(account), ..place_unasked(aws, stack) })
+}
+
+/// Where this run works, without asking the account (a `--no-wait` change makes one call only).
+pub(crate) fn place_unasked(aws: &Aws, stack: &str) -> Place {
+    Place { account: None, region: aws.region().to_string(), stack: stack.to_string(), endpoint: aws.config.endpoint_url().map(String::from) }
+}
+
+/// Print the header line once the account is known (see [`place`]).
+pub(crate) async fn header(out: &Output, aws: &Aws, stack: &str) {
+    if let Some(p) = place(aws, stack).await {
+        out.header(&p);
     }
 }
 

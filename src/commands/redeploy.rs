@@ -14,7 +14,9 @@ pub async fn run(global: &Global, out: &Output, name: Option<String>, force: boo
     let name = stack.service(name)?;
     let desired = stack.desired(&service::address(&name))?;
     if !force {
-        let plan = stack.plan_only(vec![desired.narrowed(Fields::new())]).await?;
+        let plan = stack.plan_only(vec![desired.narrowed(Fields::new())]).await;
+        super::header(out, &stack.provider.aws, &stack.loaded.spec.stack.name).await;
+        let plan = plan?;
         let current = plan.changes[0].live.as_ref().and_then(|l| l.fields["task_definition"].as_str().map(String::from));
         out.explain_redeploy(&name, current.as_deref());
         return Ok(0);
@@ -23,7 +25,9 @@ pub async fn run(global: &Global, out: &Output, name: Option<String>, force: boo
     if !follow {
         return stack.apply_unread(out, forced, "new deployment of the running revision (--no-wait)").await.map(|_| 0);
     }
-    let plan = stack.plan_only(vec![forced]).await?;
+    let plan = stack.plan_only(vec![forced]).await;
+    super::header(out, &stack.provider.aws, &stack.loaded.spec.stack.name).await;
+    let plan = plan?;
     rollout::execute_and_follow(&stack, out, &plan, true).await?;
     Ok(0)
 }

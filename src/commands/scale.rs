@@ -35,7 +35,9 @@ pub async fn run(global: &Global, out: &Output, name: Option<String>, desired: u
         changes.push(group);
     }
     changes.push(svc);
-    let plan = stack.plan_only(changes).await?;
+    let plan = stack.plan_only(changes).await;
+    super::header(out, &stack.provider.aws, &stack.loaded.spec.stack.name).await;
+    let plan = plan?;
     out.plan(&plan);
     if !plan.has_changes() {
         return Ok(0);

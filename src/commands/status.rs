@@ -11,6 +11,7 @@ pub async fn run(global: &Global, out: &Output) -> Result<u8> {
     let stack = Stack::open(global).await?;
     let spec = &stack.loaded.spec;
     let aws = &stack.provider.aws;
+    super::header(out, aws, &spec.stack.name).await;
     let services = observe::services(aws, spec).await.map_err(super::resource_error)?;
     let instances = observe::instances(aws, &spec.cluster.name).await.map_err(super::resource_error)?;
     let fargate: Vec<(u32, u32)> = services

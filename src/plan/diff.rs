@@ -9,6 +9,9 @@ use super::{Action, Address, Change, Desired, FieldChange, Live, Outputs};
 /// Shown (and stored) where a value exists only once a dependency has been created.
 pub const KNOWN_AFTER_APPLY: &str = "(known after apply)";
 
+/// Shown where a change is made without reading the value first (`--no-wait`).
+pub const NOT_READ: &str = "(not read)";
+
 /// Replace each `{"$ref": "address.output"}` whose value is known; unknown ones stay references.
 pub fn resolve(v: &Value, known: &HashMap<Address, Outputs>) -> Value {
     match v {

@@ -9,8 +9,8 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-pub use diff::{diff, resolve, unresolved_refs, KNOWN_AFTER_APPLY};
-pub use render::{render_json, render_text, Style};
+pub use diff::{diff, resolve, unresolved_refs, KNOWN_AFTER_APPLY, NOT_READ};
+pub use render::{json_doc, render_json, render_text, Style};
 
 /// Normalised attributes of a resource, compared field by field. A value may contain references
 /// to another resource's output: `{"$ref": "security_group.ecs.id"}`.

@@ -47,7 +47,8 @@ pub fn notes(spec: &Spec) -> Vec<String> {
         .filter(|(_, s)| spec.tasks.contains_key(&s.task) && deployment_percents(spec, s).2)
         .map(|(name, s)| {
             let port = static_host_ports(&spec.tasks[&s.task])[0];
-            format!("service `{name}`: host port {port} on a single instance cannot do a rolling deploy (the new task cannot bind the port while the old one runs); using minimum healthy 0% / maximum 100%, so the old task stops first (a short outage). Use host = 0 behind the load balancer to roll without one.")
+            format!("service `{name}`: host port {port} on a single instance cannot do a rolling deploy (the new task cannot bind the port while the old one runs); using minimum healthy 0% / maximum 100%, so the old task stops first (a short outage). Use host = 0 behind the load balancer to roll without one, \
+                 or accept the outage and silence this with `minimum_healthy_percent = 0` and `maximum_percent = 100` under [services.{name}.deployment].")
         })
         .collect()
 }

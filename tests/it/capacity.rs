@@ -30,7 +30,7 @@ async fn a_free_plan_account_gets_its_free_tier_type_and_the_tutorial_stack_serv
     s.tutorial_prerequisites().await;
     let plan = s.ecsdeploy(&["plan"]).await;
     plan.assert_ok("plan");
-    assert!(plan.stdout.contains("instance_type: t3.micro"), "the plan shows the account's free-tier type:\n{}", plan.stdout);
+    assert!(plan.stdout.contains("instance_type: \"t3.micro\""), "the plan shows the account's free-tier type:\n{}", plan.stdout);
 
     let apply = s.ecsdeploy(&["apply", "--auto-approve"]).await;
     apply.assert_ok("apply");

@@ -59,7 +59,7 @@ async fn a_deployment_an_interrupted_run_left_in_progress_is_not_no_changes() {
 
     let plan = s.ecsdeploy(&["plan", "--detailed-exitcode", "-f", &spec]).await;
     assert_eq!(plan.code, 2, "a deployment in progress is a change to follow:\n{}\n{}", plan.stdout, plan.stderr);
-    assert!(plan.stdout.contains("rollout: IN_PROGRESS → COMPLETED"), "{}", plan.stdout);
+    assert!(plan.stdout.contains("rollout: \"IN_PROGRESS\" → \"COMPLETED\""), "{}", plan.stdout);
     let apply = s.ecsdeploy(&["apply", "--auto-approve", "-f", &spec]).await;
     apply.assert_ok("apply follows the deployment to its end");
     assert!(apply.stderr.contains("waiting for `iris-app` deployment"), "apply followed the deployment:\n{}", apply.stderr);
@@ -86,7 +86,7 @@ async fn a_failed_deployment_is_not_no_changes_and_apply_starts_it_again() {
     .await;
     let plan = s.ecsdeploy_with_env(&["plan", "--detailed-exitcode", "-f", &spec], &env).await;
     assert_eq!(plan.code, 2, "a failed deployment is not `No changes`:\n{}", plan.stdout);
-    assert!(plan.stdout.contains("rollout: FAILED → COMPLETED"), "{}", plan.stdout);
+    assert!(plan.stdout.contains("rollout: \"FAILED\" → \"COMPLETED\""), "{}", plan.stdout);
     // Fixed in the registry (the same tag, now a working image): apply starts it again.
     s.stage(serde_json::json!({"image": crash, "exit_code": null})).await;
     let again = s.ecsdeploy_with_env(&["apply", "--auto-approve", "-f", &spec], &env).await;

@@ -169,6 +169,40 @@ async fn rules_others_made_on_an_existing_group_are_left_alone() {
 }
 
 #[tokio::test]
+async fn every_command_says_which_account_and_region_it_works_on_and_a_no_op_plan_is_two_lines() {
+    let s = session().await;
+    s.tutorial_prerequisites().await;
+    let header = |region: &str| format!("stack `iris`, account 123456789012, region {region}, endpoint {} (not AWS)", s.world.endpoint);
+    // The key pair exists in us-east-1 only: the answer is read against the region it was asked in.
+    let elsewhere = s.ecsdeploy(&["plan", "--region", "us-west-2"]).await;
+    assert_eq!(elsewhere.code, 1, "{}", elsewhere.stderr);
+    assert_eq!(elsewhere.stdout.lines().next(), Some(header("us-west-2").as_str()), "{}", elsewhere.stdout);
+    assert!(elsewhere.stderr.contains("key pair `mlds-ecs-key` does not exist"), "{}", elsewhere.stderr);
+
+    let json = s.ecsdeploy(&["plan", "--json"]).await;
+    json.assert_ok("plan --json");
+    let doc: serde_json::Value = serde_json::from_str(&json.stdout).expect("only JSON on stdout");
+    assert_eq!((doc["account"].as_str(), doc["region"].as_str()), (Some("123456789012"), Some("us-east-1")));
+
+    let apply = s.ecsdeploy(&["apply", "--auto-approve"]).await;
+    apply.assert_ok("apply");
+    assert_eq!(apply.stdout.lines().next(), Some(header("us-east-1").as_str()), "{}", apply.stdout);
+    let plan = s.ecsdeploy(&["plan"]).await;
+    plan.assert_ok("plan");
+    let lines: Vec<&str> = plan.stdout.lines().collect();
+    assert_eq!(lines.len(), 2, "{}", plan.stdout);
+    assert!(lines[1].starts_with("No changes: stack `iris` matches the spec") && lines[1].contains("plan --verbose"), "{}", plan.stdout);
+    for args in [&["status"][..], &["scale", "--desired", "1"], &["redeploy"]] {
+        let r = s.ecsdeploy(args).await;
+        r.assert_ok(&format!("{args:?}"));
+        assert_eq!(r.stdout.lines().next(), Some(header("us-east-1").as_str()), "{args:?}: {}", r.stdout);
+    }
+    let destroy = s.ecsdeploy(&["destroy", "--auto-approve"]).await;
+    destroy.assert_ok("destroy");
+    assert_eq!(destroy.stdout.lines().next(), Some(header("us-east-1").as_str()), "{}", destroy.stdout);
+}
+
+#[tokio::test]
 async fn refusals_make_no_mutating_call() {
     let s = session().await;
     // A missing prerequisite is named, with its remedy.
