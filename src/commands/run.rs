@@ -83,7 +83,7 @@ pub async fn run(global: &Global, out: &Output, name: &str, wait: bool, env: &[S
                 None => Err(Error::Failed {
                     message: format!("the task stopped before its container ran: {}", state.reason),
                     hint: Some(format!(
-                        "ECS's reason above says why: an image it cannot pull (push it, or fix the tag in the spec), no memory or port free on \
+                        "the reason is ECS's: an image it cannot pull (push it, or fix the tag in the spec), no memory or port free on \
                          the instances (`ecsdeploy status`), a role it cannot use; then `ecsdeploy run {name}` again"
                     )),
                 }),
