@@ -111,6 +111,13 @@ async fn on_a_terminal(s: &Session, args: &str, answer: &str) -> (Option<i32>, S
 #[tokio::test]
 async fn a_declined_prompt_is_said_not_an_error() {
     let s = session().await;
+    // An error names its resource once (it read `key_pair.…: key_pair.…: …`).
+    let missing = s.ecsdeploy(&["plan"]).await;
+    assert_eq!(missing.code, 1, "{}", missing.stderr);
+    let line = missing.stderr.lines().find(|l| l.starts_with("error: ")).unwrap_or_else(|| panic!("{}", missing.stderr));
+    let (address, rest) = line.trim_start_matches("error: ").split_once(": ").unwrap();
+    assert!(address.contains('.') && !rest.contains(address), "{line}");
+
     s.tutorial_prerequisites().await;
     let before = s.requests().await.len();
     let (code, text) = on_a_terminal(&s, "apply", "n\n").await;
