@@ -21,6 +21,9 @@ pub enum Error {
     /// The work was done in part; the message says what failed: exit 1.
     #[error("{message}")]
     Failed { message: String, hint: Option<String> },
+    /// Ctrl-C or SIGTERM: the run stopped early on purpose; `resume` continues it. Exit 130.
+    #[error("{message}")]
+    Interrupted { message: String, resume: String },
 }
 
 impl Error {
@@ -28,6 +31,7 @@ impl Error {
         match self {
             Error::Spec(_) | Error::Usage { .. } => 2,
             Error::Aws(_) | Error::Plan(_) | Error::Failed { .. } => 1,
+            Error::Interrupted { .. } => crate::interrupt::EXIT_CODE,
         }
     }
 

@@ -10,6 +10,7 @@ pub mod cost;
 pub mod doctor;
 pub mod engine;
 pub mod error;
+pub mod interrupt;
 pub mod output;
 pub mod plan;
 pub mod resource;

@@ -307,5 +307,19 @@ pub fn error(e: &Error) {
                 eprintln!("  = hint: {h}");
             }
         }
+        Error::Interrupted { message, resume } => eprintln!("interrupted: {message}\n  = to resume: {resume}"),
     }
+}
+
+/// The first Ctrl-C (or SIGTERM) of a run that changes AWS.
+pub fn interrupting(grace: std::time::Duration) {
+    eprintln!(
+        "\ninterrupted: no new change starts; the changes in flight get up to {}s to finish, then the lease is released (Ctrl-C again to exit at once)",
+        grace.as_secs()
+    );
+}
+
+/// The second: the run exits now, its lease left to expire (the next run on this machine takes it over).
+pub fn interrupted_twice() {
+    eprintln!("interrupted again: exiting now; the next run continues where this one stopped");
 }

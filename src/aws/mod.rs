@@ -7,6 +7,9 @@ pub use error::{AwsError, AwsResultExt, ErrorKind};
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 
+/// How long the run's first call (who am I) may take before ecsdeploy says AWS is unreachable.
+pub const REACH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(12);
+
 /// Attempts per AWS call (the first and up to 7 retries, with exponential backoff and jitter).
 pub const MAX_ATTEMPTS: u32 = 8;
 
@@ -91,14 +94,39 @@ impl Aws {
     /// The account the credentials belong to, asked once per run. Commands ask it alongside
     /// their first reads (not before them), and report its failure first: credential problems
     /// surface here with a clear remedy.
+    /// Without an answer within [`REACH_TIMEOUT`] (no network, a wrong endpoint, a server not
+    /// running) the run stops, naming the endpoint, instead of retrying for a minute.
     pub async fn account_id(&self) -> Result<String, AwsError> {
         self.identity
             .get_or_init(|| async {
-                let out = self.sts.get_caller_identity().send().await.aws("sts:GetCallerIdentity")?;
+                let asked = tokio::time::timeout(REACH_TIMEOUT, self.sts.get_caller_identity().send()).await;
+                let out = match asked.map(|r| r.aws("sts:GetCallerIdentity")) {
+                    Err(_) => return Err(self.unreachable(&format!("no answer within {}s", REACH_TIMEOUT.as_secs()))),
+                    Ok(Err(e)) if e.is(ErrorKind::Retryable) => return Err(self.unreachable(&e.message)),
+                    Ok(r) => r?,
+                };
                 Ok(out.account.unwrap_or_default())
             })
             .await
             .clone()
+    }
+
+    /// AWS (or the endpoint standing in for it) cannot be reached: which address, and what to check.
+    fn unreachable(&self, why: &str) -> AwsError {
+        let (endpoint, hint) = match self.config.endpoint_url() {
+            Some(url) => (url.to_string(), format!("AWS_ENDPOINT_URL is {url}: is that server running and reachable from here?")),
+            None => (
+                format!("https://sts.{}.amazonaws.com", self.region()),
+                "check this machine's network connection (VPN, HTTPS_PROXY) and that the region exists".to_string(),
+            ),
+        };
+        AwsError {
+            kind: ErrorKind::Fatal,
+            operation: "sts:GetCallerIdentity".into(),
+            code: None,
+            message: format!("cannot reach AWS at {endpoint}: {why}"),
+            hint: Some(hint),
+        }
     }
 }
 

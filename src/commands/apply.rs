@@ -119,8 +119,20 @@ pub struct Override {
 /// How long the convergence check lets AWS's reads catch up with the writes just made.
 const READ_LAG: std::time::Duration = std::time::Duration::from_secs(15);
 
-/// An error naming the first failure when any change failed.
+/// An error naming the first failure when any change failed; when the run was interrupted, what
+/// it left and the command that resumes.
 pub(super) fn failed(report: &Report) -> Result<()> {
+    if let Some(stopped) = &report.stopped {
+        let mut said = Vec::new();
+        if !stopped.finished.is_empty() {
+            said.push(format!("in flight and finished: {}", stopped.finished.join(", ")));
+        }
+        if !stopped.abandoned.is_empty() {
+            said.push(format!("in flight and left unfinished: {}", stopped.abandoned.join(", ")));
+        }
+        said.push(format!("{} change(s) not started", stopped.not_started));
+        return Err(super::interrupted(said.join("; ")));
+    }
     if report.ok() {
         return Ok(());
     }

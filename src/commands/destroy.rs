@@ -19,9 +19,7 @@ pub async fn run(global: &Global, out: &Output, auto_approve: bool, logs: bool, 
         }
     };
     let aws = Aws::connect(&super::target(global, region)?).await?;
-    let (identity, plan) = tokio::join!(aws.account_id(), inventory::teardown(&aws, &name, !logs));
-    identity?;
-    let plan = plan.map_err(super::resource_error)?;
+    let plan = super::with_identity(&aws, async { inventory::teardown(&aws, &name, !logs).await.map_err(super::resource_error) }).await?;
     if !plan.has_changes() {
         out.nothing_to_destroy(&plan);
         return Ok(0);

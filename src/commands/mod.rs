@@ -24,6 +24,10 @@ use crate::spec::{self, Loaded};
 /// Run a command; `Ok` carries the exit code (plan's `--detailed-exitcode` uses 2).
 pub fn run(cli: Cli) -> Result<u8> {
     let out = Output::new(&cli.global);
+    // The commands that change AWS wind down on Ctrl-C or SIGTERM (see `interrupt`).
+    if matches!(cli.command, Command::Apply { .. } | Command::Scale { .. } | Command::Destroy { .. } | Command::Run { .. } | Command::Redeploy { .. }) {
+        crate::interrupt::install().map_err(|e| Error::Failed { message: format!("cannot listen for Ctrl-C: {e}"), hint: None })?;
+    }
     match cli.command {
         Command::Validate => validate::run(&cli.global, &out),
         Command::Init { from_cluster, services, jobs, output, force } => {
@@ -207,12 +211,26 @@ impl Stack {
         self.loaded.spec.guardrails.free_tier.then(|| resource::instance_type::cost_warning(plan)).flatten()
     }
 
-    /// Run `reads` alongside the identity check; a credentials problem is reported first, as it
-    /// explains every other failure.
     async fn observed<T, E: Into<Error>>(&self, reads: impl std::future::Future<Output = std::result::Result<T, E>>) -> Result<T> {
-        let (identity, result) = tokio::join!(self.provider.aws.account_id(), reads);
-        identity?;
-        result.map_err(Into::into)
+        with_identity(&self.provider.aws, reads).await
+    }
+}
+
+/// Run `reads` alongside the identity check; a credentials problem is reported first, as it
+/// explains every other failure, and at once: an unreachable endpoint need not wait for the reads.
+pub(crate) async fn with_identity<T, E: Into<Error>>(aws: &Aws, reads: impl std::future::Future<Output = std::result::Result<T, E>>) -> Result<T> {
+    let identity = aws.account_id();
+    tokio::pin!(identity, reads);
+    tokio::select! {
+        biased;
+        id = &mut identity => {
+            id?;
+            reads.await.map_err(Into::into)
+        }
+        result = &mut reads => {
+            identity.await?;
+            result.map_err(Into::into)
+        }
     }
 }
 
@@ -224,6 +242,13 @@ pub(crate) async fn locked<T>(aws: &Aws, stack: &str, work: impl std::future::Fu
     let value = result?;
     released?;
     Ok(value)
+}
+
+/// The run was interrupted (Ctrl-C, SIGTERM): `what` it left, and the same command again to resume
+/// (every command that changes AWS continues where an earlier run stopped).
+pub(crate) fn interrupted(what: impl Into<String>) -> Error {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    Error::Interrupted { message: what.into(), resume: format!("ecsdeploy {}", args.join(" ")) }
 }
 
 /// A resource tagged by another stack is never adopted, re-tagged or changed: the plan stops,

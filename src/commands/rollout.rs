@@ -35,7 +35,14 @@ pub async fn follow(stack: &Stack, out: &Output, plan: &Plan, report: &Report, n
     for c in plan.changes.iter().filter(|c| c.desired.kind == service::KIND && report.applied.contains(&c.address)) {
         let outputs = &report.outputs[&c.address];
         let Some(deployment) = outputs.get("deployment").filter(|d| !d.is_empty()) else { continue };
-        if let Err(failure) = deploy_one(stack, out, &c.desired.name, deployment, since(outputs)).await {
+        // Interrupted while waiting: ECS goes on with the deployment, and the next run follows it.
+        let followed = tokio::select! {
+            r = deploy_one(stack, out, &c.desired.name, deployment, since(outputs)) => r,
+            _ = crate::interrupt::asked() => {
+                return Err(super::interrupted(format!("the deployment of `{}` goes on in ECS; nothing was rolled back", c.desired.name)));
+            }
+        };
+        if let Err(failure) = followed {
             let rolled = match outputs.get("previous_task_definition") {
                 Some(prev) if !no_rollback => Some(roll_back(stack, out, c, report, prev).await?),
                 _ => None,
@@ -74,7 +81,8 @@ async fn deploy_one(stack: &Stack, out: &Output, name: &str, deployment: &str, s
     let timeouts = timeouts(s);
     out.step(&format!("waiting for `{name}` deployment {deployment}"));
     let group = crate::resource::autoscaling_group::of(spec);
-    let waited = wait(|| service::snapshot(aws, cluster, name, group.as_deref()), deployment, since, timeouts, &|e| out.service_event(name, e)).await;
+    let quiet = |s: &str| out.service_event(name, &format!("still deploying: {s}"));
+    let waited = wait(|| service::snapshot(aws, cluster, name, group.as_deref()), deployment, since, timeouts, &|e| out.service_event(name, e), &quiet).await;
     let snapshot = match waited {
         Ok(s) => s,
         Err(WaitFailure { reason, task }) => return Err(diagnose(aws, reason, task).await),
@@ -105,7 +113,7 @@ async fn deploy_one(stack: &Stack, out: &Output, name: &str, deployment: &str, s
     }
     out.step(&format!("verifying GET {url} answers {}", s.verify.expect));
     let deadline = parse_duration(&s.verify.timeout).unwrap_or(Duration::from_secs(120));
-    verify(&url, s.verify.expect, deadline).await?;
+    verify(&url, s.verify.expect, deadline, &|said| out.service_event(name, said)).await?;
     out.live(name, &url);
     Ok(())
 }
@@ -166,8 +174,15 @@ async fn roll_back(stack: &Stack, out: &Output, c: &Change, report: &Report, pre
         let name = &plan.changes[0].desired.name;
         let t = timeouts(&spec.services[name]);
         let group = crate::resource::autoscaling_group::of(spec);
-        let _ =
-            wait(|| service::snapshot(&stack.provider.aws, &spec.cluster.name, name, group.as_deref()), d, since(o), t, &|e| out.service_event(name, e)).await;
+        let _ = wait(
+            || service::snapshot(&stack.provider.aws, &spec.cluster.name, name, group.as_deref()),
+            d,
+            since(o),
+            t,
+            &|e| out.service_event(name, e),
+            &|e| out.service_event(name, e),
+        )
+        .await;
     }
     Ok(previous.to_string())
 }

@@ -89,7 +89,14 @@ pub async fn run(global: &Global, out: &Output, name: &str, wait: bool, env: &[S
                 }),
             };
         }
-        tokio::time::sleep(pause).await;
+        // Interrupted: the task is ECS's now; it runs on without this command.
+        if tokio::time::timeout(pause, crate::interrupt::asked()).await.is_ok() {
+            let id = started.arn.rsplit('/').next().unwrap_or_default();
+            return Err(Error::Interrupted {
+                message: format!("task {id} goes on running in ECS; stop it with `aws ecs stop-task --cluster {cluster} --task {id}`"),
+                resume: format!("ecsdeploy logs {name} --follow"),
+            });
+        }
         pause = (pause * 2).min(Duration::from_secs(2));
     }
 }

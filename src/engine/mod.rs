@@ -12,6 +12,7 @@ use futures::future::BoxFuture;
 use petgraph::algo::toposort;
 use petgraph::graph::DiGraph;
 
+use crate::interrupt;
 use crate::plan::{diff, resolve, Action, Address, Change, Desired, Fields, Live, Outputs, Plan};
 use walk::{walk, Outcome};
 
@@ -151,7 +152,23 @@ pub struct Report {
     pub outputs: HashMap<Address, Outputs>,
     pub failed: Vec<(Address, Failure)>,
     pub skipped: Vec<(Address, Address)>,
+    /// Set when the run was interrupted (Ctrl-C, SIGTERM): what it left.
+    pub stopped: Option<Stopped>,
 }
+
+/// What an interrupted run left: the changes in flight when it was asked to stop, those that
+/// finished within the grace and those abandoned, and how many never started.
+#[derive(Debug, Clone, Default)]
+pub struct Stopped {
+    pub finished: Vec<Address>,
+    pub abandoned: Vec<Address>,
+    pub not_started: usize,
+}
+
+/// Failures that are not failures: an interrupted run's changes that never started, or that
+/// were still running when the grace ran out.
+const NOT_STARTED: &str = "not started: the run was interrupted";
+const ABANDONED: &str = "still in flight when the run stopped";
 
 impl Report {
     pub fn ok(&self) -> bool {
@@ -160,8 +177,11 @@ impl Report {
 }
 
 /// Execute a plan exactly: every mutating change once its dependencies are done, up to
-/// [`CONCURRENCY`] at a time; a failure skips only its dependents.
+/// [`CONCURRENCY`] at a time; a failure skips only its dependents. Once interrupted, no change
+/// starts and those in flight get [`interrupt::GRACE`] to finish.
 pub async fn execute(provider: &dyn Provider, plan: &Plan, on_event: &(dyn Fn(Event) + Sync)) -> Report {
+    let finished_while_stopping = std::sync::Mutex::new(Vec::new());
+    let finished_while_stopping = &finished_while_stopping;
     let by_address: HashMap<&str, &Change> = plan.changes.iter().map(|c| (c.address.as_str(), c)).collect();
     let deps: HashMap<Address, Vec<Address>> = plan.changes.iter().map(|c| (c.address.clone(), c.desired.depends_on.clone())).collect();
     let addresses: Vec<Address> = plan.changes.iter().map(|c| c.address.clone()).collect();
@@ -175,12 +195,22 @@ pub async fn execute(provider: &dyn Provider, plan: &Plan, on_event: &(dyn Fn(Ev
             // Outputs of dependencies: fresh from this run, or as observed when unchanged.
             let known: HashMap<Address, Outputs> = dep_outputs.into_iter().collect();
             let fields: Fields = c.desired.fields.iter().map(|(k, v)| (k.clone(), resolve(v, &known))).collect();
+            if interrupt::requested() {
+                return Err(Failure::new(NOT_STARTED, ""));
+            }
             on_event(Event::Started(c));
             let t0 = Instant::now();
             let waiting = |what: &str| on_event(Event::Waiting(c, what));
-            match provider.apply(c, &fields, &waiting).await {
+            let applied = tokio::select! {
+                r = provider.apply(c, &fields, &waiting) => r,
+                _ = interrupt::grace_over() => Err(Failure::new(ABANDONED, "the next run finishes it")),
+            };
+            match applied {
                 Ok(out) => {
                     on_event(Event::Done(c, t0.elapsed()));
+                    if interrupt::requested() {
+                        finished_while_stopping.lock().expect("lock").push(c.address.clone());
+                    }
                     Ok(out)
                 }
                 Err(f) => {
@@ -201,11 +231,25 @@ pub async fn execute(provider: &dyn Provider, plan: &Plan, on_event: &(dyn Fn(Ev
             Some(Outcome::Done(_)) if c.action.mutates() => report.applied.push(c.address.clone()),
             Some(Outcome::Failed(f)) => report.failed.push((c.address.clone(), f.clone())),
             Some(Outcome::Skipped(cause)) => {
-                on_event(Event::Skipped(c, cause));
+                if !interrupt::requested() {
+                    on_event(Event::Skipped(c, cause));
+                }
                 report.skipped.push((c.address.clone(), cause.clone()));
             }
             _ => {}
         }
+    }
+    if interrupt::requested() {
+        let not_started = |f: &Failure| f.message == NOT_STARTED;
+        let quiet: Vec<Address> = report.failed.iter().filter(|(_, f)| not_started(f)).map(|(a, _)| a.clone()).collect();
+        let stopped = Stopped {
+            finished: finished_while_stopping.lock().expect("lock").clone(),
+            abandoned: report.failed.iter().filter(|(_, f)| f.message == ABANDONED).map(|(a, _)| a.clone()).collect(),
+            not_started: quiet.len() + report.skipped.iter().filter(|(_, cause)| quiet.contains(cause)).count(),
+        };
+        report.failed.retain(|(_, f)| !not_started(f) && f.message != ABANDONED);
+        report.skipped.retain(|(_, cause)| !quiet.contains(cause));
+        report.stopped = Some(stopped);
     }
     report
 }

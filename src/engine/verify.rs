@@ -3,10 +3,12 @@
 use std::time::{Duration, Instant};
 
 /// GET `url` until it answers `expect` or `deadline` passes. Returns the last outcome on failure.
-pub async fn verify(url: &str, expect: u16, deadline: Duration) -> Result<(), String> {
+/// `say` hears each new answer, and the last one again when it lasts (every [`super::wait::QUIET`]).
+pub async fn verify(url: &str, expect: u16, deadline: Duration, say: &(dyn Fn(&str) + Sync)) -> Result<(), String> {
     let client = reqwest::Client::builder().timeout(Duration::from_secs(5)).build().map_err(|e| e.to_string())?;
     let start = Instant::now();
     let mut pause = Duration::from_millis(200);
+    let (mut previous, mut said) = (String::new(), Instant::now());
     loop {
         let last = match client.get(url).send().await {
             Ok(r) if r.status().as_u16() == expect => return Ok(()),
@@ -17,6 +19,10 @@ pub async fn verify(url: &str, expect: u16, deadline: Duration) -> Result<(), St
         };
         if start.elapsed() >= deadline {
             return Err(format!("GET {url} {last} (expected {expect}) for {}s", deadline.as_secs()));
+        }
+        if last != previous || said.elapsed() >= super::wait::QUIET {
+            say(&format!("GET {url} {last}, expecting {expect} ({}s)", start.elapsed().as_secs()));
+            (previous, said) = (last, Instant::now());
         }
         tokio::time::sleep(pause).await;
         pause = (pause * 2).min(Duration::from_secs(3));

@@ -31,6 +31,9 @@ const NEAR_POLL: Duration = Duration::from_millis(250);
 /// places a waiting task within seconds once an instance has room.
 pub const NO_CAPACITY_PATIENCE: Duration = Duration::from_secs(10);
 
+/// How long a wait may go without saying anything.
+pub const QUIET: Duration = Duration::from_secs(10);
+
 #[derive(Debug, Clone, Default)]
 pub struct DeploymentState {
     pub id: String,
@@ -138,7 +141,15 @@ pub struct WaitFailure {
 /// Poll until the deployment completes (returning the last snapshot) or fails. `on_event` sees
 /// each new service event once, oldest first, from the deployment's start or `since` on,
 /// whichever is later (a scale follows a deployment that started long ago).
-pub async fn wait<F, Fut, E>(mut probe: F, id: &str, since: f64, t: Timeouts, on_event: &(dyn Fn(&str) + Sync)) -> Result<Snapshot, WaitFailure>
+/// When no event came for [`QUIET`], `on_quiet` hears where the deployment stands.
+pub async fn wait<F, Fut, E>(
+    mut probe: F,
+    id: &str,
+    since: f64,
+    t: Timeouts,
+    on_event: &(dyn Fn(&str) + Sync),
+    on_quiet: &(dyn Fn(&str) + Sync),
+) -> Result<Snapshot, WaitFailure>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<Snapshot, E>>,
@@ -150,6 +161,7 @@ where
     let mut seen: HashSet<String> = HashSet::new();
     let mut pause = Duration::from_millis(200);
     let mut stuck_since: Option<Instant> = None;
+    let mut said = Instant::now();
     loop {
         let snapshot = probe().await.map_err(|e| WaitFailure { reason: format!("cannot read the service: {e}"), task: None })?;
         match (&snapshot.stuck, stuck_since) {
@@ -164,7 +176,23 @@ where
         for e in snapshot.events.iter().rev().filter(|e| e.at >= from) {
             if seen.insert(e.id.clone()) {
                 on_event(&e.message);
+                said = Instant::now();
             }
+        }
+        if said.elapsed() >= QUIET {
+            if let Some(d) = snapshot.deployments.iter().find(|d| d.id == id) {
+                let mut moving = snapshot.progress.clone();
+                moving.sort();
+                on_quiet(&format!(
+                    "{} of {} task(s) running, {} pending; {} ({}s)",
+                    d.running,
+                    d.desired,
+                    d.pending,
+                    moving.join(", "),
+                    start.elapsed().as_secs()
+                ));
+            }
+            said = Instant::now();
         }
         match judge(&snapshot, id, since) {
             Verdict::Completed => return Ok(snapshot),
@@ -286,6 +314,7 @@ mod tests {
             0.0,
             t,
             &|m| seen.lock().unwrap().push(m.to_string()),
+            &|_| {},
         )
         .await;
         assert!(r.is_ok());
@@ -308,7 +337,7 @@ mod tests {
     #[tokio::test]
     async fn no_progress_times_out() {
         let t = Timeouts { progress: Duration::from_millis(300), deadline: Duration::from_secs(10) };
-        let r = wait(|| async { Ok::<_, String>(snap(vec![dep("d", "PRIMARY", "IN_PROGRESS", 0)])) }, "d", 0.0, t, &|_| {}).await;
+        let r = wait(|| async { Ok::<_, String>(snap(vec![dep("d", "PRIMARY", "IN_PROGRESS", 0)])) }, "d", 0.0, t, &|_| {}, &|_| {}).await;
         assert!(r.unwrap_err().reason.contains("no progress"));
     }
 }

@@ -145,7 +145,7 @@ pub async fn observe(aws: &Aws, d: &Desired, deps: &HashMap<Address, Live>) -> R
     }))
 }
 
-pub async fn apply(aws: &Aws, c: &Change, fields: &Fields) -> Result<Outputs> {
+pub async fn apply(aws: &Aws, c: &Change, fields: &Fields, waiting: super::Note<'_>) -> Result<Outputs> {
     let group = &c.desired.name;
     let desired = int(fields, "desired").or_else(|| c.live.is_none().then(|| c.desired.meta["desired"].parse().unwrap_or(1)));
     let min = int(fields, "min");
@@ -159,8 +159,8 @@ pub async fn apply(aws: &Aws, c: &Change, fields: &Fields) -> Result<Outputs> {
         .await
         .aws("autoscaling:UpdateAutoScalingGroup")?;
     match (desired, min) {
-        (Some(0), _) => wait_until_empty(aws, group).await?,
-        (Some(_), _) | (None, Some(1..)) => wait_for_instance(aws, &c.desired.meta["cluster"], group, &c.desired.meta["provider"], &seen).await?,
+        (Some(0), _) => wait_until_empty(aws, group, waiting).await?,
+        (Some(_), _) | (None, Some(1..)) => wait_for_instance(aws, &c.desired.meta["cluster"], group, &c.desired.meta["provider"], &seen, waiting).await?,
         _ => {}
     }
     Ok(outputs([("name", group.clone())]))
@@ -201,8 +201,9 @@ async fn activities(aws: &Aws, group: &str) -> Result<Vec<Activity>> {
 
 /// Until an instance has registered with the provider (the only kind the provider's tasks use);
 /// a launch the group reports failed since `seen` ends the wait with the group's reason.
-async fn wait_for_instance(aws: &Aws, cluster: &str, group: &str, provider: &str, seen: &HashSet<String>) -> Result<()> {
+async fn wait_for_instance(aws: &Aws, cluster: &str, group: &str, provider: &str, seen: &HashSet<String>, waiting: super::Note<'_>) -> Result<()> {
     let started = Instant::now();
+    let mut patience = super::Patience::new(waiting);
     let deadline = started + REGISTER_TIMEOUT;
     let mut pause = Duration::from_millis(250);
     loop {
@@ -229,6 +230,7 @@ async fn wait_for_instance(aws: &Aws, cluster: &str, group: &str, provider: &str
                 format!("check that the instance profile's role has AmazonEC2ContainerServiceforEC2Role, that the user data sets ECS_CLUSTER={cluster}, and that the AMI is ECS-optimised (cluster.ec2.ami); `ecsdeploy doctor` looks at each"),
             )));
         }
+        patience.say(&format!("an instance of group {group} registers with capacity provider {provider}"));
         tokio::time::sleep(pause).await;
         // Often on the deploy's critical path: look again within a second.
         pause = (pause * 2).min(Duration::from_secs(1));
@@ -305,7 +307,8 @@ pub async fn in_flux(aws: &Aws, cluster: &str, headed: &[DesiredStatus]) -> Resu
 
 /// Until the group has no instance left (scaled to zero, nothing is billed); an instance kept
 /// by scale-in protection (managed termination protection) past its tasks is named.
-async fn wait_until_empty(aws: &Aws, group: &str) -> Result<()> {
+async fn wait_until_empty(aws: &Aws, group: &str, waiting: super::Note<'_>) -> Result<()> {
+    let mut patience = super::Patience::new(waiting);
     let start = Instant::now();
     let deadline = start + REGISTER_TIMEOUT;
     let mut pause = Duration::from_millis(250);
@@ -328,6 +331,7 @@ async fn wait_until_empty(aws: &Aws, group: &str) -> Result<()> {
                 "run the command again later",
             )));
         }
+        patience.say(&format!("group {group}'s {} instance(s) have terminated", instances.len()));
         tokio::time::sleep(pause).await;
         pause = (pause * 2).min(Duration::from_secs(5));
     }

@@ -198,7 +198,7 @@ impl Provider for AwsProvider {
                 cluster_capacity::KIND => cluster_capacity::apply(aws, c, fields).await,
                 launch_template::KIND => launch_template::apply(aws, c, fields).await,
                 autoscaling_group::KIND => autoscaling_group::apply(aws, c, fields, waiting).await,
-                instances::KIND => instances::apply(aws, c, fields).await,
+                instances::KIND => instances::apply(aws, c, fields, waiting).await,
                 capacity_provider::KIND => capacity_provider::apply(aws, c, fields, waiting).await,
                 log_group::KIND => log_group::apply(aws, c, fields).await,
                 task_definition::KIND => {
@@ -268,12 +268,17 @@ impl<'a> Patience<'a> {
         self.start.elapsed() > TEARDOWN_PATIENCE
     }
 
-    /// Say `what` (at once, then every [`SAY_EVERY`]) with the time so far, and pause.
-    async fn wait(&mut self, what: &str) {
+    /// Say `what` (at once, then every [`SAY_EVERY`]) with the time so far.
+    fn say(&mut self, what: &str) {
         if self.said.is_none_or(|at| at.elapsed() >= SAY_EVERY) {
             (self.note)(&format!("waiting until {what} ({}s)", self.start.elapsed().as_secs()));
             self.said = Some(std::time::Instant::now());
         }
+    }
+
+    /// Say `what`, and pause.
+    async fn wait(&mut self, what: &str) {
+        self.say(what);
         tokio::time::sleep(self.pause).await;
         self.pause = (self.pause * 2).min(std::time::Duration::from_secs(5));
     }

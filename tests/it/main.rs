@@ -10,6 +10,7 @@ mod faults;
 mod messages;
 mod network;
 mod ownership;
+mod signals;
 mod spec_corpus;
 mod stack_capacity;
 mod stack_services;

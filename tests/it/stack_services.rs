@@ -216,7 +216,9 @@ async fn docs_answering_500_fails_verification_and_rolls_back() {
     let image = s.push_image("iris-inference", "broken").await;
     s.push_image("iris-pipeline", "broken").await;
     s.stage(serde_json::json!({"image": image, "docs_status": 500})).await;
-    fails_and_rolls_back(&s, variant("docs500", &[]), &[("IMAGE_TAG", "broken")], "answered 500").await;
+    let bad = fails_and_rolls_back(&s, variant("docs500", &[]), &[("IMAGE_TAG", "broken")], "answered 500").await;
+    // Not silence while it verifies: each answer is said as it comes.
+    assert!(bad.stderr.contains("answered 500 Internal Server Error, expecting 200 ("), "{}", bad.stderr);
 }
 
 #[tokio::test]
