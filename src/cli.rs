@@ -52,9 +52,9 @@ pub enum Command {
         /// [jobs] entry (repeatable). Families tagged with the stack are found by themselves.
         #[arg(long = "job", value_name = "FAMILY")]
         jobs: Vec<String>,
-        /// Where to write the spec.
-        #[arg(short = 'o', long = "output", default_value = "deploy.toml")]
-        output: PathBuf,
+        /// Where to write the spec (default: the spec file, -f, so later commands read it).
+        #[arg(short = 'o', long = "output")]
+        output: Option<PathBuf>,
         /// Overwrite the output file if it exists.
         #[arg(long)]
         force: bool,

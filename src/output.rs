@@ -80,6 +80,11 @@ impl Output {
         Ok(matches!(answer.trim(), "y" | "Y" | "yes"))
     }
 
+    /// The prompt was answered no: said as what happened, not as an error.
+    pub fn declined(&self, what: &str) {
+        eprintln!("{what}");
+    }
+
     pub fn progress(&self, event: &Event) {
         match event {
             Event::Started(c) => eprintln!("  {} {}: {}…", c.action.symbol(), c.address, verb(c.action)),
@@ -142,8 +147,18 @@ impl Output {
                 Some(u) => println!("  url: {u}"),
                 None => println!("  url: none (nothing running)"),
             }
-            for e in &s.events {
-                println!("  event: {e}");
+            // Counts and a COMPLETED deployment hide a crash loop; each task's fate shows it.
+            for t in &s.tasks {
+                let exits = t.exit_codes.iter().map(|(c, code)| format!("{c} exited {code}")).collect::<Vec<_>>().join(", ");
+                let at = if t.since.is_empty() { String::new() } else { format!(" {} {}", if t.last_status == "STOPPED" { "at" } else { "since" }, t.since) };
+                let detail = [exits, t.stopped_reason.clone()].into_iter().filter(|d| !d.is_empty()).collect::<Vec<_>>().join("; ");
+                println!("  task {}: {}{at}{}", t.id, t.last_status, if detail.is_empty() { String::new() } else { format!(" ({detail})") });
+            }
+            if s.more_stopped > 0 {
+                println!("  … and {} more stopped task(s) in the last hour", s.more_stopped);
+            }
+            for (at, e) in &s.events {
+                println!("  event {at}: {e}");
             }
         }
         println!();
@@ -235,8 +250,22 @@ impl Output {
         println!("Destroyed {} resource(s) of stack `{}`.", report.applied.len(), plan.stack);
     }
 
-    pub fn applied(&self, report: &Report, after: &Plan) {
-        println!("Applied {} change(s); stack `{}` now matches the spec.", report.applied.len(), after.stack);
+    /// The end of an apply. With `--image` images the spec does not name, "matches the spec"
+    /// would be untrue: say what the next plain apply does instead, and how to keep the image.
+    pub fn applied(&self, report: &Report, after: &Plan, overrides: &[crate::commands::Override]) {
+        if overrides.is_empty() {
+            println!("Applied {} change(s); stack `{}` now matches the spec.", report.applied.len(), after.stack);
+            return;
+        }
+        let flags = overrides.iter().map(|o| format!("--image {}={}", o.container, o.uri)).collect::<Vec<_>>().join(" ");
+        println!("Applied {} change(s); stack `{}` matches the spec with {flags}.", report.applied.len(), after.stack);
+        for o in overrides {
+            println!("The spec still says {} at {}: the next plain `ecsdeploy apply` (without --image) deploys that image again.", o.spec_image, o.place);
+            println!(
+                "To keep {}, make it the spec's image of `{}` there (for CI, take the tag from a variable, e.g. `${{IMAGE_TAG}}`, set for CI and people alike).",
+                o.uri, o.container
+            );
+        }
     }
 }
 

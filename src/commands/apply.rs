@@ -21,7 +21,26 @@ pub struct Options {
 pub async fn run(global: &Global, out: &Output, opts: Options) -> Result<u8> {
     let Options { plan_file, auto_approve, allow_cost, no_rollback, images } = opts;
     let mut loaded = spec::load(&global.file)?;
+    // What the spec itself says of each overridden image, and where: the next plain apply goes back to it.
+    let spec_images = |loaded: &spec::Loaded| -> HashMap<String, (String, String)> {
+        let mut at = HashMap::new();
+        for (family, t) in &loaded.spec.tasks {
+            for (i, c) in t.containers.iter().enumerate() {
+                let path = spec::KeyPath::root().key("tasks").key(family.as_str()).key("containers").index(i).key("image");
+                at.insert(c.name.clone(), (c.image.clone(), loaded.place(&path)));
+            }
+        }
+        at
+    };
+    let written = if images.is_empty() { HashMap::new() } else { spec_images(&loaded) };
     let overrides = super::override_images(&mut loaded.spec, &images)?;
+    let kept_by_flag: Vec<Override> = overrides
+        .iter()
+        .filter_map(|(container, uri)| {
+            let (image, place) = written.get(container)?;
+            (image != uri).then(|| Override { container: container.clone(), uri: uri.clone(), spec_image: image.clone(), place: place.clone() })
+        })
+        .collect();
     // Guardrails come from the spec alone: refuse before any AWS call.
     let costly: Vec<String> = loaded.warnings.iter().filter(|w| w.cost).map(|w| w.message.clone()).collect();
     if !costly.is_empty() && !allow_cost {
@@ -30,10 +49,12 @@ pub async fn run(global: &Global, out: &Output, opts: Options) -> Result<u8> {
             "pass --allow-cost to accept the charges, or change the spec (guardrails.free_tier = false silences this)",
         ));
     }
+    // A file that is no saved plan is bad input: refused before any AWS call.
+    let saved = plan_file.as_deref().map(|f| read_saved(f).map(|p| (f, p))).transpose()?;
     let stack = Stack::connect(global, loaded).await?;
     // Planning looks every image up in ECR first: one that is missing stops it here.
-    let planned = match &plan_file {
-        Some(file) => saved_plan(&stack, file).await,
+    let planned = match saved {
+        Some((file, saved)) => saved_plan(&stack, file, saved).await,
         None => stack.plan().await,
     };
     super::header(out, &stack.provider.aws, &stack.loaded.spec.stack.name).await;
@@ -54,7 +75,9 @@ pub async fn run(global: &Global, out: &Output, opts: Options) -> Result<u8> {
         ));
     }
     if !auto_approve && !out.confirm("Apply these changes?", "apply")? {
-        return Err(Error::usage("nothing applied", "answer y to apply, or pass --auto-approve"));
+        // The person's own answer is no error; exit 2 as for any refusal a flag lifts.
+        out.declined("Nothing applied: you answered no (answer y, or pass --auto-approve, to apply).");
+        return Ok(2);
     }
     let report = stack
         .locked(async {
@@ -82,8 +105,17 @@ pub async fn run(global: &Global, out: &Output, opts: Options) -> Result<u8> {
             hint: Some("run apply again; if the same change persists, something outside ecsdeploy is changing it".into()),
         });
     }
-    out.applied(&report, &after);
+    out.applied(&report, &after, &kept_by_flag);
     Ok(0)
+}
+
+/// An image `--image` deployed that the spec does not name (so a plain apply would undo it).
+pub struct Override {
+    pub container: String,
+    pub uri: String,
+    /// The spec's image for the container, and where it is written (`file:line:column`).
+    pub spec_image: String,
+    pub place: String,
 }
 
 /// How long the convergence check lets AWS's reads catch up with the writes just made.
@@ -113,12 +145,25 @@ pub(super) fn failed(report: &Report) -> Result<()> {
     })
 }
 
-/// A saved plan, still true: made from this spec, and AWS unchanged since (re-observed now).
-async fn saved_plan(stack: &Stack, file: &std::path::Path) -> Result<Plan> {
+/// A plan saved by `plan --out`. A spec given in its place (`apply deploy.toml`) is named as one,
+/// with the flag that applies it.
+fn read_saved(file: &std::path::Path) -> Result<Plan> {
     let text = std::fs::read_to_string(file)
         .map_err(|e| Error::usage(format!("cannot read {}: {e}", file.display()), "pass a file written by `ecsdeploy plan --out`"))?;
-    let saved: Plan = serde_json::from_str(&text)
-        .map_err(|e| Error::usage(format!("{} is not a saved plan: {e}", file.display()), "pass a file written by `ecsdeploy plan --out`"))?;
+    serde_json::from_str(&text).map_err(|e| {
+        if toml::from_str::<toml::Table>(&text).is_ok() {
+            Error::usage(
+                format!("{0} is a spec, not a saved plan (`apply FILE` applies a plan written by `ecsdeploy plan --out FILE`)", file.display()),
+                format!("to apply this spec, name it with -f: `ecsdeploy apply -f {}`", file.display()),
+            )
+        } else {
+            Error::usage(format!("{} is not a saved plan: {e}", file.display()), "pass a file written by `ecsdeploy plan --out`")
+        }
+    })
+}
+
+/// A saved plan, still true: made from this spec, and AWS unchanged since (re-observed now).
+async fn saved_plan(stack: &Stack, file: &std::path::Path, saved: Plan) -> Result<Plan> {
     let fresh = stack.plan().await?;
     let desired = |p: &Plan| {
         let mut d: Vec<_> = p.changes.iter().filter(|c| c.action != Action::Delete).map(|c| c.desired.clone()).collect();

@@ -27,7 +27,8 @@ pub async fn run(global: &Global, out: &Output, auto_approve: bool, logs: bool, 
     }
     out.plan(&plan);
     if !auto_approve && !out.confirm(&format!("Destroy stack `{name}`?"), "destroy")? {
-        return Err(Error::usage("nothing destroyed", "answer y to destroy, or pass --auto-approve"));
+        out.declined("Nothing destroyed: you answered no (answer y, or pass --auto-approve, to destroy).");
+        return Ok(2);
     }
     let provider = AwsProvider::for_stack(aws.clone(), &name);
     let report = super::locked(&aws, &name, async {

@@ -11,7 +11,8 @@ pub struct Options {
     pub cluster: String,
     pub services: Vec<String>,
     pub jobs: Vec<String>,
-    pub output: PathBuf,
+    /// Absent: the spec file (`-f`, default deploy.toml), which every other command reads.
+    pub output: Option<PathBuf>,
     pub force: bool,
 }
 
@@ -19,13 +20,25 @@ pub struct Options {
 /// `output` (and never replaces an existing file without `force`).
 pub async fn run(global: &Global, out: &Output, opts: Options) -> Result<u8> {
     let Options { cluster, services, jobs, output, force } = opts;
+    let output = output.unwrap_or_else(|| global.file.clone());
     let (cluster, output) = (cluster.as_str(), output.as_path());
     if output.exists() && !force {
         return Err(Error::usage(format!("{} exists already", output.display()), "choose another file with -o, or pass --force to overwrite it"));
     }
     let aws = Aws::connect(&super::target(global, None)?).await?;
     aws.account_id().await?;
-    let found = discover::discover(&aws, cluster, &services, &jobs).await.map_err(super::resource_error)?;
+    let mut found = discover::discover(&aws, cluster, &services, &jobs).await.map_err(super::resource_error)?;
+    // A one-off task (the tutorial's pipeline) belongs to no service: written only with --job,
+    // so the families left out are named rather than dropped silently.
+    let left_out: Vec<String> =
+        discover::active_families(&aws).await.map_err(super::resource_error)?.into_iter().filter(|f| !found.spec.tasks.contains_key(f)).collect();
+    if !left_out.is_empty() {
+        found.notes.push(format!(
+            "not written: task definition families that no service of `{cluster}` runs: {}. A one-off task among them (the tutorial's \
+             pipeline) becomes a [jobs] entry with `ecsdeploy init --from-cluster {cluster} --job FAMILY`",
+            left_out.join(", ")
+        ));
+    }
     let title = format!("Stack `{}`: cluster `{cluster}` as it was found, written by `ecsdeploy init --from-cluster {cluster}`.", found.spec.stack.name);
     let text = spec::to_toml(&found.spec, &title, &found.notes);
 

@@ -1,6 +1,7 @@
 //! One file per command; each is thin and hands the work to the library.
 
 mod apply;
+pub use apply::Override;
 mod destroy;
 mod doctor;
 mod init;

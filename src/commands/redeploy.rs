@@ -19,7 +19,8 @@ pub async fn run(global: &Global, out: &Output, name: Option<String>, force: boo
         let plan = plan?;
         let current = plan.changes[0].live.as_ref().and_then(|l| l.fields["task_definition"].as_str().map(String::from));
         out.explain_redeploy(&name, current.as_deref());
-        return Ok(0);
+        // Nothing was done, and --force lifts that: exit 2, as the README's rule says.
+        return Ok(2);
     }
     let forced = desired.narrowed(fields([(service::FORCE, json!(true))]));
     if !follow {

@@ -165,8 +165,8 @@ async fn roll_back(stack: &Stack, out: &Output, c: &Change, report: &Report, pre
     };
     let plan = Plan { stack: stack.loaded.spec.stack.name.clone(), changes: vec![change], warnings: vec![] };
     let rolled = engine::execute(&stack.provider, &plan, &|e| out.progress(&e)).await;
-    if let Some((_, f)) = rolled.failed.first() {
-        return Err(Error::Failed { message: format!("rollback failed: {}", f.message), hint: f.hint.clone() });
+    if let Some((address, f)) = rolled.failed.first() {
+        return Err(Error::Failed { message: format!("rollback of {address} failed: {}", f.message), hint: f.hint.clone() });
     }
     let outputs = rolled.outputs.get(&plan.changes[0].address);
     if let Some((d, o)) = outputs.and_then(|o| o.get("deployment").map(|d| (d, o))) {

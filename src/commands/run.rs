@@ -16,7 +16,17 @@ pub async fn run(global: &Global, out: &Output, name: &str, wait: bool, env: &[S
             _ => Err(Error::usage(format!("`{kv}` is not NAME=VALUE"), "write --env BUCKET_NAME=my-bucket")),
         })
         .collect::<Result<Vec<_>>>()?;
-    let stack = Stack::open(global).await?;
+    let loaded = crate::spec::load(&global.file)?;
+    // A name the spec does not know is refused before any AWS call, with the names it knows.
+    if !loaded.spec.jobs.contains_key(name) && !loaded.spec.tasks.contains_key(name) {
+        let list = |names: Vec<&String>| if names.is_empty() { "none".to_string() } else { names.iter().map(|n| n.as_str()).collect::<Vec<_>>().join(", ") };
+        return Err(Error::usage(
+            format!("the spec has no job or task `{name}`"),
+            format!("name a job ({}) or a task family ({})", list(loaded.spec.jobs.keys().collect()), list(loaded.spec.tasks.keys().collect())),
+        ));
+    }
+    let stack = Stack::connect(global, loaded).await?;
+    stack.provider.aws.account_id().await?;
     let aws = &stack.provider.aws;
     let cluster = &stack.loaded.spec.cluster.name;
     let started = job::start(aws, &stack.loaded.spec, name, &env).await.map_err(super::resource_error)?;
@@ -69,9 +79,13 @@ pub async fn run(global: &Global, out: &Output, name: &str, wait: bool, env: &[S
                     }
                     Ok(u8::try_from(code).unwrap_or(1))
                 }
+                // `doctor` looks at services, not jobs: the remedy is said here.
                 None => Err(Error::Failed {
                     message: format!("the task stopped before its container ran: {}", state.reason),
-                    hint: Some("`ecsdeploy doctor` explains the common causes (image missing, no memory)".into()),
+                    hint: Some(format!(
+                        "the reason is ECS's: an image it cannot pull (push it, or fix the tag in the spec), no memory or port free on \
+                         the instances (`ecsdeploy status`), a role it cannot use; then `ecsdeploy run {name}` again"
+                    )),
                 }),
             };
         }

@@ -337,15 +337,20 @@ async fn load_balancer(aws: &Aws, spec: &mut Spec, tg_arn: &str, notes: &mut Vec
     Ok(Some(group_id.clone()))
 }
 
-/// Task definition families whose latest revision carries the stack's tag (its jobs).
-async fn stack_families(aws: &Aws, stack: &str) -> Result<Vec<String>> {
+/// The account's task definition families with an ACTIVE revision.
+pub async fn active_families(aws: &Aws) -> Result<Vec<String>> {
     let mut families = Vec::new();
     let mut pages = aws.ecs.list_task_definition_families().status(aws_sdk_ecs::types::TaskDefinitionFamilyStatus::Active).into_paginator().send();
     while let Some(page) = pages.next().await {
         families.extend(page.aws("ecs:ListTaskDefinitionFamilies")?.families.unwrap_or_default());
     }
+    Ok(families)
+}
+
+/// Task definition families whose latest revision carries the stack's tag (its jobs).
+async fn stack_families(aws: &Aws, stack: &str) -> Result<Vec<String>> {
     let mut ours = Vec::new();
-    for f in families {
+    for f in active_families(aws).await? {
         let out = aws
             .ecs
             .describe_task_definition()

@@ -464,7 +464,11 @@ pub fn deletions(owned: &[Owned], stack: &str, why: &Why, after: &[Address], tak
 /// the cluster's provider list aside (kept, and part of the cluster).
 pub async fn beyond_the_spec(aws: &Aws, stack: &str, desired: &[Desired]) -> Result<Vec<Owned>> {
     let owned = owned(aws, stack, &expected(desired)).await?;
-    Ok(owned.into_iter().filter(|o| o.kind != log_group::KIND && o.kind != cluster_capacity::KIND).collect())
+    // Without a plan's reads, the spec's own groups and rules (known by id only once read) are
+    // told by the address they are tagged with.
+    let addresses: BTreeSet<&str> = desired.iter().map(|d| d.address.as_str()).collect();
+    let the_specs = |o: &Owned| [ingress::KIND, security_group::KIND].contains(&o.kind) && addresses.contains(o.address.as_str());
+    Ok(owned.into_iter().filter(|o| o.kind != log_group::KIND && o.kind != cluster_capacity::KIND && !the_specs(o)).collect())
 }
 
 /// The spec's plan, with what the stack owns beyond the spec planned for deletion ("no longer in

@@ -171,7 +171,7 @@ impl Provider for AwsProvider {
                 service::KIND => service::observe(aws, d).await,
                 other => unreachable!("no resource kind `{other}`"),
             };
-            r.map_err(|e| failure(&d.address, e))
+            r.map_err(failure)
         })
     }
 
@@ -186,7 +186,7 @@ impl Provider for AwsProvider {
                 // Already gone (deleted by hand, or by a run that stopped before it could say so).
                 return match self.delete(c, waiting).await {
                     Err(Error::Aws(e)) if e.is(ErrorKind::NotFound) => Ok(Outputs::new()),
-                    other => other.map_err(|e| failure(&c.address, e)),
+                    other => other.map_err(failure),
                 };
             }
             let r = match c.desired.kind.as_str() {
@@ -211,7 +211,7 @@ impl Provider for AwsProvider {
                 service::KIND => service::apply(aws, c, fields, waiting).await,
                 other => unreachable!("`{other}` is read-only"),
             };
-            r.map_err(|e| failure(&c.address, e))
+            r.map_err(failure)
         })
     }
 }
@@ -329,10 +329,12 @@ pub enum Error {
 
 pub type Result<T> = std::result::Result<T, Error>;
 
-fn failure(address: &str, e: Error) -> Failure {
+/// A failure as the engine reports it. Without the address: every place that shows a failure
+/// (progress, the first failure of a run, a plan error) names the resource itself.
+fn failure(e: Error) -> Failure {
     match e {
-        Error::Aws(a) => Failure { message: format!("{address}: {a}"), hint: a.hint },
-        Error::Other(f) => Failure { message: format!("{address}: {}", f.message), hint: f.hint },
+        Error::Aws(a) => Failure { message: a.to_string(), hint: a.hint },
+        Error::Other(f) => Failure { message: f.message, hint: f.hint },
     }
 }
 
@@ -386,4 +388,17 @@ pub fn stack_name(spec: &Spec, suffix: &str) -> String {
 
 fn outputs<const N: usize>(pairs: [(&str, String); N]) -> Outputs {
     pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Issue 16: `service.web: service.web: …` — the address is said once, by whoever shows it.
+    #[test]
+    fn a_failure_names_its_resource_once() {
+        let e = Error::Other(Failure::new("the service could not start", "fix it"));
+        let shown = crate::engine::PlanError { address: "service.web".into(), failure: failure(e) }.to_string();
+        assert_eq!(shown, "service.web: the service could not start");
+    }
 }

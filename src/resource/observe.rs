@@ -16,10 +16,64 @@ pub struct ServiceStatus {
     pub task_definition: String,
     /// (id, status, rollout state, rollout reason).
     pub deployments: Vec<(String, String, String, String)>,
-    pub events: Vec<String>,
+    /// (when, message), the latest first.
+    pub events: Vec<(String, String)>,
+    /// Its running tasks, then the latest stopped ones (a crash loop shows here, not in counts).
+    pub tasks: Vec<TaskStatus>,
+    /// Stopped tasks ECS still remembers (about an hour), beyond those in `tasks`.
+    pub more_stopped: usize,
     pub url: Option<String>,
     /// (target, state) from the load balancer's target group.
     pub targets: Vec<(String, String)>,
+}
+
+/// One task of a service, as `status` shows it.
+#[derive(Debug, Default)]
+pub struct TaskStatus {
+    pub id: String,
+    pub last_status: String,
+    /// When it started (running) or stopped (stopped), UTC; "" when ECS has not said.
+    pub since: String,
+    /// (container, exit code) once a container exited.
+    pub exit_codes: Vec<(String, i32)>,
+    pub stopped_reason: String,
+}
+
+/// How many stopped tasks `status` lists.
+const STOPPED_SHOWN: usize = 3;
+
+/// A time from AWS as `status` prints it (UTC, to the second).
+fn when(t: Option<&aws_smithy_types::DateTime>) -> String {
+    t.and_then(|t| std::time::SystemTime::try_from(*t).ok()).map(|t| humantime::format_rfc3339_seconds(t).to_string()).unwrap_or_default()
+}
+
+/// The service's running tasks and its latest stopped ones (with how many more ECS remembers).
+async fn service_tasks(aws: &Aws, cluster: &str, name: &str) -> Result<(Vec<TaskStatus>, usize)> {
+    use aws_sdk_ecs::types::DesiredStatus;
+    let list = || aws.ecs.list_tasks().cluster(cluster).service_name(name);
+    let (running, stopped) = tokio::try_join!(super::tasks::arns(list()), super::tasks::arns(list().desired_status(DesiredStatus::Stopped)))?;
+    let arns: Vec<String> = running.into_iter().chain(stopped).collect();
+    let mut tasks = super::tasks::describe(aws, cluster, &arns).await?;
+    // Running first (oldest first), then stopped, the latest first.
+    let key = |t: &aws_sdk_ecs::types::Task| match &t.stopped_at {
+        None => (0, t.started_at.map(|d| d.as_secs_f64()).unwrap_or(0.0)),
+        Some(d) => (1, -d.as_secs_f64()),
+    };
+    tasks.sort_by(|a, b| key(a).partial_cmp(&key(b)).unwrap_or(std::cmp::Ordering::Equal));
+    let stopped = tasks.iter().filter(|t| t.stopped_at.is_some()).count();
+    let shown = tasks.len() - stopped + stopped.min(STOPPED_SHOWN);
+    let out = tasks
+        .into_iter()
+        .take(shown)
+        .map(|t| TaskStatus {
+            id: t.task_arn.as_deref().and_then(|a| a.rsplit('/').next()).unwrap_or_default().to_string(),
+            last_status: t.last_status.clone().unwrap_or_default(),
+            since: when(t.stopped_at.as_ref().or(t.started_at.as_ref())),
+            exit_codes: t.containers().iter().filter_map(|c| Some((c.name.clone().unwrap_or_default(), c.exit_code?))).collect(),
+            stopped_reason: t.stopped_reason.clone().unwrap_or_default(),
+        })
+        .collect();
+    Ok((out, stopped.saturating_sub(STOPPED_SHOWN)))
 }
 
 /// A container instance of the cluster.
@@ -53,7 +107,8 @@ pub async fn services(aws: &Aws, spec: &Spec) -> Result<Vec<ServiceStatus>> {
                     )
                 })
                 .collect();
-            st.events = s.events().iter().take(5).filter_map(|e| e.message.clone()).collect();
+            st.events = s.events().iter().take(5).filter_map(|e| Some((when(e.created_at.as_ref()), e.message.clone()?))).collect();
+            (st.tasks, st.more_stopped) = service_tasks(aws, &spec.cluster.name, name).await?;
             for lb in s.load_balancers() {
                 let Some(tg) = &lb.target_group_arn else { continue };
                 let health = aws.elbv2.describe_target_health().target_group_arn(tg).send().await.aws("elbv2:DescribeTargetHealth")?;
@@ -98,14 +153,34 @@ pub fn log_group_of(spec: &Spec, name: &str) -> Option<String> {
     log_group::group_name(&family, spec.tasks.get(&family)?)
 }
 
-/// Lines of `group` since `from_ms` (epoch milliseconds), oldest first, with the stream they
-/// came from; and the timestamp to continue from.
-pub async fn log_lines(aws: &Aws, group: &str, from_ms: i64) -> Result<(Vec<(String, String)>, i64)> {
+/// The task id in `name` when it is one: 32 hex digits, as ECS makes them, or a task's ARN (both
+/// as `run` prints them).
+pub fn task_id(name: &str) -> Option<&str> {
+    let id = name.rsplit('/').next()?;
+    let arn = name.starts_with("arn:") && name.contains(":task/");
+    (arn || (id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit()))).then_some(id)
+}
+
+/// Where task `id` may have written, for every task family of the spec that logs: (log group,
+/// stream). awslogs names a task's stream `prefix/container/task-id`.
+pub fn task_streams(spec: &Spec, id: &str) -> Vec<(String, String)> {
+    spec.tasks
+        .iter()
+        .filter_map(|(family, t)| Some((log_group::group_name(family, t)?, t)))
+        .flat_map(|(group, t)| t.containers.iter().map(move |c| (group.clone(), format!("{}/{}/{id}", t.logs.stream_prefix, c.name))))
+        .collect()
+}
+
+/// Lines of `group` (of one `stream` of it when given) since `from_ms` (epoch milliseconds),
+/// oldest first, with the stream they came from; and the timestamp to continue from.
+pub async fn log_lines(aws: &Aws, group: &str, stream: Option<&str>, from_ms: i64) -> Result<(Vec<(String, String)>, i64)> {
     let mut lines = Vec::new();
     let mut last = from_ms;
     let mut token = None;
+    let streams = stream.map(|s| vec![s.to_string()]);
     loop {
-        let out = match aws.logs.filter_log_events().log_group_name(group).start_time(from_ms).set_next_token(token).send().await.aws("logs:FilterLogEvents") {
+        let call = aws.logs.filter_log_events().log_group_name(group).set_log_stream_names(streams.clone()).start_time(from_ms);
+        let out = match call.set_next_token(token).send().await.aws("logs:FilterLogEvents") {
             Ok(o) => o,
             Err(e) if e.is(ErrorKind::NotFound) => return Ok((vec![], from_ms)),
             Err(e) => return Err(e.into()),
@@ -148,7 +223,7 @@ pub async fn doctor_facts(aws: &Aws, spec: &Spec, name: &str) -> Result<crate::d
         _ => match log_group_of(spec, name) {
             Some(g) => {
                 let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0) - 3_600_000;
-                let (lines, _) = log_lines(aws, &g, since).await?;
+                let (lines, _) = log_lines(aws, &g, None, since).await?;
                 lines.into_iter().rev().take(10).rev().map(|(_, l)| l).collect()
             }
             None => vec![],
@@ -189,7 +264,7 @@ pub async fn doctor_facts(aws: &Aws, spec: &Spec, name: &str) -> Result<crate::d
         container_instances,
         outside_provider,
         waiting_for_capacity,
-        events: status.events.clone(),
+        events: status.events.iter().map(|(_, m)| m.clone()).collect(),
         last_stopped: last.map(|t| (t.stop_code.clone(), t.reason.clone(), t.exit_codes.iter().map(|(_, c)| *c).collect())),
         log_lines,
         rules,

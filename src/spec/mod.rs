@@ -5,6 +5,7 @@ mod diag;
 mod instance_types;
 mod interpolate;
 pub mod model;
+mod units;
 mod validate;
 mod write;
 
@@ -150,6 +151,10 @@ fn type_error(path: KeyPath, message: &str, index: &SpanIndex) -> Diagnostic {
             .at(span);
     }
     let span = index.find(&path, None);
+    // Our own refusals carry their remedy (cpu and memory sizes).
+    if let Some((message, remedy)) = message.split_once(units::REMEDY) {
+        return Diagnostic::error(path, message.to_string()).hint(remedy.to_string()).at(span);
+    }
     let hint = if message.contains("did not match any variant of untagged enum EnvValue") {
         "an environment value is a string, or { value = \"…\", secret = true }".to_string()
     } else if message.contains("untagged enum Subnets") {

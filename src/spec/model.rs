@@ -142,9 +142,11 @@ pub const NO_EXECUTION_ROLE: &str = "none";
 pub struct TaskDef {
     #[serde(default = "default_network_mode")]
     pub network_mode: NetworkMode,
-    /// CPU units (256 = 0.25 vCPU).
+    /// CPU units (256 = 0.25 vCPU); `"0.25 vCPU"` as the console writes it is read as 256.
+    #[serde(default, deserialize_with = "super::units::de_cpu")]
     pub cpu: Option<u32>,
-    /// MiB (512 = 0.5 GB).
+    /// MiB (512 = 0.5 GB); `"0.5 GB"` or `"512 MiB"` as the console writes it is read as 512.
+    #[serde(default, deserialize_with = "super::units::de_memory")]
     pub memory: Option<u32>,
     /// A role from `[roles]`, or an IAM role ARN.
     pub task_role: Option<String>,
@@ -196,10 +198,13 @@ pub struct Container {
     pub secrets: IndexMap<String, String>,
     #[serde(default = "yes")]
     pub essential: bool,
+    #[serde(default, deserialize_with = "super::units::de_cpu")]
     pub cpu: Option<u32>,
-    /// Hard limit, MiB.
+    /// Hard limit, MiB (or `"0.5 GB"`).
+    #[serde(default, deserialize_with = "super::units::de_memory")]
     pub memory: Option<u32>,
-    /// Soft limit, MiB.
+    /// Soft limit, MiB (or `"0.25 GB"`).
+    #[serde(default, deserialize_with = "super::units::de_memory")]
     pub memory_reservation: Option<u32>,
     pub health_check: Option<HealthCheck>,
 }

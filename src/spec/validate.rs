@@ -273,8 +273,19 @@ impl Checker {
         }
         if let Some(cpu) = t.cpu {
             if !(128..=196_608).contains(&cpu) {
-                self.err(p.key("cpu"), format!("cpu = {cpu} is outside ECS limits"), "use CPU units: 256 = 0.25 vCPU, 1024 = 1 vCPU");
+                self.err(
+                    p.key("cpu"),
+                    format!("cpu = {cpu} CPU units is outside ECS limits (128 to 196608, 0.125 to 192 vCPU)"),
+                    "use CPU units (256 = 0.25 vCPU, 1024 = 1 vCPU) or the console's form, cpu = \"0.25 vCPU\"",
+                );
             }
+        }
+        if let Some(mem) = t.memory.filter(|&m| m < MIN_CONTAINER_MIB) {
+            self.err(
+                p.key("memory"),
+                format!("memory = {mem} MiB is below the {MIN_CONTAINER_MIB} MiB ECS needs for a container"),
+                "memory is in MiB: write 512, or \"0.5 GB\" as the console does",
+            );
         }
         if !RETENTION_DAYS.contains(&t.logs.retention_days) {
             self.err(
@@ -319,6 +330,16 @@ impl Checker {
                     format!("container `{}` has no memory limit and the task has none", c.name),
                     "set memory = 512 on the task (the tutorial's 0.5 GB) or on the container",
                 );
+            }
+            // Docker reserves 6 MiB for a container: ECS refuses less (a value meant in GB, say).
+            for (key, mib) in [("memory", c.memory), ("memory_reservation", c.memory_reservation)] {
+                if let Some(mib) = mib.filter(|&m| m < MIN_CONTAINER_MIB) {
+                    self.err(
+                        cp.key(key),
+                        format!("{key} = {mib} MiB is below the {MIN_CONTAINER_MIB} MiB ECS needs for a container"),
+                        "memory is in MiB: write 512, or \"0.5 GB\" as the console does",
+                    );
+                }
             }
             if let (Some(hard), Some(soft)) = (c.memory, c.memory_reservation) {
                 if soft > hard {
@@ -921,6 +942,9 @@ pub fn static_host_ports(task: &TaskDef) -> Vec<u32> {
 }
 
 /// Fargate's table of task sizes.
+/// The least memory ECS accepts for a container (Docker reserves 6 MiB of it).
+const MIN_CONTAINER_MIB: u32 = 6;
+
 fn fargate_pair_ok(cpu: u32, mem: u32) -> bool {
     match cpu {
         256 => matches!(mem, 512 | 1024 | 2048),

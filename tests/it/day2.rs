@@ -82,9 +82,10 @@ async fn redeploy_force_replaces_the_task_with_the_same_revision() {
     let before_tasks = tasks(&s).await;
 
     let before = s.requests().await.len();
+    // Nothing done, and --force lifts it: exit 2, the README's rule for a refusal a flag lifts.
     let dry = s.ecsdeploy(&["redeploy"]).await;
-    dry.assert_ok("redeploy without --force");
-    assert!(dry.stdout.contains("Nothing changed") && dry.stdout.contains("iris-inference:1"), "{}", dry.stdout);
+    assert_eq!(dry.code, 2, "redeploy without --force:\n{}\n{}", dry.stdout, dry.stderr);
+    assert!(dry.stdout.contains("Nothing changed; pass --force to do it") && dry.stdout.contains("iris-inference:1"), "{}", dry.stdout);
     assert_eq!(s.mutating_since(before).await, Vec::<String>::new());
 
     let run = s.ecsdeploy(&["redeploy", "--force"]).await;
@@ -132,9 +133,13 @@ async fn run_streams_the_pipeline_logs_and_passes_the_exit_code_through() {
     detached.assert_ok("run without --wait");
     assert!(detached.stderr.contains("started arn:aws:ecs:"), "{}", detached.stderr);
 
+    // An unknown name is bad input, refused before any AWS call, with the names there are.
+    let before = s.requests().await.len();
     let unknown = s.ecsdeploy(&["run", "nope", "--wait"]).await;
-    assert_eq!(unknown.code, 1);
-    assert!(unknown.stderr.contains("no job or task `nope`"), "{}", unknown.stderr);
+    assert_eq!(unknown.code, 2, "{}", unknown.stderr);
+    assert!(unknown.stderr.contains("the spec has no job or task `nope`"), "{}", unknown.stderr);
+    assert!(unknown.stderr.contains("name a job (iris-pipeline) or a task family (iris-pipeline, iris-inference)"), "{}", unknown.stderr);
+    assert_eq!(s.requests().await.len(), before, "no AWS call");
 }
 
 #[tokio::test]
@@ -180,9 +185,14 @@ async fn status_and_logs_report_the_running_stack() {
         &format!("url: {url}"),
         "(t3.micro, provider iris-ec2)",
         "within the free tier",
+        // Each task with its status and since when; each event with its time (UTC).
+        ": RUNNING since 20",
+        "  event 20",
     ] {
         assert!(status.stdout.contains(expected), "`{expected}` missing:\n{}", status.stdout);
     }
+    // The spec's own rules are the spec's, though status makes no plan to read their ids.
+    assert!(!status.stdout.contains("no longer in the spec"), "{}", status.stdout);
     let logs = s.ecsdeploy(&["logs", "iris-app", "--since", "1h"]).await;
     logs.assert_ok("logs");
     assert!(logs.stdout.contains("Uvicorn running on http://0.0.0.0:80"), "{}", logs.stdout);

@@ -7,6 +7,7 @@ mod capacity;
 mod consistency;
 mod day2;
 mod faults;
+mod messages;
 mod network;
 mod ownership;
 mod signals;
