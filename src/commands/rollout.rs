@@ -81,7 +81,7 @@ async fn deploy_one(stack: &Stack, out: &Output, name: &str, deployment: &str, s
     let timeouts = timeouts(s);
     out.step(&format!("waiting for `{name}` deployment {deployment}"));
     let group = crate::resource::autoscaling_group::of(spec);
-    let quiet = |s: &str| out.service_event(name, &format!("still deploying: {s}"));
+    let quiet = |s: &str| out.service_waiting(name, &format!("still deploying: {s}"));
     let waited = wait(|| service::snapshot(aws, cluster, name, group.as_deref()), deployment, since, timeouts, &|e| out.service_event(name, e), &quiet).await;
     let snapshot = match waited {
         Ok(s) => s,
@@ -113,7 +113,7 @@ async fn deploy_one(stack: &Stack, out: &Output, name: &str, deployment: &str, s
     }
     out.step(&format!("verifying GET {url} answers {}", s.verify.expect));
     let deadline = parse_duration(&s.verify.timeout).unwrap_or(Duration::from_secs(120));
-    verify(&url, s.verify.expect, deadline, &|said| out.service_event(name, said)).await?;
+    verify(&url, s.verify.expect, deadline, &|said| out.service_waiting(name, said)).await?;
     out.live(name, &url);
     Ok(())
 }

@@ -84,7 +84,7 @@ fn the_readme_local_world_exports_both_region_variables() {
 }
 
 /// `ecsdeploy ARGS` on a terminal (`script` gives it one), answering `answer` to its prompt.
-async fn on_a_terminal(s: &Session, args: &str, answer: &str) -> (Option<i32>, String) {
+pub(crate) async fn on_a_terminal(s: &Session, args: &str, answer: &str) -> (Option<i32>, String) {
     use tokio::io::AsyncWriteExt;
     let command = format!("{} {args}", env!("CARGO_BIN_EXE_ecsdeploy"));
     let mut child = tokio::process::Command::new("script")
@@ -196,4 +196,26 @@ async fn after_a_deploy_each_message_says_what_happened_and_what_to_do() {
     for expected in [": STOPPED at 20", "(inference exited 1; Essential container in task exited)", "  event 20"] {
         assert!(status.stdout.contains(expected), "`{expected}` missing:\n{}", status.stdout);
     }
+}
+
+/// A wait says where it stands: in a log, lines of their own with the time of day; on a terminal,
+/// one line drawn in place (cleared and rewritten), which the next line replaces.
+#[tokio::test]
+async fn a_wait_is_a_line_drawn_in_place_on_a_terminal_and_timestamped_lines_in_a_log() {
+    let s = session().await;
+    s.tutorial_prerequisites().await;
+    s.ecsdeploy(&["apply", "--auto-approve"]).await.assert_ok("apply");
+    let log = s.ecsdeploy(&["destroy", "--auto-approve"]).await;
+    log.assert_ok("destroy, its output a log");
+    let waiting = log.stderr.lines().find(|l| l.contains("capacity_provider.iris-ec2: waiting until")).unwrap_or_else(|| panic!("{}", log.stderr));
+    let stamp = waiting.split(']').next().unwrap();
+    assert!(stamp.len() == 10 && stamp.starts_with('[') && stamp.ends_with('Z') && stamp[1..9].chars().filter(|c| *c == ':').count() == 2, "{waiting}");
+    assert!(!log.stderr.contains('\r'), "nothing drawn in place in a log");
+
+    s.ecsdeploy(&["apply", "--auto-approve"]).await.assert_ok("apply again");
+    let (code, text) = on_a_terminal(&s, "destroy --auto-approve", "").await;
+    assert_eq!(code, Some(0), "{text}");
+    let drawn: Vec<&str> = text.split("\r\u{1b}[2K").skip(1).collect();
+    assert!(drawn.iter().any(|d| d.starts_with("    capacity_provider.iris-ec2: waiting until")), "drawn in place:\n{text:?}");
+    assert!(!text.lines().any(|l| l.starts_with('[') && l.contains("waiting until")), "no log lines on a terminal:\n{text}");
 }
