@@ -192,7 +192,7 @@ async fn every_command_says_which_account_and_region_it_works_on_and_a_no_op_pla
     let lines: Vec<&str> = plan.stdout.lines().collect();
     assert_eq!(lines.len(), 2, "{}", plan.stdout);
     assert!(lines[1].starts_with("No changes: stack `iris` matches the spec") && lines[1].contains("plan --verbose"), "{}", plan.stdout);
-    for args in [&["status"][..], &["scale", "--desired", "1"], &["redeploy"]] {
+    for args in [&["status"][..], &["scale", "--desired", "1"], &["redeploy", "--force"]] {
         let r = s.ecsdeploy(args).await;
         r.assert_ok(&format!("{args:?}"));
         assert_eq!(r.stdout.lines().next(), Some(header("us-east-1").as_str()), "{args:?}: {}", r.stdout);
