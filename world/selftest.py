@@ -1588,6 +1588,13 @@ def t_pagination(world, c):
                   key=lambda cl: cl["registeredContainerInstancesCount"])
     paged_like_aws(world, ecs, "list_container_instances", "containerInstanceArns", least=1, cluster=fullest["clusterName"])
     check(len(ecs.list_clusters(maxResults=1)["clusterArns"]) == 1, "maxResults 1 not honoured")
+    # The token is a cursor: an item gone between two pages shifts nothing (an offset skipped one).
+    for i in range(3):
+        logs.create_log_group(logGroupName=f"/cursor/{i}")
+    first = logs.describe_log_groups(logGroupNamePrefix="/cursor/")
+    logs.delete_log_group(logGroupName=first["logGroups"][0]["logGroupName"])
+    rest = logs.describe_log_groups(logGroupNamePrefix="/cursor/", nextToken=first["nextToken"])["logGroups"]
+    check([g["logGroupName"] for g in rest] == ["/cursor/2"], f"after a deletion between pages: {rest}")
     providers, token = [], None
     while True:  # no paginator in the API models: by hand, as ecsdeploy does
         page = ecs.describe_capacity_providers(**({"nextToken": token} if token else {}))

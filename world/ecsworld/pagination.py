@@ -25,9 +25,10 @@ What is paged, and how:
   as AWS says of IAM, Auto Scaling and Tagging (for EC2, ECS, ELBv2 and Logs that is unsure: their
   pages are full in practice); a smaller one is honoured.
 - The world asks moto for the whole list (following moto's own tokens, if it pages), keeps moto's
-  order, and slices it. Its token is opaque (base64 of the position); a token that is not the world's
-  goes to moto unchanged. Items added or removed between two pages may shift the rest (AWS does not
-  document this either).
+  order, and slices it. Its token is opaque: a cursor (the last item's ARN, id or name, and its
+  position); a token that is not the world's goes to moto unchanged. The next page starts after
+  that item, so items listed or unlisted between two pages (a deletion, the tagging index catching
+  up) shift nothing; with offsets they did, and a listing skipped an item that was there all along.
 - GetLogEvents is moto's own paging (forward and backward tokens; at the end of the stream the
   same token comes back), with its limit capped at page_size.
 - The answer is the service's own wire format, rewritten in place: JSON (ECS, Logs, ECR, Tagging:
@@ -163,19 +164,45 @@ def api(service, action):
     return Api(service, action) if (service, action) in APIS else None
 
 
-def _token(position):
-    return base64.b64encode((_TOKEN_MARK + str(position)).encode()).decode()
+def _identity(item, whole=False):
+    """What names a listed item whatever else about it changes: the item itself (an ARN), else
+    its ARN, id, name and version members together (a launch template's versions share its id);
+    `whole`, or without such members, all of it."""
+    if isinstance(item, str):
+        return item
+    if isinstance(item, dict):
+        members = [(k, str(v)) for k, v in item.items() if isinstance(v, (str, int)) and not isinstance(v, bool)]
+    else:
+        members = [(child.tag.rsplit("}", 1)[-1], child.text) for child in item if child.text and len(child) == 0]
+    names = sorted(f"{k}={v}" for k, v in members if k.lower().endswith(("arn", "id", "name", "number", "version")))
+    if names and not whole:
+        return "&".join(names)
+    return json.dumps(item, sort_keys=True) if isinstance(item, dict) else ET.tostring(item, encoding="unicode")
 
 
-def _position(token):
-    """The position a world token stands for, or None for any other token."""
+def _token(position, page, items):
+    """A cursor: where the page ended and the item it ended with (named by its members when they
+    tell the items apart, else whole). Like AWS's, it stays right when items are listed or
+    unlisted between two pages (a deletion, the tagging index catching up)."""
+    names = [_identity(i) for i in items]
+    last = _identity(page[-1], whole=len(set(names)) < len(names))
+    return base64.b64encode(json.dumps([_TOKEN_MARK, position, last]).encode()).decode()
+
+
+def _position(token, items):
+    """Where the page after `token` starts in `items`: after the item it ended with, or at its
+    position when that item is gone; None for a token that is not the world's."""
     try:
-        text = base64.b64decode(token, validate=True).decode()
-    except (ValueError, UnicodeDecodeError):
+        mark, position, last = json.loads(base64.b64decode(token, validate=True).decode())
+    except (ValueError, UnicodeDecodeError, TypeError):
         return None
-    if not text.startswith(_TOKEN_MARK) or not text[len(_TOKEN_MARK):].isdigit():
+    if mark != _TOKEN_MARK or not isinstance(position, int):
         return None
-    return int(text[len(_TOKEN_MARK):])
+    for whole in (False, True):
+        names = [_identity(i, whole) for i in items]
+        if last in names:
+            return names.index(last) + 1
+    return min(position, len(items))
 
 
 # ------------------------------------------------------------------ request bodies
@@ -356,9 +383,8 @@ def _paged(spec, environ, body, start_response, dispatch):
 
     if spec.key in CAPPED_ONLY:
         return _respond(start_response, *_call(dispatch, environ, request.body(**{spec.limit: size})))
-    position = _position(token) if token else 0
     named = spec.not_with and (request.get(spec.not_with) if spec.protocol == "json" else request.has_prefix(spec.not_with))
-    if position is None or named or (spec.default is ALL and limit is None and token is None):
+    if (token and _position(token, []) is None) or named or (spec.default is ALL and limit is None and token is None):
         return dispatch(environ, start_response)
 
     # The whole list from moto, in its order, then this page of it.
@@ -375,9 +401,10 @@ def _paged(spec, environ, body, start_response, dispatch):
             break
         seen.add(moto_token)
     status, headers, answer = first
+    position = _position(token, items) if token else 0
     end = position + size
     page = items[position:end]
-    next_token = _token(end) if end < len(items) else None
+    next_token = _token(end, page, items) if end < len(items) and page else None
     log.debug("%s %s: items %d..%d of %d", *spec.key, position, position + len(page), len(items))
     return _respond(start_response, status, headers, answer.render(page, next_token))
 
